@@ -1,0 +1,78 @@
+"""Request-scoped dependencies: database session, service objects, the caller and their project."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from app.db.models import AuthToken, Project, ProjectMember, User, utcnow
+from app.security import Passwords, token_digest
+from app.settings import Settings
+from app.storage import Storage
+
+_bearer = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessions() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+def get_passwords(request: Request) -> Passwords:
+    return request.app.state.passwords
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> User:
+    """The user owning the request's bearer token; 401 when it is missing, unknown or expired."""
+    if token is None:
+        raise _unauthorized(
+            "not logged in: get a token from POST /auth/login and send 'Authorization: Bearer <token>'"
+        )
+    valid = (AuthToken.token_hash == token_digest(token), AuthToken.expires_at > utcnow())
+    row = session.scalar(select(AuthToken).where(*valid))
+    if row is None:
+        raise _unauthorized("the bearer token is invalid or has expired; log in again at POST /auth/login")
+    return row.user
+
+
+UserDep = Annotated[User, Depends(current_user)]
+
+
+def accessible_projects(user: User) -> Select[tuple[Project]]:
+    """Projects the user owns or is a member of."""
+    member = Project.members.any(ProjectMember.user_id == user.id)
+    return select(Project).where(or_(Project.owner_id == user.id, member)).order_by(Project.id)
+
+
+def project_for_user(project_id: int, user: UserDep, session: SessionDep) -> Project:
+    """The project if the caller owns it or is a member; 404 otherwise, so existence is not revealed."""
+    project = session.scalar(accessible_projects(user).where(Project.id == project_id))
+    if project is None:
+        raise HTTPException(404, f"project {project_id} not found; list yours with GET /projects")
+    return project
+
+
+ProjectDep = Annotated[Project, Depends(project_for_user)]

@@ -1,0 +1,47 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
+
+from app.api.errors import install_error_handlers
+from app.api.routes import auth, projects, videos
+from app.db.engine import make_engine, make_sessionmaker, migrate
+from app.probe import require_ffprobe
+from app.security import Passwords
+from app.settings import Settings
+from app.storage import Storage
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the service; the database is migrated to the newest schema when it starts."""
+    settings = settings or Settings()
+    require_ffprobe()
+    settings.data_root.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(migrate, engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="posecloud",
+        description="Pose estimation service: accounts, projects, videos.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessions = make_sessionmaker(engine)
+    app.state.storage = Storage(settings.storage_url)
+    app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    install_error_handlers(app)
+    for module in (auth, projects, videos):
+        app.include_router(module.router)
+    return app

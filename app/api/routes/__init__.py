@@ -1,0 +1,1 @@
+"""HTTP routers: auth, projects, videos."""

@@ -1,0 +1,62 @@
+"""Accounts: register, log in (bearer token), who am I."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.api.deps import PasswordsDep, SessionDep, SettingsDep, UserDep
+from app.api.schemas import TokenOut, UserCreate, UserOut
+from app.db.models import AuthToken, User, utcnow
+from app.security import new_token, token_digest
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _taken(username: str) -> HTTPException:
+    return HTTPException(409, f"username {username!r} is already taken; choose another")
+
+
+@router.post("/register", status_code=201, response_model=UserOut)
+def register(body: UserCreate, session: SessionDep, passwords: PasswordsDep) -> User:
+    """Create an account. Usernames are case-insensitive (stored lower-case)."""
+    username = body.username.lower()
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise _taken(username)
+    user = User(username=username, password_hash=passwords.hash(body.password))
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise _taken(username) from None
+    return user
+
+
+@router.post("/login", response_model=TokenOut)
+def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    passwords: PasswordsDep,
+    settings: SettingsDep,
+) -> TokenOut:
+    """Exchange username and password (form fields) for a bearer token."""
+    user = session.scalar(select(User).where(User.username == form.username.lower()))
+    if user is None or not passwords.verify(user.password_hash, form.password):
+        raise HTTPException(401, "wrong username or password; check both, or register at POST /auth/register")
+    token = new_token()
+    expires_at = utcnow() + timedelta(seconds=settings.token_lifetime_s)
+    session.add(AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
+    session.commit()
+    return TokenOut(access_token=token, expires_at=expires_at)
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: UserDep) -> User:
+    """The logged-in user."""
+    return user

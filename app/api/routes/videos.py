@@ -1,0 +1,114 @@
+"""Videos: streamed upload (size-limited, probed with ffprobe), list, metadata, download."""
+
+from __future__ import annotations
+
+import mimetypes
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy.orm import Session
+
+from app.api.deps import ProjectDep, SessionDep, SettingsDep, StorageDep
+from app.api.routes.projects import storage_prefix
+from app.api.schemas import VideoOut
+from app.db.models import Project, Video
+from app.filenames import extension, safe_filename
+from app.probe import probe_video
+from app.storage import Storage
+from app.uploads import check_declared_size, receive_to_file
+
+router = APIRouter(prefix="/projects/{project_id}/videos", tags=["videos"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the raw video file as the request body (not a multipart form)",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _store_video(tmp: Path, filename: str, project: Project, session: Session, storage: Storage) -> Video:
+    """Probe the received file, move it into storage under a generated id and record it."""
+    info = probe_video(tmp, filename)
+    size = tmp.stat().st_size
+    key = f"{storage_prefix(project.id)}/videos/{uuid.uuid4().hex}{extension(filename)}"
+    storage.put_file(tmp, key)
+    video = Video(
+        project_id=project.id,
+        filename=filename,
+        storage_key=key,
+        size_bytes=size,
+        fps=info.fps,
+        frames=info.frames,
+        width=info.width,
+        height=info.height,
+        codec=info.codec,
+    )
+    session.add(video)
+    try:
+        session.commit()
+    except BaseException:
+        storage.delete(key)
+        raise
+    return video
+
+
+@router.post("", status_code=201, response_model=VideoOut, openapi_extra=_UPLOAD_BODY)
+async def upload_video(
+    request: Request,
+    project: ProjectDep,
+    filename: Annotated[str, Query(min_length=1, max_length=1000, description="the file's name (sanitised)")],
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> Video:
+    """Upload a video as the raw request body; it is streamed to disk, then validated with ffprobe.
+
+    413 when larger than the limit, 400 when empty, 422 when it is not a readable video.
+    """
+    check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
+    name = safe_filename(filename, fallback="video")
+    tmp = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
+    await receive_to_file(request.stream(), tmp, settings.max_upload_bytes)
+    try:
+        return await run_in_threadpool(_store_video, tmp, name, project, session, storage)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@router.get("", response_model=list[VideoOut])
+def list_videos(project: ProjectDep) -> list[Video]:
+    return list(project.videos)
+
+
+def _video(project: Project, video_id: int, session: Session) -> Video:
+    video = session.get(Video, video_id)
+    if video is None or video.project_id != project.id:
+        detail = f"video {video_id} not found in project {project.id}; list them with GET videos"
+        raise HTTPException(404, detail)
+    return video
+
+
+@router.get("/{video_id}", response_model=VideoOut)
+def get_video(project: ProjectDep, video_id: int, session: SessionDep) -> Video:
+    return _video(project, video_id, session)
+
+
+@router.get("/{video_id}/file", response_class=FileResponse)
+def download_video(project: ProjectDep, video_id: int, session: SessionDep, storage: StorageDep) -> Response:
+    """The original uploaded file."""
+    video = _video(project, video_id, session)
+    media_type = mimetypes.guess_type(video.filename)[0] or "application/octet-stream"
+    local = storage.local_path(video.storage_key)
+    if local is not None:
+        return FileResponse(local, media_type=media_type, filename=video.filename)
+    headers = {
+        "Content-Length": str(storage.size(video.storage_key)),
+        "Content-Disposition": f'attachment; filename="{video.filename}"',
+    }
+    return StreamingResponse(storage.iter_bytes(video.storage_key), media_type=media_type, headers=headers)

@@ -1,0 +1,1 @@
+"""The service database: SQLAlchemy models, engines, sessions and Alembic migrations."""

@@ -1,0 +1,106 @@
+"""File storage over fsspec: a local folder by default, S3-compatible object storage by URL.
+
+Keys are relative, ``/``-separated paths chosen by the service (never by users), e.g.
+``projects/3/videos/<uuid>.mp4``. Writes go to a temporary key first and are renamed into place,
+so a reader never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+
+class Storage:
+    """Put, open, delete and list files under one root (a folder or an fsspec URL)."""
+
+    def __init__(self, url: str) -> None:
+        self.fs, self.root = fsspec.core.url_to_fs(url)
+        self.root = self.root.rstrip("/")
+        self.is_local = isinstance(self.fs, LocalFileSystem)
+        if self.is_local:
+            self.fs.makedirs(self.root, exist_ok=True)
+
+    def path(self, key: str) -> str:
+        """The full fsspec path of ``key``; rejects absolute keys and ``..`` segments."""
+        parts = key.split("/")
+        if not key or key.startswith("/") or "\\" in key or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"invalid storage key {key!r}: use a relative path without '.' or '..' parts")
+        return f"{self.root}/{key}"
+
+    def local_path(self, key: str) -> Path | None:
+        """The file on local disk holding ``key``, or None for remote storage."""
+        return Path(self.path(key)) if self.is_local else None
+
+    def _tmp_path(self, key: str) -> str:
+        parent, _, name = self.path(key).rpartition("/")
+        self.fs.makedirs(parent, exist_ok=True)
+        return f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
+
+    def put_file(self, local_file: Path, key: str) -> None:
+        """Move ``local_file`` into storage as ``key`` (the local file is consumed)."""
+        tmp = self._tmp_path(key)
+        try:
+            if self.is_local:
+                shutil.move(local_file, tmp)
+            else:
+                self.fs.put_file(str(local_file), tmp)
+            self.fs.mv(tmp, self.path(key))
+        finally:
+            self._discard(tmp)
+        Path(local_file).unlink(missing_ok=True)
+
+    def put_stream(self, chunks: Iterable[bytes], key: str) -> int:
+        """Write ``chunks`` to ``key``; returns the number of bytes written."""
+        tmp = self._tmp_path(key)
+        size = 0
+        try:
+            with self.fs.open(tmp, "wb") as f:
+                for chunk in chunks:
+                    f.write(chunk)
+                    size += len(chunk)
+            self.fs.mv(tmp, self.path(key))
+        finally:
+            self._discard(tmp)
+        return size
+
+    def open(self, key: str) -> BinaryIO:
+        """Open ``key`` for reading (binary)."""
+        return self.fs.open(self.path(key), "rb")
+
+    def iter_bytes(self, key: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The content of ``key`` in chunks of at most ``chunk_size`` bytes."""
+        with self.open(key) as f:
+            while chunk := f.read(chunk_size):
+                yield chunk
+
+    def size(self, key: str) -> int:
+        """Size of ``key`` in bytes."""
+        return int(self.fs.size(self.path(key)))
+
+    def exists(self, key: str) -> bool:
+        return bool(self.fs.exists(self.path(key)))
+
+    def delete(self, key: str) -> None:
+        """Remove the file ``key`` or everything under the prefix ``key``; missing keys are ignored."""
+        path = self.path(key)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=True)
+
+    def list(self, prefix: str) -> list[str]:
+        """All keys under ``prefix`` (recursive), sorted; temporary files are left out."""
+        base = self.path(prefix)
+        if not self.fs.exists(base):
+            return []
+        keys = [p[len(self.root) + 1 :] for p in self.fs.find(base)]
+        return sorted(k for k in keys if not k.rpartition("/")[2].startswith("."))
+
+    def _discard(self, tmp: str) -> None:
+        if self.fs.exists(tmp):
+            self.fs.rm(tmp)

@@ -1,0 +1,100 @@
+"""The `posecloud` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from core.errors import PoseCloudError
+
+
+def _overrides(pairs: list[str]) -> dict:
+    result = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PoseCloudError(f"--set expects KEY=VALUE (e.g. --set epochs=20), got {pair!r}")
+        result[key.strip()] = yaml.safe_load(value)
+    return result
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from core.config import load_project, load_train_config
+    from core.training.train import train_model
+
+    project_file = Path(args.project)
+    project = load_project(project_file)
+    train = load_train_config(args.config, _overrides(args.set))
+    project_dir = project_file if project_file.is_dir() else project_file.parent
+    model_dir = Path(args.output) if args.output else project_dir / "models" / time.strftime("%Y%m%d-%H%M%S")
+    result = train_model(project, train, model_dir, resume=args.resume)
+    print(f"model: {result.model_dir}")
+    for name, stats in result.summary["pixel_error"].items():
+        print(f"  {name:<10} mean pixel error {stats['mean']:.2f} px (median {stats['median']:.2f})")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from core.labels.dlc_csv import write_pose_csv
+    from core.predict.labeled_video import write_labeled_video
+    from core.predict.trained_model import TrainedModel
+    from core.predict.video import predict_video
+
+    model = TrainedModel.load(args.model, device=args.device)
+    out_dir = Path(args.output) if args.output else Path(args.model) / "predictions"
+    for video in args.videos:
+        start = time.perf_counter()
+        table, info = predict_video(model, video, batch_size=args.batch_size)
+        seconds = time.perf_counter() - start
+        csv_path = write_pose_csv(table, out_dir / f"{Path(video).stem}.csv")
+        print(f"{csv_path}: {len(table.index)} frames in {seconds:.1f} s ({len(table.index) / seconds:.1f} frames/s)")
+        if args.labeled_video:
+            mp4 = write_labeled_video(info.path, table, model.project.skeleton_indices, out_dir / f"{Path(video).stem}.labeled.mp4")
+            print(f"{mp4}: labeled video")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="posecloud", description="Animal pose estimation: train, predict, smooth.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model on a project's labeled frames")
+    p.add_argument("project", help="project.yaml, or the folder holding it")
+    p.add_argument("-c", "--config", help="training settings (YAML); defaults follow Lightning Pose")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one training setting")
+    p.add_argument("-o", "--output", help="model folder (default: <project>/models/<timestamp>)")
+    p.add_argument("--resume", action="store_true", help="continue from the model folder's last checkpoint")
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("predict", help="predict keypoints for every frame of one or more videos")
+    p.add_argument("model", help="a trained model folder")
+    p.add_argument("videos", nargs="+", help="video files")
+    p.add_argument("-o", "--output", help="output folder (default: <model>/predictions)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
+    p.set_defaults(run=cmd_predict)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.run(args)
+    except PoseCloudError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

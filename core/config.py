@@ -1,0 +1,173 @@
+"""Typed configs: a project (keypoints, skeleton, views) and a training run, read from YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.errors import ConfigError
+
+BACKBONES = (
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+)
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectConfig(_Strict):
+    """A pose project: what is tracked and where its labeled data lives.
+
+    Paths are relative to the folder of ``project.yaml`` unless absolute.
+    """
+
+    name: str = Field(min_length=1)
+    keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
+    skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
+    views: list[str] = Field(default_factory=lambda: ["main"], description="synchronized camera views")
+    pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
+    view_matches: list[list[str]] = Field(
+        default_factory=list,
+        description="the same body parts seen in each view of one frame (mirrored views), one list per view",
+    )
+    flip_pairs: list[tuple[str, str]] = Field(
+        default_factory=list, description="left/right keypoints swapped by a horizontal flip"
+    )
+    data_dir: Path = Field(default=Path("."), description="folder holding the labels and labeled-data/")
+    labels_file: str = "CollectedData.csv"
+    video_dir: str = "videos"
+
+    @field_validator("keypoints")
+    @classmethod
+    def _unique(cls, names: list[str]) -> list[str]:
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"keypoint names must be unique; repeated: {dupes}")
+        return names
+
+    @model_validator(mode="after")
+    def _known_names(self) -> ProjectConfig:
+        known = set(self.keypoints)
+        used = {
+            "skeleton": [n for edge in self.skeleton for n in edge],
+            "pca_keypoints": self.pca_keypoints,
+            "view_matches": [n for group in self.view_matches for n in group],
+            "flip_pairs": [n for pair in self.flip_pairs for n in pair],
+        }
+        for field_name, names in used.items():
+            unknown = sorted(set(names) - known)
+            if unknown:
+                raise ValueError(f"{field_name} names keypoints that are not in keypoints: {unknown}")
+        if len({len(group) for group in self.view_matches}) > 1:
+            raise ValueError("view_matches: every view must list the same number of keypoints")
+        return self
+
+    def index_of(self, names: list[str]) -> list[int]:
+        return [self.keypoints.index(n) for n in names]
+
+    @property
+    def skeleton_indices(self) -> list[tuple[int, int]]:
+        return [(self.keypoints.index(a), self.keypoints.index(b)) for a, b in self.skeleton]
+
+
+class TrainConfig(_Strict):
+    """One training run. Defaults follow Lightning Pose's schedule (300 epochs, Adam 1e-3, LR halved
+    at epochs 150/200/250, backbone frozen for 20 epochs, validation every 5 epochs)."""
+
+    model_type: Literal["heatmap", "stacked_densenet"] = "heatmap"
+    backbone: Literal[BACKBONES] = "resnet50"  # type: ignore[valid-type]
+    pretrained: str = Field(
+        default="imagenet",
+        description="'imagenet' (torchvision weights, when reachable), 'none', or a path to a weights file",
+    )
+    image_height: int = Field(default=256, gt=0)
+    image_width: int = Field(default=256, gt=0)
+    posture_graph: bool = Field(default=False, description="train DeepPoseKit posture-graph maps too")
+    densenet_stacks: int = Field(default=2, ge=1)
+    densenet_growth_rate: int = Field(default=48, ge=1)
+    heatmap_sigma: float = Field(default=1.25, gt=0)
+    decoder: Literal["soft_argmax", "subpixel"] = "soft_argmax"
+
+    epochs: int = Field(default=300, ge=1)
+    batch_size: int = Field(default=16, ge=1)
+    learning_rate: float = Field(default=1e-3, gt=0)
+    lr_milestones: list[int] = Field(default_factory=lambda: [150, 200, 250])
+    lr_gamma: float = Field(default=0.5, gt=0)
+    freeze_backbone_epochs: int = Field(default=20, ge=0)
+    val_every_n_epochs: int = Field(default=5, ge=1)
+
+    train_fraction: float = Field(default=0.8, gt=0, lt=1)
+    val_fraction: float = Field(default=0.1, ge=0, lt=1)
+    seed: int = 0
+    augmentation: Literal["default", "none"] = "default"
+    flip: bool = Field(default=False, description="random left/right flips with the project's flip_pairs")
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int = Field(default=0, ge=0, description="data-loading worker processes")
+
+    @model_validator(mode="after")
+    def _check(self) -> TrainConfig:
+        if self.train_fraction + self.val_fraction >= 1.0 + 1e-9:
+            raise ValueError("train_fraction + val_fraction must be below 1 (the rest is the test split)")
+        return self
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of settings, found {type(data).__name__}")
+    return data
+
+
+def parse_config(model: type[T], data: dict, source: str) -> T:
+    """Validate ``data`` into ``model``; errors name each bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            problems.append(f"  {where}: {err['msg']}")
+        raise ConfigError(f"{source} has invalid settings:\n" + "\n".join(problems)) from None
+
+
+def load_project(path: str | Path) -> ProjectConfig:
+    """Read ``project.yaml`` (or a folder holding one); ``data_dir`` becomes absolute."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "project.yaml"
+    project = parse_config(ProjectConfig, _load_yaml(path), str(path))
+    if not project.data_dir.is_absolute():
+        project.data_dir = (path.parent / project.data_dir).resolve()
+    return project
+
+
+def load_train_config(path: str | Path | None, overrides: dict | None = None) -> TrainConfig:
+    """Read a training config from YAML (or defaults when ``path`` is None) plus overrides."""
+    data = _load_yaml(Path(path)) if path else {}
+    data.update(overrides or {})
+    return parse_config(TrainConfig, data, str(path) if path else "training settings")
+
+
+def save_yaml(model: BaseModel, path: Path) -> None:
+    path.write_text(yaml.safe_dump(model.model_dump(mode="json"), sort_keys=False))

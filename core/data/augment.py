@@ -1,0 +1,92 @@
+"""Keypoint-aware augmentation of labeled frames (Lightning Pose's default "dlc" preset)."""
+
+from __future__ import annotations
+
+import albumentations as A
+import cv2
+import numpy as np
+
+# Stand-in for missing keypoints while they pass through the geometric transforms: far enough
+# outside any frame that no rotation, crop or pad brings it back inside.
+_FAR = -1.0e5
+
+
+def build_augmentation(preset: str) -> A.Compose:
+    """The augmentation pipeline, applied in the original frame (resizing comes after)."""
+    steps: list[A.BasicTransform] = []
+    if preset == "default":
+        steps = [
+            A.Affine(rotate=(-25, 25), border_mode=cv2.BORDER_CONSTANT, p=0.4),
+            A.MotionBlur(blur_limit=(3, 7), p=0.5),
+            A.CoarseDropout(
+                num_holes_range=(1, 8), hole_height_range=(0.02, 0.08), hole_width_range=(0.02, 0.08), p=0.5
+            ),
+            A.SaltAndPepper(amount=(0.001, 0.01), p=0.3),
+            A.ElasticTransform(alpha=30, sigma=6, p=0.3),
+            A.Equalize(p=0.1),
+            A.CLAHE(p=0.1),
+            A.Emboss(alpha=(0.0, 0.5), strength=(0.5, 1.5), p=0.1),
+            A.CropAndPad(percent=(-0.15, 0.15), keep_size=True, p=0.4),
+        ]
+    elif preset != "none":
+        raise ValueError(f"unknown augmentation preset {preset!r}")
+    return A.Compose(
+        steps,
+        keypoint_params=A.KeypointParams(format="xy", label_fields=["ids"], remove_invisible=False),
+    )
+
+
+def apply_augmentation(
+    transform: A.Compose, image: np.ndarray, keypoints: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Augment an image and its keypoints.
+
+    Args:
+        image: ``(H, W, 3)`` uint8.
+        keypoints: ``(K, 2)`` frame pixels (x, y), NaN where missing.
+    Returns:
+        The transformed image and ``(K, 2)`` keypoints in its pixels; keypoints that were missing,
+        removed by a transform, or pushed outside the image are NaN.
+    """
+    n = len(keypoints)
+    missing = np.isnan(keypoints).any(axis=1)
+    points = np.where(missing[:, None], _FAR, keypoints)
+    out = transform(image=image, keypoints=points, ids=np.arange(n))
+    result = np.full((n, 2), np.nan)
+    ids = np.asarray(out["ids"], dtype=int)
+    if len(ids):
+        result[ids] = np.asarray(out["keypoints"], dtype=np.float64)[:, :2]
+    h, w = out["image"].shape[:2]
+    # Pixel centres run from 0 to size - 1; anything beyond half a pixel outside is off-frame.
+    outside = (
+        (result[:, 0] < -0.5) | (result[:, 0] > w - 0.5) | (result[:, 1] < -0.5) | (result[:, 1] > h - 0.5)
+    )
+    result[outside | missing] = np.nan
+    return out["image"], result
+
+
+def resize_frame(
+    image: np.ndarray, keypoints: np.ndarray, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resize to the model input; keypoints follow with the pixel-centre convention cv2 uses."""
+    scaled = scale_points(keypoints, image.shape[1], image.shape[0], width, height)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), scaled
+
+
+def scale_points(
+    xy: np.ndarray, from_width: int, from_height: int, to_width: int, to_height: int
+) -> np.ndarray:
+    """Map ``(..., 2)`` pixel coordinates between two sizes of one image: ``(x + 0.5) * s - 0.5``."""
+    scale = np.array([to_width / from_width, to_height / from_height])
+    return (np.asarray(xy, dtype=np.float64) + 0.5) * scale - 0.5
+
+
+def flip_horizontally(
+    image: np.ndarray, keypoints: np.ndarray, swap: list[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mirror left/right, swapping the keypoints in ``swap`` (pairs of indices)."""
+    flipped = keypoints.copy()
+    flipped[:, 0] = image.shape[1] - 1 - flipped[:, 0]
+    for a, b in swap:
+        flipped[[a, b]] = flipped[[b, a]]
+    return np.ascontiguousarray(image[:, ::-1]), flipped

@@ -1,0 +1,167 @@
+"""DeepLabCut-style CSV: three header rows (scorer / bodyparts / coords), one row per frame.
+
+Read and written by DeepLabCut, Lightning Pose, EKS and movement. The index is one column
+(``labeled-data/vid/img001.png`` or a frame number) or, as newer DeepLabCut writes it, several
+columns that are joined with ``/``. Missing values are empty cells (NaN).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import LabelFormatError
+from core.labels.table import PoseTable
+
+HEADER_NAMES = ("scorer", "bodyparts", "coords")
+
+
+def read_pose_csv(path: str | Path) -> PoseTable:
+    """Read a DeepLabCut-style CSV of labels or predictions into a PoseTable."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except FileNotFoundError:
+        raise LabelFormatError(f"label file not found: {path}; check the path") from None
+    except (UnicodeDecodeError, csv.Error):
+        raise LabelFormatError(
+            f"{path} is not a text CSV file; expected a DeepLabCut-style CSV (scorer / bodyparts / coords)"
+        ) from None
+    except OSError as err:
+        raise LabelFormatError(f"cannot read label file {path}: {err.strerror}; check the path") from None
+    return _parse(rows, str(path))
+
+
+def _parse(rows: list[list[str]], source: str) -> PoseTable:
+    if len(rows) < 3:
+        raise LabelFormatError(
+            f"{source}: expected 3 header rows (scorer, bodyparts, coords), found {len(rows)} rows. "
+            "Save the file as a DeepLabCut-style CSV."
+        )
+    header = rows[:3]
+    if header[1] and header[1][0].strip().lower() == "individuals":
+        raise LabelFormatError(
+            f"{source}: multi-animal DeepLabCut files (an 'individuals' header row) are not supported; "
+            "export a single-animal CSV"
+        )
+    names = [r[0].strip().lower() if r else "" for r in header]
+    if names != list(HEADER_NAMES):
+        raise LabelFormatError(
+            f"{source}: malformed header: the first cells of the 3 header rows are {names}, expected "
+            f"{list(HEADER_NAMES)}. Save the file as a DeepLabCut-style CSV (scorer / bodyparts / coords)."
+        )
+    width = len(header[0])
+    if any(len(r) != width for r in header):
+        raise LabelFormatError(
+            f"{source}: the 3 header rows have {[len(r) for r in header]} cells; they need the same number. "
+            "Fix the header so every column has a scorer, body part and coordinate cell."
+        )
+    n_index = 1
+    while n_index < width and header[0][n_index] == "" and header[1][n_index] == "":
+        n_index += 1
+
+    # Group columns by body part, keeping first-seen order; trailing extra columns
+    # (e.g. Lightning Pose's "set") have an empty coords cell.
+    keypoints: list[str] = []
+    fields: list[str] = []
+    columns: dict[tuple[str, str], int] = {}
+    extra_columns: dict[str, int] = {}
+    for col in range(n_index, width):
+        part, coord = header[1][col].strip(), header[2][col].strip()
+        if coord == "" and part == "":
+            name = header[0][col].strip()
+            if not name or name in extra_columns:
+                raise LabelFormatError(
+                    f"{source}: column {col + 1} has no body part and an empty or repeated name {name!r}; "
+                    "give every extra column (e.g. 'set') a unique name in the scorer row or delete it"
+                )
+            extra_columns[name] = col
+            continue
+        if not part or not coord:
+            raise LabelFormatError(
+                f"{source}: column {col + 1} has an empty body part or coordinate name; "
+                "fill in the bodyparts and coords rows for every keypoint column"
+            )
+        if (part, coord) in columns:
+            raise LabelFormatError(f"{source}: column {part}/{coord} appears twice; delete the duplicate")
+        if part not in keypoints:
+            keypoints.append(part)
+        if coord not in fields:
+            fields.append(coord)
+        columns[(part, coord)] = col
+    if not keypoints:
+        raise LabelFormatError(f"{source}: no keypoint columns found; add x and y columns per body part")
+    if "x" not in fields or "y" not in fields:
+        raise LabelFormatError(f"{source}: coords row must name 'x' and 'y' columns, found {fields}")
+    absent = [f"{k}/{c}" for k in keypoints for c in fields if (k, c) not in columns]
+    if absent:
+        raise LabelFormatError(
+            f"{source}: every body part needs the same coordinates; missing {absent}. Add those columns."
+        )
+    scorer = header[0][min(columns.values())].strip()
+
+    # Line numbers are 1-based file lines; blank lines are skipped.
+    body = [(line, r) for line, r in enumerate(rows[3:], start=4) if any(cell.strip() for cell in r)]
+    values = np.full((len(body), len(keypoints), len(fields)), np.nan)
+    index: list[str] = []
+    extra: dict[str, list] = {name: [] for name in extra_columns}
+    for i, (line, row) in enumerate(body):
+        if len(row) != width:
+            raise LabelFormatError(
+                f"{source}: line {line} has {len(row)} cells, the header has {width}; "
+                "every row needs one cell per header column (leave missing values empty)"
+            )
+        index.append("/".join(cell for cell in row[:n_index] if cell != ""))
+        for (part, coord), col in columns.items():
+            cell = row[col].strip()
+            if cell == "":
+                continue
+            try:
+                number = float(cell)
+            except ValueError:
+                number = math.inf
+            if math.isinf(number):
+                raise LabelFormatError(
+                    f"{source}: line {line}, column {part}/{coord}: {cell!r} is not a finite number; "
+                    "write a number in pixels, or leave the cell empty for a missing keypoint"
+                )
+            values[i, keypoints.index(part), fields.index(coord)] = number
+        for name, col in extra_columns.items():
+            extra[name].append(row[col])
+    return PoseTable(keypoints, index, values, tuple(fields), scorer, extra)
+
+
+def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
+    """Write a PoseTable as a DeepLabCut-style CSV, atomically (temp file, then rename).
+
+    Floats are written with ``repr`` so that reading the file back gives identical values.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n_kp, n_f = len(table.keypoints), len(table.fields)
+    extras = list(table.extra)
+    header = [
+        ["scorer"] + [table.scorer] * (n_kp * n_f) + extras,
+        ["bodyparts"] + [k for k in table.keypoints for _ in table.fields] + [""] * len(extras),
+        ["coords"] + list(table.fields) * n_kp + [""] * len(extras),
+    ]
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerows(header)
+            flat = table.values.reshape(len(table.index), n_kp * n_f)
+            for i, name in enumerate(table.index):
+                cells = ["" if math.isnan(v) else repr(float(v)) for v in flat[i]]
+                writer.writerow([name, *cells, *(str(table.extra[e][i]) for e in extras)])
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,47 @@
+"""Build the network a training config names, with the channels its targets need."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from core.config import ProjectConfig, TrainConfig
+from core.errors import ConfigError
+from core.models.heatmap_net import HeatmapNet
+from core.models.stacked_densenet import StackedDenseNet
+
+
+def output_channels(project: ProjectConfig, train: TrainConfig) -> int:
+    """Keypoint maps, plus (training only) one map per skeleton edge and two whole-skeleton maps."""
+    extra = len(project.skeleton) + 2 if train.posture_graph and project.skeleton else 0
+    return len(project.keypoints) + extra
+
+
+def build_network(project: ProjectConfig, train: TrainConfig, pretrained: str | None = None) -> nn.Module:
+    """``forward(images (B, 3, H, W)) -> list of logits (B, C, H/4, W/4)``, the last one the prediction.
+
+    ``pretrained`` overrides the config's (prediction loads trained weights, so it passes "none").
+    """
+    if train.posture_graph and not project.skeleton:
+        raise ConfigError("posture_graph: true needs a skeleton in the project; add skeleton edges or turn it off")
+    channels = output_channels(project, train)
+    if train.model_type == "stacked_densenet":
+        network = StackedDenseNet(
+            in_channels=3,
+            out_channels=channels,
+            n_stacks=train.densenet_stacks,
+            growth_rate=train.densenet_growth_rate,
+        )
+    else:
+        network = HeatmapNet(train.backbone, channels, train.pretrained if pretrained is None else pretrained)
+    check_input_size(train.image_height, train.image_width, network.required_multiple, train.model_type)
+    return network
+
+
+def check_input_size(height: int, width: int, multiple: int, model_name: str) -> None:
+    bad = [(name, v) for name, v in (("image_height", height), ("image_width", width)) if v % multiple]
+    if bad:
+        hints = "; ".join(
+            f"{name}={v}: use {max(multiple, v // multiple * multiple)} or {(v // multiple + 1) * multiple}"
+            for name, v in bad
+        )
+        raise ConfigError(f"the {model_name} model needs image sizes that are multiples of {multiple}: {hints}")

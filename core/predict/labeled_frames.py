@@ -1,0 +1,85 @@
+"""Predict the labeled frames and score them: predictions with a `set` column, per-frame x keypoint
+pixel error, and a summary (error per split, confidence on visible vs. NaN-labeled keypoints)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.data.augment import scale_points
+from core.data.images import read_rgb
+from core.labels.table import PREDICTION_FIELDS, PoseTable
+from core.predict.trained_model import TrainedModel
+
+
+def predict_images(model: TrainedModel, paths: list[Path], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """``xy (N, K, 2)`` in each image's pixels and ``confidence (N, K)``; images may differ in size."""
+    w, h = model.train.image_width, model.train.image_height
+    xy, confidence = [], []
+    for start in range(0, len(paths), batch_size):
+        images = [read_rgb(p) for p in paths[start : start + batch_size]]
+        inputs = np.concatenate([model.resize_for_model(image[None]) for image in images])
+        points, conf = model.predict_resized(inputs, w, h)  # in model-input pixels
+        xy += [scale_points(p, w, h, image.shape[1], image.shape[0]) for p, image in zip(points, images)]
+        confidence.append(conf)
+    return np.stack(xy), np.concatenate(confidence)
+
+
+def split_names(n_rows: int, split: dict[str, np.ndarray]) -> list[str]:
+    names = [""] * n_rows
+    for name, rows in split.items():
+        for r in rows:
+            names[int(r)] = name
+    return names
+
+
+def score_labeled_frames(
+    model: TrainedModel, labels: PoseTable, data_dir: Path, split: dict[str, np.ndarray], batch_size: int = 16
+) -> tuple[PoseTable, pd.DataFrame, dict]:
+    """Returns predictions (with `set`), the pixel-error table (NaN where the label is missing) and a
+    summary dict."""
+    xy, confidence = predict_images(model, [data_dir / name for name in labels.index], batch_size)
+    sets = split_names(len(labels.index), split)
+    predictions = PoseTable(
+        list(labels.keypoints),
+        list(labels.index),
+        np.concatenate([xy, confidence[..., None]], axis=-1),
+        PREDICTION_FIELDS,
+        model.name,
+        {"set": sets},
+    )
+    error = np.linalg.norm(xy - labels.xy, axis=-1)
+    pixel_error = pd.DataFrame(error, index=pd.Index(labels.index, name="image"), columns=labels.keypoints)
+    pixel_error["set"] = sets
+    return predictions, pixel_error, summarize(error, confidence, np.isnan(labels.xy).any(-1), split)
+
+
+def summarize(error: np.ndarray, confidence: np.ndarray, label_missing: np.ndarray, split: dict) -> dict:
+    """Mean/median pixel error per split; mean confidence on held-out keypoints that are labeled vs. NaN."""
+    summary: dict = {"pixel_error": {}}
+    for name, rows in split.items():
+        values = error[rows][~np.isnan(error[rows])]
+        if len(values):
+            summary["pixel_error"][name] = {
+                "mean": float(values.mean()),
+                "median": float(np.median(values)),
+                "p95": float(np.percentile(values, 95)),
+                "keypoints": int(len(values)),
+            }
+    held_out = np.concatenate([split["validation"], split["test"]]).astype(int)
+    missing, conf = label_missing[held_out], confidence[held_out]
+    summary["held_out_confidence"] = {
+        "labeled_mean": float(conf[~missing].mean()) if (~missing).any() else None,
+        "nan_labeled_mean": float(conf[missing].mean()) if missing.any() else None,
+        "nan_labeled_count": int(missing.sum()),
+    }
+    return summary
+
+
+def write_pixel_error(pixel_error: pd.DataFrame, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pixel_error.to_csv(tmp)
+    tmp.replace(path)
+    return path

@@ -1,0 +1,90 @@
+"""A trained model loaded from its folder, predicting keypoints in frame pixels."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import yaml
+from torch import nn
+
+from core.config import ProjectConfig, TrainConfig, parse_config
+from core.data.augment import scale_points
+from core.data.heatmaps import heatmap_to_image_coords
+from core.data.images import to_model_input
+from core.errors import PoseCloudError
+from core.models.decoding import decode_heatmaps
+from core.models.factory import build_network
+from core.models.heatmap_net import HEATMAP_STRIDE
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.yaml"
+CHECKPOINTS = ("best.ckpt", "last.ckpt")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PoseCloudError("device 'cuda' was asked for but no CUDA GPU is available; use 'cpu' or 'auto'")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+@dataclass
+class TrainedModel:
+    network: nn.Module
+    project: ProjectConfig
+    train: TrainConfig
+    device: torch.device
+    name: str
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "auto") -> TrainedModel:
+        """Load ``config.yaml`` and the best (else last) checkpoint of a model folder."""
+        model_dir = Path(model_dir)
+        config_path = model_dir / CONFIG_FILE
+        if not config_path.is_file():
+            raise PoseCloudError(f"{model_dir} is not a posecloud model folder (no {CONFIG_FILE}); train a model first")
+        config = yaml.safe_load(config_path.read_text())
+        project = parse_config(ProjectConfig, config["project"], f"{config_path} (project)")
+        train = parse_config(TrainConfig, config["train"], f"{config_path} (train)")
+        checkpoint = next((model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()), None)
+        if checkpoint is None:
+            raise PoseCloudError(f"{model_dir} has no checkpoint in checkpoints/; its training did not finish an epoch")
+        network = build_network(project, train, pretrained="none")
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()})
+        dev = pick_device(device)
+        network = network.to(dev).eval().to(memory_format=torch.channels_last)
+        log.info("loaded %s from %s on %s", model_dir.name, checkpoint.name, dev)
+        return cls(network, project, train, dev, model_dir.name)
+
+    def resize_for_model(self, frames: np.ndarray) -> np.ndarray:
+        """``(B, H, W, 3)`` uint8 frames of any size -> the model input size."""
+        size = (self.train.image_width, self.train.image_height)
+        if frames.shape[2] == size[0] and frames.shape[1] == size[1]:
+            return frames
+        return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
+
+    @torch.inference_mode()
+    def predict_resized(self, inputs: np.ndarray, frame_width: int, frame_height: int) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints of model-sized frames ``(B, h, w, 3)`` uint8, mapped to frame pixels.
+
+        Returns ``xy (B, K, 2)`` in the original frame's pixels and ``confidence (B, K)`` in [0, 1].
+        """
+        images = to_model_input(torch.from_numpy(inputs).to(self.device, non_blocking=True))
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            logits = self.network(images)[-1][:, : len(self.project.keypoints)]
+        xy_hm, confidence = decode_heatmaps(logits.float(), self.train.decoder, self.train.heatmap_sigma)
+        xy_input = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE).cpu().numpy()
+        xy = scale_points(xy_input, self.train.image_width, self.train.image_height, frame_width, frame_height)
+        return xy, confidence.cpu().numpy()
+
+    def predict_frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints of ``(B, H, W, 3)`` uint8 frames in their pixels, and confidences."""
+        return self.predict_resized(self.resize_for_model(frames), frames.shape[2], frames.shape[1])

@@ -1,0 +1,140 @@
+"""`train_model`: labels -> a model folder (config, checkpoints, metrics, labeled-frame predictions)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+from torch.utils.data import DataLoader
+
+from core.config import ProjectConfig, TrainConfig
+from core.data.labeled_frames import LabeledFrames, load_project_labels, split_frames
+from core.errors import PoseCloudError
+from core.labels.dlc_csv import write_pose_csv
+from core.predict.labeled_frames import score_labeled_frames, write_pixel_error
+from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
+from core.training.callbacks import ProgressHook, ProgressReporter
+from core.training.module import PoseModule
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    best_checkpoint: Path
+    summary: dict
+
+
+def train_model(
+    project: ProjectConfig,
+    train: TrainConfig,
+    model_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: ProgressHook | None = None,
+) -> TrainResult:
+    """Train one model and evaluate it on its labeled frames.
+
+    Writes into ``model_dir``: config.yaml (project + training settings + split), checkpoints/
+    (best by validation loss, and last), metrics.csv (every logged value per step/epoch),
+    predictions.csv (labeled frames, with a `set` column), pixel_error.csv and summary.json.
+    ``resume`` continues from checkpoints/last.ckpt.
+    """
+    model_dir = Path(model_dir)
+    last = model_dir / "checkpoints" / "last.ckpt"
+    if resume and not last.is_file():
+        raise PoseCloudError(f"cannot resume: {last} does not exist; start a new training instead")
+    if not resume and (model_dir / CONFIG_FILE).exists():
+        raise PoseCloudError(f"{model_dir} already holds a model; choose another folder or pass --resume")
+    model_dir.mkdir(parents=True, exist_ok=True)
+
+    L.seed_everything(train.seed, workers=True, verbose=False)
+    labels = load_project_labels(project)
+    split = split_frames(len(labels.index), train.train_fraction, train.val_fraction, train.seed)
+    _write_config(model_dir, project, train, split, labels.index)
+
+    device = pick_device(train.device)
+    loaders = {
+        name: DataLoader(
+            LabeledFrames(project, labels, split[name], train, augment=name == "train"),
+            batch_size=train.batch_size,
+            shuffle=name == "train",
+            num_workers=train.num_workers,
+            persistent_workers=train.num_workers > 0,
+            drop_last=name == "train" and len(split[name]) > train.batch_size,
+        )
+        for name in ("train", "validation")
+    }
+    has_val = len(split["validation"]) > 0
+    checkpoint = ModelCheckpoint(
+        dirpath=model_dir / "checkpoints",
+        filename="best",
+        monitor="val_loss" if has_val else "train_loss",
+        mode="min",
+        save_last=True,
+        enable_version_counter=False,
+    )
+    callbacks: list[L.Callback] = [checkpoint]
+    if progress:
+        callbacks.append(ProgressReporter(progress))
+    trainer = L.Trainer(
+        max_epochs=train.epochs,
+        accelerator=device.type,
+        devices=1,
+        precision="bf16-mixed" if device.type == "cuda" else "32-true",
+        callbacks=callbacks,
+        logger=CSVLogger(model_dir, name="", version="logs"),
+        check_val_every_n_epoch=train.val_every_n_epochs,
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        enable_progress_bar=bool(os.environ.get("POSECLOUD_PROGRESS_BAR")),
+        enable_model_summary=False,
+        deterministic=False,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+        trainer.fit(
+            PoseModule(project, train),
+            loaders["train"],
+            loaders["validation"] if has_val else None,
+            ckpt_path=str(last) if resume else None,
+        )
+    best = Path(checkpoint.best_model_path or last)
+    if best.name != "best.ckpt" and best.is_file():  # no monitored value yet: keep last as best
+        (model_dir / "checkpoints" / "best.ckpt").write_bytes(best.read_bytes())
+    summary = evaluate(model_dir, labels, split)
+    return TrainResult(model_dir, model_dir / "checkpoints" / "best.ckpt", summary)
+
+
+def evaluate(model_dir: Path, labels, split) -> dict:
+    """Predict the labeled frames with the best checkpoint and write the scores."""
+    model = TrainedModel.load(model_dir)
+    predictions, pixel_error, summary = score_labeled_frames(model, labels, model.project.data_dir, split)
+    write_pose_csv(predictions, model_dir / "predictions.csv")
+    write_pixel_error(pixel_error, model_dir / "pixel_error.csv")
+    (model_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    for name, stats in summary["pixel_error"].items():
+        log.info("%s: mean pixel error %.2f px (%d keypoints)", name, stats["mean"], stats["keypoints"])
+    return summary
+
+
+def _write_config(model_dir: Path, project: ProjectConfig, train: TrainConfig, split: dict, index: list[str]) -> None:
+    config = {
+        "project": project.model_dump(mode="json"),
+        "train": train.model_dump(mode="json"),
+        "split": {name: [index[int(r)] for r in rows] for name, rows in split.items()},
+        "torch": torch.__version__,
+    }
+    tmp = model_dir / f".{CONFIG_FILE}.tmp"
+    tmp.write_text(yaml.safe_dump(config, sort_keys=False))
+    tmp.replace(model_dir / CONFIG_FILE)

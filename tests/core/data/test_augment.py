@@ -1,0 +1,66 @@
+import numpy as np
+
+from core.data.augment import (
+    apply_augmentation,
+    build_augmentation,
+    flip_horizontally,
+    resize_frame,
+    scale_points,
+)
+
+
+def _image_with_dots(points, size=(120, 100)):
+    image = np.zeros((*size, 3), np.uint8)
+    for x, y in points:
+        image[int(y) - 1 : int(y) + 2, int(x) - 1 : int(x) + 2] = 255
+    return image
+
+
+def test_scale_points_uses_pixel_centres():
+    xy = np.array([[0.0, 0.0], [99.0, 119.0]])
+    np.testing.assert_allclose(scale_points(xy, 100, 120, 50, 60), [[-0.25, -0.25], [49.25, 59.25]])
+    np.testing.assert_allclose(scale_points(scale_points(xy, 100, 120, 37, 91), 37, 91, 100, 120), xy, atol=1e-9)
+
+
+def test_resize_moves_keypoints_with_the_image():
+    points = np.array([[20.0, 30.0], [70.0, 90.0]])
+    image, moved = resize_frame(_image_with_dots(points), points, 60, 50)
+    for x, y in moved:
+        assert image[int(round(y)), int(round(x))].max() > 100
+
+
+def test_augmentation_moves_points_and_keeps_missing_missing():
+    transform = build_augmentation("default")
+    points = np.array([[30.0, 40.0], [60.0, 80.0], [np.nan, np.nan]])
+    seen_moved = False
+    for _ in range(30):
+        image, moved = apply_augmentation(transform, _image_with_dots(points[:2]), points)
+        assert np.isnan(moved[2]).all(), "a missing keypoint must stay missing"
+        visible = moved[~np.isnan(moved[:, 0])]
+        assert ((visible >= -0.5) & (visible <= np.array(image.shape[1::-1]) - 0.5)).all()
+        seen_moved |= not np.allclose(moved[:2], points[:2], equal_nan=True)
+    assert seen_moved
+
+
+def test_geometric_transform_matches_image():
+    transform = build_augmentation("default")
+    points = np.array([[30.0, 40.0], [60.0, 80.0]])
+    hits = 0
+    for _ in range(40):
+        image, moved = apply_augmentation(transform, _image_with_dots(points), points)
+        for x, y in moved:
+            if not np.isnan(x):
+                patch = image[
+                    max(0, int(round(y)) - 3) : int(round(y)) + 4,
+                    max(0, int(round(x)) - 3) : int(round(x)) + 4,
+                ]
+                hits += patch.max() > 40
+    assert hits >= 60  # most keypoints sit on their (possibly blurred) dot
+
+
+def test_flip_swaps_left_and_right():
+    image = np.zeros((10, 20, 3), np.uint8)
+    points = np.array([[2.0, 3.0], [15.0, 5.0], [7.0, 7.0]])
+    flipped_image, flipped = flip_horizontally(image, points, [(0, 1)])
+    np.testing.assert_allclose(flipped, [[4.0, 5.0], [17.0, 3.0], [12.0, 7.0]])
+    assert flipped_image.shape == image.shape
