@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,6 +20,9 @@ class Settings(BaseSettings):
     data_root: Path = Field(default=Path("posecloud-data"), description="folder for the database and files")
     database_url: str = Field(default="", description="SQLAlchemy URL, e.g. postgresql+psycopg://u@host/db")
     storage_url: str = Field(default="", description="local folder or fsspec URL such as s3://bucket/prefix")
+    storage_options: dict[str, Any] = Field(
+        default_factory=dict, description='fsspec options as JSON, e.g. {"endpoint_url": "http://minio:9000"}'
+    )
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="largest accepted upload, bytes")
     token_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0, description="bearer token lifetime, seconds")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash")

@@ -11,7 +11,7 @@ import shutil
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
@@ -20,8 +20,8 @@ from fsspec.implementations.local import LocalFileSystem
 class Storage:
     """Put, open, delete and list files under one root (a folder or an fsspec URL)."""
 
-    def __init__(self, url: str) -> None:
-        self.fs, self.root = fsspec.core.url_to_fs(url)
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
+        self.fs, self.root = fsspec.core.url_to_fs(url, **(options or {}))
         self.root = self.root.rstrip("/")
         self.is_local = isinstance(self.fs, LocalFileSystem)
         if self.is_local:

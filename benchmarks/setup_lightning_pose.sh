@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Creates the Lightning Pose 2.4.3 virtualenv used as the peer in the prediction benchmark:
-# <repo>/.bench-venv-lp. Idempotent: exits at once (~2 s) when the venv already has lightning-pose 2.4.3, torch and cv2.
+# <repo>/.bench-venv-lp. Idempotent: exits at once (~2 s) when the venv already has lightning-pose 2.4.3,
+# torch and cv2.
 #
 # A plain `pip install lightning-pose` fails offline: its nvidia-dali-cuda110 requirement is a stub that
-# fetches from NVIDIA's own index. So its dependency tree (resolved once with pip, Python 3.11, torch
+# fetches from NVIDIA's own index. So its dependency tree (resolved once with pip, CPython 3.11, torch
 # pinned to 2.14.1 / torchvision 0.29.1) is installed here with exact versions and --no-deps, then
 # lightning-pose itself with --no-deps. Left out on purpose:
 #   nvidia-dali-cuda110     GPU-only; with no GPU lightning-pose predicts through OpenCV.
@@ -31,7 +32,7 @@ EOF
 fi
 
 rm -rf "$VENV"
-python3 -m venv "$VENV"
+python3.11 -m venv "$VENV"  # the pinned wheels below are for CPython 3.11
 PIP=("$VENV/bin/pip" install --no-deps --no-input --quiet)
 
 "${PIP[@]}" torch==2.14.1 torchvision==0.29.1 triton==3.8.0 \
@@ -65,5 +66,5 @@ PIP=("$VENV/bin/pip" install --no-deps --no-input --quiet)
 
 "${PIP[@]}" "lightning-pose==$LP_VERSION"
 
-"$VENV/bin/python" -c "import lightning_pose.api, torch; print('lightning-pose', '$LP_VERSION', 'torch', torch.__version__)"
+"$VENV/bin/python" -c "import lightning_pose.api, torch; print('torch', torch.__version__)"
 echo "lightning-pose $LP_VERSION venv ready: $VENV"

@@ -52,22 +52,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
         table, info = predict_video(model, video, batch_size=args.batch_size)
         seconds = time.perf_counter() - start
         csv_path = write_pose_csv(table, out_dir / f"{Path(video).stem}.csv")
-        print(f"{csv_path}: {len(table.index)} frames in {seconds:.1f} s ({len(table.index) / seconds:.1f} frames/s)")
+        print(
+            f"{csv_path}: {len(table.index)} frames in {seconds:.1f} s ({len(table.index) / seconds:.1f} frames/s)"
+        )
         if args.labeled_video:
-            mp4 = write_labeled_video(info.path, table, model.project.skeleton_indices, out_dir / f"{Path(video).stem}.labeled.mp4")
+            mp4 = write_labeled_video(
+                info.path, table, model.project.skeleton_indices, out_dir / f"{Path(video).stem}.labeled.mp4"
+            )
             print(f"{mp4}: labeled video")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="posecloud", description="Animal pose estimation: train, predict, smooth.")
+    parser = argparse.ArgumentParser(
+        prog="posecloud", description="Animal pose estimation: train, predict, smooth."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model on a project's labeled frames")
     p.add_argument("project", help="project.yaml, or the folder holding it")
     p.add_argument("-c", "--config", help="training settings (YAML); defaults follow Lightning Pose")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one training setting")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override one training setting"
+    )
     p.add_argument("-o", "--output", help="model folder (default: <project>/models/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue from the model folder's last checkpoint")
     p.set_defaults(run=cmd_train)

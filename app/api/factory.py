@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessions = make_sessionmaker(engine)
-    app.state.storage = Storage(settings.storage_url)
+    app.state.storage = Storage(settings.storage_url, settings.storage_options)
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     install_error_handlers(app)
     for module in (auth, projects, videos):

@@ -92,6 +92,11 @@ def write_clip(video: Path, clip: Path, n_frames: int) -> None:
     reader.release()
 
 
+def predict_video(model: Model, video: Path, output_dir: Path) -> None:
+    """Lightning Pose's video prediction, CPU/OpenCV reader, writing ``output_dir/<video stem>.csv``."""
+    model.predict_on_video_file(video, output_dir=output_dir, compute_metrics=False, reader="opencv")
+
+
 def count_frames(video: Path) -> int:
     """Number of frames in ``video``, by decoding it."""
     reader = cv2.VideoCapture(str(video))
@@ -137,10 +142,10 @@ def main() -> None:
 
         clip = work_dir / "warmup_clip.mp4"
         write_clip(video, clip, args.warmup_frames)
-        model.predict_on_video_file(clip, output_dir=work_dir / "warmup", compute_metrics=False, reader="opencv")
+        predict_video(model, clip, work_dir / "warmup")
 
         start = time.perf_counter()
-        model.predict_on_video_file(video, output_dir=work_dir / "preds", compute_metrics=False, reader="opencv")
+        predict_video(model, video, work_dir / "preds")
         seconds = time.perf_counter() - start
 
         n_frames = count_frames(video)

@@ -115,7 +115,9 @@ def gaussian_targets(
 
 def _check_edges(edges: list[tuple[int, int]], n_keypoints: int) -> Tensor:
     if not edges:
-        raise ConfigError("the posture graph needs at least one skeleton edge; add edges to the project skeleton")
+        raise ConfigError(
+            "the posture graph needs at least one skeleton edge; add edges to the project skeleton"
+        )
     bad = [edge for edge in edges if len(edge) != 2 or not all(0 <= i < n_keypoints for i in edge)]
     if bad:
         raise ConfigError(
@@ -171,7 +173,11 @@ def posture_graph_targets(
     finite = torch.isfinite(starts).all(-1) & torch.isfinite(ends).all(-1)  # (B, E)
     zeros = torch.zeros_like(starts)
     lines = _segment_maps(
-        torch.where(finite[..., None], starts, zeros), torch.where(finite[..., None], ends, zeros), height, width, sigma
+        torch.where(finite[..., None], starts, zeros),
+        torch.where(finite[..., None], ends, zeros),
+        height,
+        width,
+        sigma,
     )
     lines = lines * finite[..., None, None]
     edge_visible = finite & (lines.sum(dim=(-2, -1)) > 0)

@@ -78,7 +78,8 @@ class LabeledFrames(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         image, keypoints = read_rgb(self.paths[i]), self.keypoints[i]
-        if self.flip_pairs is not None and torch.rand(()) < 0.5  # torch seeds each loader worker apart:
+        # torch.rand, not a numpy generator: torch seeds each loader worker differently
+        if self.flip_pairs is not None and torch.rand(()) < 0.5:
             image, keypoints = flip_horizontally(image, keypoints, self.flip_pairs)
         image, keypoints = apply_augmentation(self.transform, image, keypoints)
         image, keypoints = resize_frame(image, keypoints, self.height, self.width)

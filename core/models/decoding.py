@@ -29,7 +29,9 @@ def _check_maps(maps: Tensor) -> None:
 
 def _check_sigma(sigma: float) -> None:
     if not sigma > 0:
-        raise ConfigError(f"heatmap sigma must be positive (heatmap pixels), got {sigma}; the default is 1.25")
+        raise ConfigError(
+            f"heatmap sigma must be positive (heatmap pixels), got {sigma}; the default is 1.25"
+        )
 
 
 def _working_dtype(maps: Tensor) -> Tensor:
@@ -50,7 +52,9 @@ def _integer_argmax(maps: Tensor) -> tuple[Tensor, Tensor]:
     return flat_index // width, flat_index % width
 
 
-def _truncation_corrected(observed: Tensor, positions: Tensor, inside: Tensor, sigma: float, size: int) -> Tensor:
+def _truncation_corrected(
+    observed: Tensor, positions: Tensor, inside: Tensor, sigma: float, size: int
+) -> Tensor:
     """Undo the pull a truncated window exerts on an expectation, along one axis.
 
     Finds ``mu`` such that a Gaussian of ``sigma`` centred on ``mu``, sampled at the window's
@@ -98,7 +102,9 @@ def soft_argmax(probs: Tensor, window: int = 9, sigma: float = DEFAULT_SIGMA) ->
     patch_rows, patch_cols = rows[..., None] + offsets, cols[..., None] + offsets  # (B, K, window)
     in_y = ((patch_rows >= 0) & (patch_rows < height)).to(maps.dtype)
     in_x = ((patch_cols >= 0) & (patch_cols < width)).to(maps.dtype)
-    flat_index = patch_rows.clamp(0, height - 1)[..., :, None] * width + patch_cols.clamp(0, width - 1)[..., None, :]
+    flat_index = (
+        patch_rows.clamp(0, height - 1)[..., :, None] * width + patch_cols.clamp(0, width - 1)[..., None, :]
+    )
     patch = maps.flatten(2).gather(-1, flat_index.flatten(2)).view(*maps.shape[:2], window, window)
     weights = patch * in_y[..., :, None] * in_x[..., None, :]
     total = weights.sum(dim=(-2, -1))
@@ -127,7 +133,7 @@ def subpixel_maxima(probs: Tensor, sigma: float = DEFAULT_SIGMA, upsample: int =
     neighbourhood of the coarse peak with the matrix-multiply upsampled DFT of
     Guizar-Sicairos, Thurman & Fienup (Opt. Lett. 2008), batched over maps.
 
-    Unlike DeepPoseKit, the correlation is divided by the root energy of the part of the
+    In addition to the plain correlation, the correlation is divided by the root energy of the part of the
     template that lies on the map (a normalised cross-correlation, separable and computed
     exactly). In the interior that is a constant; near the border it removes the pull towards
     the interior that the truncated map gives a plain correlation, so a target Gaussian is
@@ -156,7 +162,9 @@ def subpixel_maxima(probs: Tensor, sigma: float = DEFAULT_SIGMA, upsample: int =
 
     pixels_y = torch.arange(height, dtype=maps.dtype, device=maps.device)
     pixels_x = torch.arange(width, dtype=maps.dtype, device=maps.device)
-    norm = torch.rsqrt(_template_energy(pixels_y, height, sigma)[:, None] * _template_energy(pixels_x, width, sigma))
+    norm = torch.rsqrt(
+        _template_energy(pixels_y, height, sigma)[:, None] * _template_energy(pixels_x, width, sigma)
+    )
     coarse_rows, coarse_cols = _integer_argmax(torch.fft.ifft2(product).real[..., :height, :width] * norm)
 
     region = math.ceil(1.5 * upsample)
@@ -168,7 +176,9 @@ def subpixel_maxima(probs: Tensor, sigma: float = DEFAULT_SIGMA, upsample: int =
     upsampled = (kernel_y @ product @ kernel_x.transpose(-1, -2)).real  # (B, K, region, region)
     energy_y = _template_energy(sample_y, height, sigma)
     energy_x = _template_energy(sample_x, width, sigma)
-    fine_rows, fine_cols = _integer_argmax(upsampled * torch.rsqrt(energy_y[..., :, None] * energy_x[..., None, :]))
+    fine_rows, fine_cols = _integer_argmax(
+        upsampled * torch.rsqrt(energy_y[..., :, None] * energy_x[..., None, :])
+    )
     x = sample_x.gather(-1, fine_cols[..., None]).squeeze(-1).clamp(-0.5, width - 0.5)
     y = sample_y.gather(-1, fine_rows[..., None]).squeeze(-1).clamp(-0.5, height - 0.5)
     return torch.stack([x, y], dim=-1)
@@ -193,7 +203,7 @@ def keypoint_confidence(probs: Tensor, xy_hm: Tensor, sigma: float = DEFAULT_SIG
         sigma: the targets' standard deviation in heatmap pixels.
 
     Returns:
-        ``(batch, keypoints)`` confidence, same dtype family as the coordinates' working dtype.
+        ``(batch, keypoints)`` confidence (float64 for float64 maps, else float32).
     """
     _check_maps(probs)
     _check_sigma(sigma)
@@ -231,7 +241,11 @@ def decode_heatmaps(
         confidence: ``(batch, keypoints)`` in ``[0, 1]`` (see ``keypoint_confidence``).
     """
     if method not in DECODE_METHODS:
-        raise ConfigError(f"unknown heatmap decoding method {method!r}; choose one of {', '.join(DECODE_METHODS)}")
+        raise ConfigError(
+            f"unknown heatmap decoding method {method!r}; choose one of {', '.join(DECODE_METHODS)}"
+        )
     probs = logits_or_probs if already_probs else spatial_softmax(logits_or_probs)
-    xy_hm = soft_argmax(probs, sigma=sigma) if method == "soft_argmax" else subpixel_maxima(probs, sigma=sigma)
+    xy_hm = (
+        soft_argmax(probs, sigma=sigma) if method == "soft_argmax" else subpixel_maxima(probs, sigma=sigma)
+    )
     return xy_hm, keypoint_confidence(probs, xy_hm, sigma=sigma)

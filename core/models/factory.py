@@ -22,7 +22,9 @@ def build_network(project: ProjectConfig, train: TrainConfig, pretrained: str | 
     ``pretrained`` overrides the config's (prediction loads trained weights, so it passes "none").
     """
     if train.posture_graph and not project.skeleton:
-        raise ConfigError("posture_graph: true needs a skeleton in the project; add skeleton edges or turn it off")
+        raise ConfigError(
+            "posture_graph: true needs a skeleton in the project; add skeleton edges or turn it off"
+        )
     channels = output_channels(project, train)
     if train.model_type == "stacked_densenet":
         network = StackedDenseNet(
@@ -44,4 +46,6 @@ def check_input_size(height: int, width: int, multiple: int, model_name: str) ->
             f"{name}={v}: use {max(multiple, v // multiple * multiple)} or {(v // multiple + 1) * multiple}"
             for name, v in bad
         )
-        raise ConfigError(f"the {model_name} model needs image sizes that are multiples of {multiple}: {hints}")
+        raise ConfigError(
+            f"the {model_name} model needs image sizes that are multiples of {multiple}: {hints}"
+        )

@@ -14,7 +14,9 @@ from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.predict.trained_model import TrainedModel
 
 
-def predict_images(model: TrainedModel, paths: list[Path], batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+def predict_images(
+    model: TrainedModel, paths: list[Path], batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
     """``xy (N, K, 2)`` in each image's pixels and ``confidence (N, K)``; images may differ in size."""
     w, h = model.train.image_width, model.train.image_height
     xy, confidence = [], []
@@ -22,7 +24,7 @@ def predict_images(model: TrainedModel, paths: list[Path], batch_size: int = 16)
         images = [read_rgb(p) for p in paths[start : start + batch_size]]
         inputs = np.concatenate([model.resize_for_model(image[None]) for image in images])
         points, conf = model.predict_resized(inputs, w, h)  # in model-input pixels
-        xy += [scale_points(p, w, h, image.shape[1], image.shape[0]) for p, image in zip(points, images)]
+        xy += [scale_points(p, w, h, image.shape[1], image.shape[0]) for p, image in zip(points, images, strict=True)]
         confidence.append(conf)
     return np.stack(xy), np.concatenate(confidence)
 

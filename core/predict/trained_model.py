@@ -49,13 +49,20 @@ class TrainedModel:
         model_dir = Path(model_dir)
         config_path = model_dir / CONFIG_FILE
         if not config_path.is_file():
-            raise PoseCloudError(f"{model_dir} is not a posecloud model folder (no {CONFIG_FILE}); train a model first")
+            raise PoseCloudError(
+                f"{model_dir} is not a posecloud model folder (no {CONFIG_FILE}); train a model first"
+            )
         config = yaml.safe_load(config_path.read_text())
         project = parse_config(ProjectConfig, config["project"], f"{config_path} (project)")
         train = parse_config(TrainConfig, config["train"], f"{config_path} (train)")
-        checkpoint = next((model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()), None)
+        checkpoint = next(
+            (model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()),
+            None,
+        )
         if checkpoint is None:
-            raise PoseCloudError(f"{model_dir} has no checkpoint in checkpoints/; its training did not finish an epoch")
+            raise PoseCloudError(
+                f"{model_dir} has no checkpoint in checkpoints/; its training did not finish an epoch"
+            )
         network = build_network(project, train, pretrained="none")
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
         network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()})
@@ -72,7 +79,9 @@ class TrainedModel:
         return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
     @torch.inference_mode()
-    def predict_resized(self, inputs: np.ndarray, frame_width: int, frame_height: int) -> tuple[np.ndarray, np.ndarray]:
+    def predict_resized(
+        self, inputs: np.ndarray, frame_width: int, frame_height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Keypoints of model-sized frames ``(B, h, w, 3)`` uint8, mapped to frame pixels.
 
         Returns ``xy (B, K, 2)`` in the original frame's pixels and ``confidence (B, K)`` in [0, 1].
@@ -82,7 +91,9 @@ class TrainedModel:
             logits = self.network(images)[-1][:, : len(self.project.keypoints)]
         xy_hm, confidence = decode_heatmaps(logits.float(), self.train.decoder, self.train.heatmap_sigma)
         xy_input = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE).cpu().numpy()
-        xy = scale_points(xy_input, self.train.image_width, self.train.image_height, frame_width, frame_height)
+        xy = scale_points(
+            xy_input, self.train.image_width, self.train.image_height, frame_width, frame_height
+        )
         return xy, confidence.cpu().numpy()
 
     def predict_frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

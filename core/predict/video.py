@@ -62,12 +62,18 @@ def predict_video(
     if done == 0:
         raise VideoError(f"{info.path.name}: no frame could be decoded; the video is probably corrupt")
     if done != info.frame_count:
-        log.warning("%s: the container lists %d frames, %d were decoded", info.path.name, info.frame_count, done)
+        log.warning(
+            "%s: the container lists %d frames, %d were decoded", info.path.name, info.frame_count, done
+        )
     values = np.concatenate([np.concatenate(xy_parts), np.concatenate(conf_parts)[..., None]], axis=-1)
-    table = PoseTable(list(model.project.keypoints), [str(i) for i in range(done)], values, PREDICTION_FIELDS, model.name)
+    table = PoseTable(
+        list(model.project.keypoints), [str(i) for i in range(done)], values, PREDICTION_FIELDS, model.name
+    )
     return table, info
 
 
-def predict_video_to_csv(model: TrainedModel, video: str | Path, out_csv: str | Path, batch_size: int = 16) -> Path:
+def predict_video_to_csv(
+    model: TrainedModel, video: str | Path, out_csv: str | Path, batch_size: int = 16
+) -> Path:
     table, _ = predict_video(model, video, batch_size)
     return write_pose_csv(table, out_csv)

@@ -31,7 +31,9 @@ def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Ten
 class PoseModule(L.LightningModule):
     def __init__(self, project: ProjectConfig, train: TrainConfig) -> None:
         super().__init__()
-        self.save_hyperparameters({"project": project.model_dump(mode="json"), "train": train.model_dump(mode="json")})
+        self.save_hyperparameters(
+            {"project": project.model_dump(mode="json"), "train": train.model_dump(mode="json")}
+        )
         self.project, self.train_config = project, train
         self.network = build_network(project, train)
         self.edges = project.skeleton_indices if train.posture_graph else []
@@ -60,7 +62,9 @@ class PoseModule(L.LightningModule):
         self.log(f"{stage}_loss", loss, prog_bar=True, batch_size=batch_size)
         if stage == "val":
             keypoint_logits = outputs[-1][:, : self.num_keypoints]
-            xy_hm, _ = decode_heatmaps(keypoint_logits, self.train_config.decoder, self.train_config.heatmap_sigma)
+            xy_hm, _ = decode_heatmaps(
+                keypoint_logits, self.train_config.decoder, self.train_config.heatmap_sigma
+            )
             predicted = (xy_hm + 0.5) * HEATMAP_STRIDE - 0.5
             error = (predicted - batch["keypoints"]).norm(dim=-1)
             self.log("val_pixel_error", error.nanmean(), batch_size=batch_size)

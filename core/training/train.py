@@ -128,12 +128,14 @@ def evaluate(model_dir: Path, labels, split) -> dict:
     return summary
 
 
-def _write_config(model_dir: Path, project: ProjectConfig, train: TrainConfig, split: dict, index: list[str]) -> None:
+def _write_config(
+    model_dir: Path, project: ProjectConfig, train: TrainConfig, split: dict, index: list[str]
+) -> None:
     config = {
         "project": project.model_dump(mode="json"),
         "train": train.model_dump(mode="json"),
         "split": {name: [index[int(r)] for r in rows] for name, rows in split.items()},
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
     }
     tmp = model_dir / f".{CONFIG_FILE}.tmp"
     tmp.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -1,0 +1,55 @@
+"""``posecloud smooth``: ensemble member CSVs in, an Ensemble Kalman smoothed CSV out."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.errors import ConfigError
+from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files
+
+DESCRIPTION = """\
+Smooth the predictions of several models (an ensemble) of one video with the Ensemble Kalman
+Smoother. Single camera: posecloud smooth m1.csv m2.csv m3.csv -o smoothed.csv
+Several cameras: posecloud smooth *.csv --views Cam-A,Cam-B,Cam-C -o outdir/ (each file name must
+contain exactly one view name; one CSV per view is written into outdir as <view>.csv)."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``smooth`` subcommand to an argparse CLI."""
+    parser = subparsers.add_parser(
+        "smooth",
+        help="smooth an ensemble's predictions (Ensemble Kalman Smoother)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("members", nargs="+", metavar="MEMBER.csv", help="member prediction CSVs")
+    parser.add_argument(
+        "-o", "--output", required=True, help="output CSV (single camera) or directory (with --views)"
+    )
+    parser.add_argument(
+        "--s",
+        type=float,
+        default=None,
+        help="smoothing parameter: random-walk variance in pixels² per frame (smaller = smoother); "
+        "default: fitted per keypoint by maximum marginal likelihood",
+    )
+    parser.add_argument(
+        "--views",
+        default=None,
+        help="comma-separated view names for multi-camera smoothing, e.g. Cam-A,Cam-B,Cam-C",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``posecloud smooth``; prints the files written."""
+    if args.views is None:
+        print(smooth_files(args.members, args.output, args.s))
+        return 0
+    views = [v.strip() for v in args.views.split(",") if v.strip()]
+    if len(views) < 2:
+        raise ConfigError(f"--views needs at least 2 comma-separated view names, got {args.views!r}")
+    for path in smooth_multicam_files(group_by_view(args.members, views), args.output, args.s).values():
+        print(path)
+    return 0

@@ -1,0 +1,129 @@
+"""Choosing the smoothing parameter: the random-walk variance that maximises the marginal likelihood.
+
+The likelihood is computed under the same time-varying observation noise the final smoothing pass
+uses. Long videos are fitted on a few evenly spaced blocks of frames (each its own series), which
+keeps the cost bounded; the final pass always smooths every frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from core.smoothing.kalman import diffuse_prior, kalman_filter, loglik_independent
+
+FIT_BLOCK_FRAMES = 1000
+MAX_FIT_FRAMES = 5000
+# Search range of s relative to the keypoint's median observation noise.
+RELATIVE_RANGE = (1e-4, 1e4)
+LOG_TOLERANCE = 0.02  # in natural-log units of s (2 %)
+
+_INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
+
+
+def golden_section_max(
+    objective: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, tol: float
+) -> np.ndarray:
+    """Maximise B independent 1-D functions at once by golden-section search.
+
+    Args:
+        objective: maps ``(B,)`` arguments to ``(B,)`` values (one call per iteration).
+        lo, hi: ``(B,)`` search intervals.
+        tol: final interval width.
+
+    Returns:
+        ``(B,)`` maximisers (exact for unimodal functions, to within ``tol``).
+    """
+    a, b = np.asarray(lo, dtype=float).copy(), np.asarray(hi, dtype=float).copy()
+    c, d = b - _INVPHI * (b - a), a + _INVPHI * (b - a)
+    fc, fd = objective(c), objective(d)
+    while np.max(b - a) > tol:
+        left = fc >= fd  # the maximum lies in [a, d]
+        a, b = np.where(left, a, c), np.where(left, d, b)
+        new = np.where(left, b - _INVPHI * (b - a), a + _INVPHI * (b - a))
+        f_new = objective(new)
+        c, fc, d, fd = (
+            np.where(left, new, d),
+            np.where(left, f_new, fd),
+            np.where(left, c, new),
+            np.where(left, fc, f_new),
+        )
+    return np.where(fc >= fd, c, d)
+
+
+def fit_frames(n_frames: int) -> np.ndarray:
+    """``(blocks, block_frames)`` frame indices the fit uses: all frames if at most
+    ``MAX_FIT_FRAMES``, else ``MAX_FIT_FRAMES // FIT_BLOCK_FRAMES`` evenly spaced blocks."""
+    if n_frames <= MAX_FIT_FRAMES:
+        return np.arange(n_frames)[None]
+    n_blocks = MAX_FIT_FRAMES // FIT_BLOCK_FRAMES
+    starts = np.linspace(0, n_frames - FIT_BLOCK_FRAMES, n_blocks).round().astype(int)
+    return starts[:, None] + np.arange(FIT_BLOCK_FRAMES)
+
+
+def typical_noise(noise: np.ndarray) -> np.ndarray:
+    """``(keypoints,)`` median observation variance of each keypoint over frames and coordinates
+    (1 where it is never observed); ``noise`` is ``(frames, keypoints, coords)``."""
+    flat = np.moveaxis(noise, 1, 0).reshape(noise.shape[1], -1)
+    finite = np.isfinite(flat)
+    return np.array([np.median(row[ok]) if ok.any() else 1.0 for row, ok in zip(flat, finite, strict=True)])
+
+
+def fit_independent(median: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Maximum-marginal-likelihood random-walk variance per keypoint, x and y sharing it.
+
+    Args:
+        median: ``(frames, keypoints, 2)`` observations, pixels (NaN where missing).
+        noise: ``(frames, keypoints, 2)`` their variances, pixels² (NaN where missing).
+
+    Returns:
+        ``(keypoints,)`` s in pixels² per frame.
+    """
+    _, n_kp, n_coords = median.shape
+    frames = fit_frames(median.shape[0])
+    # (block_frames, blocks * keypoints * coords) independent series
+    y = median[frames.T].reshape(frames.shape[1], -1)
+    r = noise[frames.T].reshape(frames.shape[1], -1)
+    m0, p0 = diffuse_prior(y, r)
+    scale = typical_noise(noise)
+
+    def loglik(log_rel: np.ndarray) -> np.ndarray:
+        q = np.broadcast_to((scale * np.exp(log_rel))[None, :, None], (len(frames), n_kp, n_coords))
+        return (
+            loglik_independent(y, r, q.ravel(), m0, p0).reshape(len(frames), n_kp, n_coords).sum(axis=(0, 2))
+        )
+
+    lo, hi = np.log(RELATIVE_RANGE)
+    best = golden_section_max(loglik, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE)
+    return scale * np.exp(best)
+
+
+def fit_latent(y: np.ndarray, r: np.ndarray, c: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """Maximum-marginal-likelihood random-walk variance of a latent seen through ``c``, per keypoint.
+
+    Args:
+        y: ``(frames, keypoints, m)`` centred observations, pixels (NaN where missing).
+        r: ``(frames, keypoints, m)`` their variances, pixels² (NaN where missing).
+        c: ``(keypoints, m, d)`` observation matrices (orthonormal columns).
+        m0: ``(keypoints, d)``, p0: ``(keypoints, d, d)`` prior of the first state.
+
+    Returns:
+        ``(keypoints,)`` s in pixels² per frame.
+    """
+    n_kp = y.shape[1]
+    frames = fit_frames(y.shape[0])
+    n_blocks, n_frames = frames.shape
+    # (block_frames, blocks * keypoints, m): each block its own batch entry
+    yb = y[frames.T].reshape(n_frames, n_blocks * n_kp, -1)
+    rb = r[frames.T].reshape(n_frames, n_blocks * n_kp, -1)
+    cb, m0b, p0b = (np.tile(a, (n_blocks,) + (1,) * (a.ndim - 1)) for a in (c, m0, p0))
+    scale = typical_noise(r)
+
+    def loglik(log_rel: np.ndarray) -> np.ndarray:
+        q = np.tile(scale * np.exp(log_rel), n_blocks)
+        return kalman_filter(yb, rb, cb, q, m0b, p0b)[2].reshape(n_blocks, n_kp).sum(axis=0)
+
+    lo, hi = np.log(RELATIVE_RANGE)
+    best = golden_section_max(loglik, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE)
+    return scale * np.exp(best)

@@ -1,0 +1,182 @@
+"""Multi-camera ensemble Kalman smoothing: per keypoint, the 2V coordinates of V views lie near a
+3-D subspace (a 3-D point seen by V cameras); PCA on confident frames gives the observation matrix,
+the latent follows a random walk, and a view that disagrees with the others is down-weighted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import LabelFormatError, PoseCloudError
+from core.labels.table import check_keypoints_match
+from core.smoothing.ensemble import EnsembleStats
+from core.smoothing.fit import fit_latent, typical_noise
+from core.smoothing.kalman import kalman_smooth, observed
+from core.smoothing.singlecam import Smoothed, check_smoothing_parameter
+
+LATENT_DIMS = 3
+MIN_PCA_FRAMES = 10
+PCA_QUANTILE = 50.0  # PCA uses the complete frames whose total noise is at most this percentile
+INFLATION_THRESHOLD = 5.0  # Mahalanobis distance of a view from the others' prediction
+INFLATION_FACTOR = 10.0
+INFLATION_ROUNDS = 4
+
+
+class MultiCameraError(PoseCloudError):
+    """The views cannot be smoothed together (too few views or too few frames seen in all)."""
+
+
+@dataclass(frozen=True)
+class MultiCamSmoothed:
+    """Smoothed trajectories of every view.
+
+    Attributes:
+        views: view name -> Smoothed (``s`` is the latent random-walk variance, pixels² per frame).
+        inflation: ``(frames, keypoints, views)`` factor applied to each view's observation noise
+            because it disagreed with the other views (1 where it agreed).
+    """
+
+    views: dict[str, Smoothed]
+    inflation: np.ndarray
+
+
+def stack_views(stats: Mapping[str, EnsembleStats]) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames, keypoints, 2V)`` medians and noise variances, coordinates ordered x0, y0, x1, y1, ..."""
+    names = list(stats)
+    if len(names) < 2:
+        raise MultiCameraError(
+            f"multi-camera smoothing needs at least 2 views, got {len(names)} ({names}); "
+            "smooth a single camera without --views"
+        )
+    first = stats[names[0]]
+    for name in names[1:]:
+        view = stats[name]
+        check_keypoints_match(first.keypoints, view.keypoints, source=f"view {name!r}")
+        if view.keypoints != first.keypoints:
+            raise LabelFormatError(
+                f"view {name!r} lists the keypoints in a different order than view {names[0]!r}; "
+                "export every view with the same column order"
+            )
+        if len(view.index) != len(first.index):
+            raise LabelFormatError(
+                f"view {name!r} has {len(view.index)} frames but view {names[0]!r} has "
+                f"{len(first.index)}; the views must be synchronised recordings of equal length"
+            )
+    median = np.concatenate([stats[n].median for n in names], axis=-1)
+    noise = np.concatenate([stats[n].noise for n in names], axis=-1)
+    return median, noise
+
+
+def fit_pca(y: np.ndarray, r: np.ndarray, keypoints: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per keypoint, the mean ``(K, 2V)`` and the top principal axes ``(K, 2V, 3)`` of the frames
+    seen in all views whose total noise is at most its median. Refitted once without the frames
+    whose distance from the first subspace exceeds ``INFLATION_THRESHOLD`` (in noise SDs), so that
+    views that agree on a wrong position do not tilt the subspace."""
+    n_kp, n_coords = y.shape[1], y.shape[2]
+    mean = np.empty((n_kp, n_coords))
+    axes = np.empty((n_kp, n_coords, LATENT_DIMS))
+    complete = observed(y, r)[0].all(axis=-1)  # (T, K)
+    for k, name in enumerate(keypoints):
+        total = r[complete[:, k], k].sum(axis=-1)
+        if len(total) < MIN_PCA_FRAMES:
+            raise MultiCameraError(
+                f"keypoint {name!r} is seen in all views in only {len(total)} frames; multi-camera "
+                f"smoothing needs at least {MIN_PCA_FRAMES}. Smooth the views separately."
+            )
+        confident = total <= np.percentile(total, PCA_QUANTILE)
+        data, noise = y[complete[:, k], k][confident], r[complete[:, k], k][confident]
+        mean[k], axes[k] = _principal_axes(data)
+        centred = data - mean[k]
+        residual = centred - centred @ axes[k] @ axes[k].T
+        inliers = (residual**2 / noise).sum(axis=-1) <= INFLATION_THRESHOLD**2
+        if inliers.sum() >= MIN_PCA_FRAMES:
+            mean[k], axes[k] = _principal_axes(data[inliers])
+    return mean, axes
+
+
+def _principal_axes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(m,)`` and top ``LATENT_DIMS`` principal axes ``(m, 3)`` of ``(n, m)`` rows."""
+    mean = data.mean(axis=0)
+    return mean, np.linalg.svd(data - mean, full_matrices=False)[2][:LATENT_DIMS].T
+
+
+def disagreement(y: np.ndarray, r: np.ndarray, c: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``(frames, keypoints, views)`` Mahalanobis distance of each view from its prediction by the
+    other views (weighted least squares in the latent); 0 where it cannot be predicted.
+
+    Args:
+        y: ``(frames, keypoints, 2V)`` centred observations; r: their variances (NaN where missing).
+        c: ``(keypoints, 2V, 3)`` observation matrices.
+        factor: ``(frames, keypoints, views)`` inflation of the views' variances when they predict
+            another view (a view's own distance always uses its own, uninflated variance).
+    """
+    mask, r = observed(y, r)
+    w = 1.0 / (r * np.repeat(factor, 2, axis=-1))
+    y0 = np.where(mask, y, 0.0)
+    n_views = y.shape[-1] // 2
+    distance = np.zeros(y.shape[:2] + (n_views,))
+    for v in range(n_views):
+        own = slice(2 * v, 2 * v + 2)
+        others = np.ones(2 * n_views, dtype=bool)
+        others[own] = False
+        co, wo = c[:, others], w[..., others]  # (K, 2V-2, 3), (T, K, 2V-2)
+        info = np.einsum("kmi,tkm,kmj->tkij", co, wo, co)  # (T, K, 3, 3)
+        usable = mask[..., own].all(axis=-1) & (np.linalg.matrix_rank(info, tol=1e-9) == LATENT_DIMS)
+        info[~usable] = np.eye(LATENT_DIMS)
+        cov_z = np.linalg.inv(info)
+        z = np.einsum("tkij,kmj,tkm->tki", cov_z, co, wo * y0[..., others])
+        cv = c[:, own]  # (K, 2, 3)
+        resid = y0[..., own] - np.einsum("kmi,tki->tkm", cv, z)
+        cov = np.einsum("kai,tkij,kbj->tkab", cv, cov_z, cv) + r[..., own, None] * np.eye(2)
+        cov[~usable] = np.eye(2)
+        d2 = np.einsum("tka,tkab,tkb->tk", resid, np.linalg.inv(cov), resid)
+        distance[..., v] = np.where(usable, np.sqrt(np.maximum(d2, 0.0)), 0.0)
+    return distance
+
+
+def inflate_disagreeing(y: np.ndarray, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """``(frames, keypoints, views)`` noise inflation factors: in up to ``INFLATION_ROUNDS`` rounds,
+    the view farthest from the others' prediction, if beyond ``INFLATION_THRESHOLD``, gets its
+    variance multiplied by ``INFLATION_FACTOR`` (a view that stays wrong ends up with almost no
+    weight). Needs at least 3 views (2 cannot outvote each other)."""
+    n_views = y.shape[-1] // 2
+    factor = np.ones(y.shape[:2] + (n_views,))
+    if n_views < 3:
+        return factor
+    for _ in range(INFLATION_ROUNDS):
+        distance = disagreement(y, r, c, factor)
+        worst = distance.argmax(axis=-1)
+        flagged = np.take_along_axis(distance, worst[..., None], axis=-1)[..., 0] > INFLATION_THRESHOLD
+        if not flagged.any():
+            break
+        t, k = np.nonzero(flagged)
+        factor[t, k, worst[t, k]] *= INFLATION_FACTOR
+    return factor
+
+
+def smooth_multi_camera(stats: Mapping[str, EnsembleStats], s: float | None = None) -> MultiCamSmoothed:
+    """Smooth V synchronised views together; ``s`` fixed (latent random-walk variance, pixels² per
+    frame) or (None) fitted per keypoint by maximum marginal likelihood."""
+    check_smoothing_parameter(s)
+    names = list(stats)
+    y, r = stack_views(stats)
+    n_frames, n_kp, _ = y.shape
+    mean, c = fit_pca(y, r, stats[names[0]].keypoints)
+    yc = y - mean
+    factor = inflate_disagreeing(yc, r, c)
+    r = r * np.repeat(factor, 2, axis=-1)
+    # prior: the latent's spread over the video plus the typical noise, centred at 0 (the PCA mean)
+    latent = np.einsum("kmi,tkm->tki", c, np.where(np.isfinite(yc), yc, 0.0))
+    m0 = np.zeros((n_kp, LATENT_DIMS))
+    p0 = (latent.var(axis=0) + typical_noise(r)[:, None])[..., None] * np.eye(LATENT_DIMS)
+    q = fit_latent(yc, r, c, m0, p0) if s is None else np.full(n_kp, float(s))
+    z, cov, _ = kalman_smooth(yc, r, c, q, m0, p0)
+    xy = np.einsum("kmi,tki->tkm", c, z) + mean  # (T, K, 2V)
+    var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c)
+    views = {
+        name: Smoothed(xy[..., 2 * v : 2 * v + 2], var[..., 2 * v : 2 * v + 2], q)
+        for v, name in enumerate(names)
+    }
+    return MultiCamSmoothed(views, factor)

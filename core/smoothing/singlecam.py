@@ -1,0 +1,54 @@
+"""Single-camera ensemble Kalman smoothing: each keypoint's x and y follow independent random walks
+observed through the ensemble median with the median's time-varying error variance."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import ConfigError
+from core.smoothing.ensemble import EnsembleStats
+from core.smoothing.fit import fit_independent
+from core.smoothing.kalman import diffuse_prior, smooth_independent
+
+
+@dataclass(frozen=True)
+class Smoothed:
+    """Smoothed trajectories of one camera.
+
+    Attributes:
+        xy: ``(frames, keypoints, 2)`` posterior mean x/y, pixels (NaN only for a keypoint that
+            no member ever sees).
+        posterior_var: ``(frames, keypoints, 2)`` posterior variance of x/y, pixels².
+        s: ``(keypoints,)`` the smoothing parameter used (random-walk variance, pixels² per frame).
+    """
+
+    xy: np.ndarray
+    posterior_var: np.ndarray
+    s: np.ndarray
+
+
+def check_smoothing_parameter(s: float | None) -> None:
+    """Raise a ConfigError unless ``s`` is None (automatic) or a positive finite number."""
+    if s is not None and not (isinstance(s, int | float) and math.isfinite(s) and s > 0):
+        raise ConfigError(
+            f"smoothing parameter s must be a positive number (pixels² per frame), got {s!r}; "
+            "leave it out to choose it automatically"
+        )
+
+
+def smooth_single_camera(stats: EnsembleStats, s: float | None = None) -> Smoothed:
+    """Smooth one camera's ensemble; ``s`` fixed by the user or (None) fitted per keypoint."""
+    check_smoothing_parameter(s)
+    n_frames, n_kp, _ = stats.median.shape
+    q = fit_independent(stats.median, stats.noise) if s is None else np.full(n_kp, float(s))
+    y = stats.median.reshape(n_frames, -1)
+    r = stats.noise.reshape(n_frames, -1)
+    m0, p0 = diffuse_prior(y, r)
+    mean, var, _ = smooth_independent(y, r, np.repeat(q, 2), m0, p0)
+    unseen = ~np.isfinite(y).any(axis=0)
+    mean[:, unseen] = np.nan
+    var[:, unseen] = np.nan
+    return Smoothed(mean.reshape(n_frames, n_kp, 2), var.reshape(n_frames, n_kp, 2), q)

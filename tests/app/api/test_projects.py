@@ -1,0 +1,129 @@
+"""Project CRUD, sharing and the 404-for-outsiders rule, against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.settings import Settings
+
+Login = Callable[[str], dict[str, str]]
+
+
+def test_create_get_and_list(client: TestClient, alice: dict[str, str]) -> None:
+    body = {
+        "name": "mouse",
+        "keypoints": ["a", "b", "c"],
+        "skeleton": [["a", "b"]],
+        "views": ["top", "bottom"],
+    }
+    created = client.post("/projects", json=body, headers=alice)
+    assert created.status_code == 201
+    project = created.json()
+    expected = {
+        **body,
+        "id": project["id"],
+        "owner": "alice",
+        "members": [],
+        "created_at": project["created_at"],
+    }
+    assert project == expected
+    assert client.get(f"/projects/{project['id']}", headers=alice).json() == project
+    assert client.get("/projects", headers=alice).json() == [project]
+
+
+def test_views_default_to_main(client: TestClient, alice: dict[str, str]) -> None:
+    resp = client.post("/projects", json={"name": "p", "keypoints": ["a"]}, headers=alice)
+    assert resp.json()["views"] == ["main"] and resp.json()["skeleton"] == []
+
+
+def test_invalid_projects_are_422_with_reason(client: TestClient, alice: dict[str, str]) -> None:
+    unknown = {"name": "p", "keypoints": ["a", "b"], "skeleton": [["a", "tail"]]}
+    resp = client.post("/projects", json=unknown, headers=alice)
+    assert resp.status_code == 422
+    assert "skeleton names keypoints that are not in keypoints: ['tail']" in resp.json()["detail"]
+    dupes = client.post("/projects", json={"name": "p", "keypoints": ["a", "a"]}, headers=alice)
+    assert dupes.status_code == 422 and "repeated: ['a']" in dupes.json()["detail"]
+    empty = client.post("/projects", json={"name": "p", "keypoints": []}, headers=alice)
+    assert empty.status_code == 422 and "body.keypoints" in empty.json()["detail"]
+
+
+def test_duplicate_name_is_409_per_owner(client: TestClient, alice: dict[str, str], login: Login) -> None:
+    body = {"name": "same", "keypoints": ["a"]}
+    assert client.post("/projects", json=body, headers=alice).status_code == 201
+    resp = client.post("/projects", json=body, headers=alice)
+    assert resp.status_code == 409 and "already have a project named 'same'" in resp.json()["detail"]
+    assert client.post("/projects", json=body, headers=login("bob")).status_code == 201
+
+
+def test_other_users_get_404_on_every_project_route(
+    client: TestClient, project_id: int, login: Login, settings: Settings
+) -> None:
+    mallory = login("mallory")
+    routes = [
+        ("GET", f"/projects/{project_id}", None),
+        ("DELETE", f"/projects/{project_id}", None),
+        ("POST", f"/projects/{project_id}/members", {"username": "mallory"}),
+        ("GET", f"/projects/{project_id}/videos", None),
+        ("GET", f"/projects/{project_id}/videos/1", None),
+        ("GET", f"/projects/{project_id}/videos/1/file", None),
+    ]
+    missing = project_id + 1000
+    for method, url, body in routes:
+        resp = client.request(method, url, json=body, headers=mallory)
+        assert resp.status_code == 404, (method, url)
+        assert resp.json() == {"detail": f"project {project_id} not found; list yours with GET /projects"}
+        unknown = client.request(
+            method, url.replace(str(project_id), str(missing), 1), json=body, headers=mallory
+        )
+        assert unknown.json()["detail"] == resp.json()["detail"].replace(str(project_id), str(missing))
+    upload = client.post(f"/projects/{project_id}/videos?filename=a.mp4", content=b"x", headers=mallory)
+    assert upload.status_code == 404
+    assert client.get("/projects", headers=mallory).json() == []
+
+
+def test_members_can_read_and_write_but_not_delete(
+    client: TestClient, alice: dict[str, str], project_id: int, login: Login
+) -> None:
+    bob = login("bob")
+    added = client.post(f"/projects/{project_id}/members", json={"username": "Bob"}, headers=alice)
+    assert added.status_code == 201 and added.json()["members"] == ["bob"]
+    assert client.get(f"/projects/{project_id}", headers=bob).json()["owner"] == "alice"
+    assert [p["id"] for p in client.get("/projects", headers=bob).json()] == [project_id]
+    assert client.get(f"/projects/{project_id}/videos", headers=bob).json() == []
+    refused = client.delete(f"/projects/{project_id}", headers=bob)
+    assert refused.status_code == 403
+    assert refused.json() == {"detail": f"only the owner (alice) can delete project {project_id}"}
+    again = client.post(f"/projects/{project_id}/members", json={"username": "bob"}, headers=alice)
+    assert again.status_code == 409
+    nobody = client.post(f"/projects/{project_id}/members", json={"username": "ghost"}, headers=alice)
+    assert nobody.status_code == 404 and "must register first" in nobody.json()["detail"]
+
+
+def test_delete_removes_project(client: TestClient, alice: dict[str, str], project_id: int) -> None:
+    assert client.delete(f"/projects/{project_id}", headers=alice).status_code == 204
+    assert client.get(f"/projects/{project_id}", headers=alice).status_code == 404
+    assert client.get("/projects", headers=alice).json() == []
+
+
+def test_unknown_routes_and_openapi(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/projects/{project_id}/videos" in spec["paths"]
+    upload = spec["paths"]["/projects/{project_id}/videos"]["post"]
+    assert "application/octet-stream" in upload["requestBody"]["content"]
+    assert client.get("/no-such-route").json() == {"detail": "Not Found"}
+
+
+def test_unexpected_errors_are_json_500(settings: Settings) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.post("/auth/register", json={"username": "alice", "password": "correct horse"})
+        token = client.post("/auth/login", data={"username": "alice", "password": "correct horse"}).json()
+        with client.app.state.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE project_members")
+        resp = client.get("/projects", headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert resp.status_code == 500
+    assert resp.json() == {
+        "detail": "internal server error; retry, and report it with the server log if it persists"
+    }

@@ -1,0 +1,99 @@
+"""A real uvicorn server (``app.api.main.run``) streams a 200 MB upload without buffering it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.settings import Settings
+
+TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+REPO = Path(__file__).resolve().parents[3]
+BODY_MB = 200
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """Peak resident memory (VmHWM) of a process, MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("VmHWM missing from /proc status")
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API served by ``run()`` in a child process configured through POSECLOUD_* variables."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "POSECLOUD_DATA_ROOT": str(settings.data_root),
+        "POSECLOUD_DATABASE_URL": settings.database_url,
+        "POSECLOUD_MAX_UPLOAD_BYTES": str(2 * BODY_MB * 2**20),
+        "POSECLOUD_ARGON2_MEMORY_KIB": "1024",
+        "POSECLOUD_ARGON2_TIME_COST": "1",
+    }
+    code = f"from app.api.main import run; run('127.0.0.1', {port})"
+    log = settings.data_root.parent / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/openapi.json").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"the API did not start: {log.read_text()[-2000:]}")
+    yield url, proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_200mb_upload_is_streamed_in_bounded_memory(
+    server: tuple[str, subprocess.Popen], settings: Settings
+) -> None:
+    url, proc = server
+    with httpx.Client(base_url=url, timeout=120) as http:
+        http.post("/auth/register", json={"username": "alice", "password": "correct horse"})
+        token = http.post("/auth/login", data={"username": "alice", "password": "correct horse"}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        project = http.post("/projects", json={"name": "p", "keypoints": ["a"]}, headers=auth).json()["id"]
+        videos = f"/projects/{project}/videos"
+        warm = http.post(videos, params={"filename": "v.mp4"}, content=TEST_VIDEO.read_bytes(), headers=auth)
+        assert warm.status_code == 201 and warm.json()["frames"] == 994
+        baseline = _peak_rss_mb(proc.pid)
+
+        def body() -> Iterator[bytes]:
+            block = b"\0" * 2**20
+            for _ in range(BODY_MB):
+                yield block
+
+        headers = {**auth, "Content-Length": str(BODY_MB * 2**20)}
+        start = time.perf_counter()
+        resp = http.post(videos, params={"filename": "zeros.mp4"}, content=body(), headers=headers)
+        seconds = time.perf_counter() - start
+    assert resp.status_code == 422 and resp.json()["detail"].startswith("zeros.mp4 is not a readable video")
+    growth = _peak_rss_mb(proc.pid) - baseline
+    print(
+        f"\n{BODY_MB} MB upload: {BODY_MB / seconds:.0f} MB/s, peak RSS {baseline:.0f} MB (+{growth:.1f} MB)"
+    )
+    assert growth < 30, f"server peak memory grew by {growth:.0f} MB for a {BODY_MB} MB upload"
+    assert list(settings.upload_tmp_dir.iterdir()) == []

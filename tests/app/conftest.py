@@ -1,0 +1,126 @@
+"""Fixtures for the service tests: every API test runs against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+
+from app.api.factory import create_app
+from app.settings import Settings
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a unique PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'posecloud.db'}"
+        return
+    schema = f"posecloud_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except OperationalError as e:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {e}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Test settings: data under tmp_path/data, cheap password hashing, a 5 MB upload limit."""
+    return Settings(
+        data_root=tmp_path / "data",
+        database_url=database_url,
+        max_upload_bytes=5_000_000,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def register_and_login(client: TestClient, username: str, password: str = "correct horse") -> dict[str, str]:
+    """Create an account and return its Authorization header."""
+    assert client.post("/auth/register", json={"username": username, "password": password}).status_code == 201
+    resp = client.post("/auth/login", data={"username": username, "password": password})
+    assert resp.status_code == 200, resp.text
+    return {"Authorization": f"Bearer {resp.json()['access_token']}"}
+
+
+@pytest.fixture
+def login(client: TestClient) -> Callable[[str], dict[str, str]]:
+    """``login("alice")`` registers alice and returns her Authorization header."""
+    return lambda username: register_and_login(client, username)
+
+
+@pytest.fixture
+def alice(login: Callable[[str], dict[str, str]]) -> dict[str, str]:
+    return login("alice")
+
+
+@pytest.fixture
+def project_id(client: TestClient, alice: dict[str, str]) -> int:
+    """A project owned by alice."""
+    body = {"name": "mirror-mouse", "keypoints": ["paw", "nose"], "skeleton": [["paw", "nose"]]}
+    resp = client.post("/projects", json=body, headers=alice)
+    assert resp.status_code == 201, resp.text
+    return resp.json()["id"]
+
+
+@pytest.fixture(scope="session")
+def truncated_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """test_vid.mp4 rewritten with its index first (faststart), then cut: the header promises 994 frames."""
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    folder = tmp_path_factory.mktemp("videos")
+    full = folder / "faststart.mp4"
+    cmd = ["ffmpeg", "-v", "error", "-i", str(TEST_VIDEO), "-c", "copy", "-movflags", "+faststart", str(full)]
+    subprocess.run(cmd, check=True)
+    cut = folder / "truncated.mp4"
+    cut.write_bytes(full.read_bytes()[:800_000])
+    return cut
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible server (moto) for the duration of the test session."""
+    moto_server = pytest.importorskip("moto.server")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_endpoint: str) -> tuple[str, dict[str, Any]]:
+    """A fresh bucket on the local S3 server: ``(storage URL, fsspec options)``."""
+    import boto3
+
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
+    boto3.client("s3", endpoint_url=s3_endpoint, **credentials).create_bucket(Bucket=bucket)
+    options = {"endpoint_url": s3_endpoint, "key": "test", "secret": "test"}
+    return f"s3://{bucket}/posecloud", {**options, "client_kwargs": {"region_name": "us-east-1"}}
