@@ -63,6 +63,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    from app.api.main import run
+
+    run(args.host, args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posecloud", description="Animal pose estimation: train, predict, smooth."
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
+
+    for name, text in (("api", "serve the HTTP API"), ("up", "start the app (for now: the HTTP API)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=8000)
+        p.set_defaults(run=cmd_api)
     return parser
 
 
