@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
 
+    from core.smoothing.command import register as register_smooth
+
+    register_smooth(sub)
+
     for name, text in (("api", "serve the HTTP API"), ("up", "start the app (for now: the HTTP API)")):
         p = sub.add_parser(name, help=text)
         p.add_argument("--host", default="127.0.0.1")

@@ -108,6 +108,7 @@ class TrainConfig(_Strict):
     lr_gamma: float = Field(default=0.5, gt=0)
     freeze_backbone_epochs: int = Field(default=20, ge=0)
     val_every_n_epochs: int = Field(default=5, ge=1)
+    max_minutes: float | None = Field(default=None, gt=0, description="stop training after this wall time")
 
     train_fraction: float = Field(default=0.8, gt=0, lt=1)
     val_fraction: float = Field(default=0.1, ge=0, lt=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import operator
 import os
 import tempfile
 from pathlib import Path
@@ -108,33 +109,52 @@ def _parse(rows: list[list[str]], source: str) -> PoseTable:
 
     # Line numbers are 1-based file lines; blank lines are skipped.
     body = [(line, r) for line, r in enumerate(rows[3:], start=4) if any(cell.strip() for cell in r)]
-    values = np.full((len(body), len(keypoints), len(fields)), np.nan)
-    index: list[str] = []
-    extra: dict[str, list] = {name: [] for name in extra_columns}
-    for i, (line, row) in enumerate(body):
+    for line, row in body:
         if len(row) != width:
             raise LabelFormatError(
                 f"{source}: line {line} has {len(row)} cells, the header has {width}; "
                 "every row needs one cell per header column (leave missing values empty)"
             )
-        index.append("/".join(cell for cell in row[:n_index] if cell != ""))
-        for (part, coord), col in columns.items():
-            cell = row[col].strip()
-            if cell == "":
-                continue
-            try:
-                number = float(cell)
-            except ValueError:
-                number = math.inf
-            if math.isinf(number):
-                raise LabelFormatError(
-                    f"{source}: line {line}, column {part}/{coord}: {cell!r} is not a finite number; "
-                    "write a number in pixels, or leave the cell empty for a missing keypoint"
-                )
-            values[i, keypoints.index(part), fields.index(coord)] = number
-        for name, col in extra_columns.items():
-            extra[name].append(row[col])
+    index = ["/".join(cell for cell in row[:n_index] if cell != "") for _, row in body]
+    extra = {name: [row[col] for _, row in body] for name, col in extra_columns.items()}
+    order = [columns[(k, c)] for k in keypoints for c in fields]
+    values = _numbers(body, order, source, header).reshape(len(body), len(keypoints), len(fields))
     return PoseTable(keypoints, index, values, tuple(fields), scorer, extra)
+
+
+def _numbers(
+    body: list[tuple[int, list[str]]], order: list[int], source: str, header: list[list[str]]
+) -> np.ndarray:
+    """The numeric cells as a ``(rows, len(order))`` float array, NaN for empty cells.
+
+    Converted in bulk by numpy; only when that fails is the file scanned cell by cell to name the
+    first bad one.
+    """
+    pick = operator.itemgetter(*order)
+    cells = np.char.strip(np.array([pick(row) for _, row in body], dtype=str).reshape(len(body), len(order)))
+    cells[cells == ""] = "nan"
+    try:
+        values = cells.astype(np.float64)
+        if not np.isinf(values).any():
+            return values
+    except ValueError:
+        pass
+    return np.array([[_number(row[col], line, col, source, header) for col in order] for line, row in body])
+
+
+def _number(cell: str, line: int, col: int, source: str, header: list[list[str]]) -> float:
+    cell = cell.strip()
+    try:
+        value = float(cell) if cell else math.nan
+    except ValueError:
+        value = math.inf
+    if math.isinf(value):
+        raise LabelFormatError(
+            f"{source}: line {line}, column {header[1][col].strip()}/{header[2][col].strip()}: "
+            f"{cell!r} is not a finite number; "
+            "write a number in pixels, or leave the cell empty for a missing keypoint"
+        )
+    return value
 
 
 def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
@@ -157,9 +177,12 @@ def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerows(header)
             flat = table.values.reshape(len(table.index), n_kp * n_f)
-            for i, name in enumerate(table.index):
-                cells = ["" if math.isnan(v) else repr(float(v)) for v in flat[i]]
-                writer.writerow([name, *cells, *(str(table.extra[e][i]) for e in extras)])
+            # numpy's float -> str is the shortest round-trip repr, as Python's repr
+            cells = np.where(np.isnan(flat), "", flat.astype(str)).tolist()
+            extra_cells = [[str(table.extra[e][i]) for e in extras] for i in range(len(table.index))]
+            writer.writerows(
+                [name, *row, *more] for name, row, more in zip(table.index, cells, extra_cells, strict=True)
+            )
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

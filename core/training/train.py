@@ -89,6 +89,7 @@ def train_model(
         callbacks.append(ProgressReporter(progress))
     trainer = L.Trainer(
         max_epochs=train.epochs,
+        max_time={"minutes": train.max_minutes} if train.max_minutes else None,
         accelerator=device.type,
         devices=1,
         precision="bf16-mixed" if device.type == "cuda" else "32-true",
