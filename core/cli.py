@@ -49,7 +49,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out_dir = Path(args.output) if args.output else Path(args.model) / "predictions"
     for video in args.videos:
         start = time.perf_counter()
-        table, info = predict_video(model, video, batch_size=args.batch_size)
+        table, info = predict_video(model, video, batch_size=args.batch_size, decoder=args.decoder)
         seconds = time.perf_counter() - start
         csv_path = write_pose_csv(table, out_dir / f"{Path(video).stem}.csv")
         print(
@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="output folder (default: <model>/predictions)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument(
+        "--decoder",
+        choices=["auto", "opencv", "dali"],
+        default="auto",
+        help="auto: DALI on a CUDA GPU when installed, else OpenCV",
+    )
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
 

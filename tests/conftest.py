@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from tests.testdata import TOY, TOY_VIDEO, write_video
+
+from tests.testdata import EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO, write_video
 
 
 def pytest_collection_modifyitems(config, items):
@@ -36,3 +38,16 @@ def toy_clip(tmp_path_factory) -> Path:
         if len(frames) == 40:
             break
     return write_video(tmp_path_factory.mktemp("clip") / "clip.mp4", np.stack(frames), fps=250)
+
+
+def _sets(overrides: dict) -> list[str]:
+    return [arg for k, v in overrides.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    from core.cli import main
+
+    model_dir = tmp_path_factory.mktemp("models") / "tiny"
+    assert main(["train", str(EXAMPLE_PROJECT), "-o", str(model_dir), *_sets(TINY)]) == 0
+    return model_dir

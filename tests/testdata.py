@@ -37,3 +37,17 @@ def write_video(
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     return path
+
+
+# A tiny training run on the toy data: seconds on a CPU, enough to exercise every step.
+TINY = {
+    "backbone": "resnet18",
+    "pretrained": "none",
+    "image_height": 64,
+    "image_width": 64,
+    "epochs": 2,
+    "batch_size": 8,
+    "val_every_n_epochs": 1,
+    "lr_milestones": [1],
+    "freeze_backbone_epochs": 0,
+}

@@ -86,7 +86,7 @@ class TrainedModel:
 
         Returns ``xy (B, K, 2)`` in the original frame's pixels and ``confidence (B, K)`` in [0, 1].
         """
-        images = to_model_input(torch.from_numpy(inputs).to(self.device, non_blocking=True))
+        images = to_model_input(torch.as_tensor(inputs).to(self.device, non_blocking=True))
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             logits = self.network(images)[-1][:, : len(self.project.keypoints)]
         xy_hm, confidence = decode_heatmaps(logits.float(), self.train.decoder, self.train.heatmap_sigma)

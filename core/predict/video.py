@@ -7,13 +7,15 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
+import torch
 
 from core.errors import VideoError
-from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.predict.trained_model import TrainedModel
+from core.video.dali_reader import dali_available, iter_batches_dali
 from core.video.reader import VideoInfo, iter_batches, probe_video
 
 log = logging.getLogger(__name__)
@@ -39,20 +41,40 @@ def _prefetch(batches: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndar
         yield item
 
 
+Decoder = Literal["auto", "opencv", "dali"]
+
+
+def model_sized_batches(
+    model: TrainedModel, info: VideoInfo, batch_size: int, decoder: Decoder
+) -> Iterator[np.ndarray | torch.Tensor]:
+    """Frames resized to the model input, ``(B, h, w, 3)`` uint8.
+
+    ``auto`` decodes with DALI on the GPU when the model runs on CUDA and DALI is installed (frames
+    never leave the GPU), else with OpenCV in a background thread. ``dali`` on a CPU model uses
+    DALI's CPU decoder (VP8/VP9/MJPEG only).
+    """
+    use_dali = decoder == "dali" or (decoder == "auto" and model.device.type == "cuda" and dali_available())
+    size = (model.train.image_height, model.train.image_width)
+    if use_dali:
+        device = "gpu" if model.device.type == "cuda" else "cpu"
+        return iter_batches_dali(info.path, batch_size, device, resize_to=size)
+    return _prefetch(model.resize_for_model(b) for b in iter_batches(info.path, batch_size))
+
+
 def predict_video(
     model: TrainedModel,
     video: str | Path,
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
+    decoder: Decoder = "auto",
 ) -> tuple[PoseTable, VideoInfo]:
     """Predict keypoints for every frame, in video pixels (whatever the training frame size).
 
     Returns a PoseTable with one row per decoded frame (index = frame number) and the video's info.
     """
     info = probe_video(video)
-    resized = (model.resize_for_model(b) for b in iter_batches(info.path, batch_size))
     xy_parts, conf_parts, done = [], [], 0
-    for inputs in _prefetch(resized):
+    for inputs in model_sized_batches(model, info, batch_size, decoder):
         xy, confidence = model.predict_resized(inputs, info.width, info.height)
         xy_parts.append(xy)
         conf_parts.append(confidence)
@@ -71,9 +93,3 @@ def predict_video(
     )
     return table, info
 
-
-def predict_video_to_csv(
-    model: TrainedModel, video: str | Path, out_csv: str | Path, batch_size: int = 16
-) -> Path:
-    table, _ = predict_video(model, video, batch_size)
-    return write_pose_csv(table, out_csv)

@@ -19,7 +19,9 @@ def _image_with_dots(points, size=(120, 100)):
 def test_scale_points_uses_pixel_centres():
     xy = np.array([[0.0, 0.0], [99.0, 119.0]])
     np.testing.assert_allclose(scale_points(xy, 100, 120, 50, 60), [[-0.25, -0.25], [49.25, 59.25]])
-    np.testing.assert_allclose(scale_points(scale_points(xy, 100, 120, 37, 91), 37, 91, 100, 120), xy, atol=1e-9)
+    np.testing.assert_allclose(
+        scale_points(scale_points(xy, 100, 120, 37, 91), 37, 91, 100, 120), xy, atol=1e-9
+    )
 
 
 def test_resize_moves_keypoints_with_the_image():

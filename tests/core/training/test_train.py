@@ -18,30 +18,7 @@ from core.labels.dlc_csv import read_pose_csv
 from core.predict.trained_model import TrainedModel
 from core.training.train import train_model
 from core.video.reader import iter_frames, probe_video
-from tests.testdata import EXAMPLE_PROJECT, TOY_VIDEO
-
-TINY = {
-    "backbone": "resnet18",
-    "pretrained": "none",
-    "image_height": 64,
-    "image_width": 64,
-    "epochs": 2,
-    "batch_size": 8,
-    "val_every_n_epochs": 1,
-    "lr_milestones": [1],
-    "freeze_backbone_epochs": 0,
-}
-
-
-def _sets(overrides: dict) -> list[str]:
-    return [arg for k, v in overrides.items() for arg in ("--set", f"{k}={json.dumps(v)}")]
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "tiny"
-    assert main(["train", str(EXAMPLE_PROJECT), "-o", str(model_dir), *_sets(TINY)]) == 0
-    return model_dir
+from tests.testdata import EXAMPLE_PROJECT, TINY, TOY_VIDEO
 
 
 def test_training_writes_a_complete_model_folder(tiny_model):
