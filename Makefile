@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system test lint up bench clean
+.PHONY: install system test lint up bench-predict bench-accuracy bench-eks clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue).
 system:
@@ -30,8 +30,17 @@ test: install lint
 up: install
 	$(VENV)/bin/posecloud up
 
-bench: install
-	$(PY) benchmarks/run_all.py
+# Benchmarks (figures go in BENCHMARKS.md); each compares against its peer on this machine in one run.
+bench-predict: install
+	bash benchmarks/setup_lightning_pose.sh
+	$(PY) benchmarks/predict_throughput.py --batch 16
+
+bench-accuracy: install
+	$(PY) benchmarks/accuracy.py --minutes 6
+
+bench-eks: install
+	bash benchmarks/setup_eks_reference.sh
+	$(PY) benchmarks/eks_benchmark.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

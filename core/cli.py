@@ -63,6 +63,32 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from core.config import ProjectConfig, save_yaml
+    from core.labels.dlc_project import import_dlc_project
+    from core.labels.sleap import import_sleap
+
+    source, dest = Path(args.source), Path(args.output)
+    if (dest / "project.yaml").exists():
+        raise PoseCloudError(f"{dest} already holds a project (project.yaml); choose an empty folder")
+    if source.is_dir():
+        imported = import_dlc_project(source, dest)
+    elif source.name.endswith(".slp"):
+        imported = import_sleap(source, dest, instance=args.instance)
+    else:
+        raise PoseCloudError(
+            f"{source} is neither a DeepLabCut project folder (with config.yaml) nor a SLEAP .slp file"
+        )
+    project = ProjectConfig(
+        name=args.name or source.stem, keypoints=imported.keypoints, skeleton=imported.skeleton
+    )
+    save_yaml(project, dest / "project.yaml")
+    print(
+        f"{dest / 'project.yaml'}: {len(imported.labels.index)} labeled frames, {len(imported.keypoints)} keypoints"
+    )
+    return 0
+
+
 def cmd_api(args: argparse.Namespace) -> int:
     from app.api.main import run
 
@@ -101,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
+
+    p = sub.add_parser("import", help="make a project from a DeepLabCut project or a SLEAP .slp file")
+    p.add_argument("source", help="DeepLabCut project folder, or .slp / .pkg.slp file")
+    p.add_argument("-o", "--output", required=True, help="new project folder")
+    p.add_argument("--name", help="project name (default: the source's name)")
+    p.add_argument(
+        "--instance", type=int, help="SLEAP: which animal to take when frames hold several (0, 1, ...)"
+    )
+    p.set_defaults(run=cmd_import)
 
     from core.smoothing.command import register as register_smooth
 
