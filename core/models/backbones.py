@@ -89,5 +89,10 @@ def _load_file(net: nn.Module, path: Path) -> bool:
     head_only = all(k.startswith(("fc.", "classifier.")) for k in missing)
     if missing and not head_only:
         raise ConfigError(f"weights file {path} lacks {len(missing)} backbone parameters, e.g. {missing[:3]}")
-    log.info("backbone: weights loaded from %s (%d tensors, %d ignored)", path, len(state) - len(unexpected), len(unexpected))
+    log.info(
+        "backbone: weights loaded from %s (%d tensors, %d ignored)",
+        path,
+        len(state) - len(unexpected),
+        len(unexpected),
+    )
     return True

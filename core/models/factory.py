@@ -7,6 +7,7 @@ from torch import nn
 from core.config import ProjectConfig, TrainConfig
 from core.errors import ConfigError
 from core.models.heatmap_net import HeatmapNet
+from core.models.input_size import check_input_size
 from core.models.stacked_densenet import StackedDenseNet
 
 
@@ -37,15 +38,3 @@ def build_network(project: ProjectConfig, train: TrainConfig, pretrained: str | 
         network = HeatmapNet(train.backbone, channels, train.pretrained if pretrained is None else pretrained)
     check_input_size(train.image_height, train.image_width, network.required_multiple, train.model_type)
     return network
-
-
-def check_input_size(height: int, width: int, multiple: int, model_name: str) -> None:
-    bad = [(name, v) for name, v in (("image_height", height), ("image_width", width)) if v % multiple]
-    if bad:
-        hints = "; ".join(
-            f"{name}={v}: use {max(multiple, v // multiple * multiple)} or {(v // multiple + 1) * multiple}"
-            for name, v in bad
-        )
-        raise ConfigError(
-            f"the {model_name} model needs image sizes that are multiples of {multiple}: {hints}"
-        )

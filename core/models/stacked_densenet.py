@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from core.errors import ConfigError
+from core.models.input_size import check_input_size
 
 OUTPUT_STRIDE = 4
 """Input pixels per heatmap pixel."""
@@ -194,16 +195,9 @@ class StackedDenseNet(nn.Module):
 
     def check_input_size(self, height: int, width: int) -> None:
         """Raise a ConfigError naming the wrong size and the nearest valid ones."""
-        multiple = self.required_multiple
-        for name, size in (("height", height), ("width", width)):
-            if size % multiple or size == 0:
-                below = max(multiple, size // multiple * multiple)
-                above = below if below > size else below + multiple
-                nearest = f"{below} or {above}" if below != above else str(below)
-                raise ConfigError(
-                    f"image {name} {size} is not a multiple of {multiple}, the total downsampling of this "
-                    f"StackedDenseNet (n_transitions={self.n_transitions}); resize images to a {name} of {nearest}"
-                )
+        check_input_size(
+            height, width, self.required_multiple, f"StackedDenseNet (n_transitions={self.n_transitions})"
+        )
 
     def forward(self, images: Tensor) -> list[Tensor]:
         """``(B, in_channels, H, W)`` images to one ``(B, out_channels, H/4, W/4)`` logit map per stack."""

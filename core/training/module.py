@@ -7,7 +7,12 @@ import lightning as L
 import torch
 
 from core.config import ProjectConfig, TrainConfig
-from core.data.heatmaps import gaussian_targets, image_to_heatmap_coords, posture_graph_targets
+from core.data.heatmaps import (
+    gaussian_targets,
+    heatmap_to_image_coords,
+    image_to_heatmap_coords,
+    posture_graph_targets,
+)
 from core.data.images import to_model_input
 from core.models.decoding import decode_heatmaps
 from core.models.factory import build_network
@@ -21,7 +26,6 @@ def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Ten
         logits, targets: ``(B, C, H, W)``; targets sum to 1 per map.
         visible: ``(B, C)`` bool; maps of missing keypoints are excluded, not pushed to zero.
     """
-    b, c, h, w = logits.shape
     probs = logits.float().flatten(2).softmax(-1)
     per_map = (probs - targets.flatten(2)).pow(2).sum(-1)  # mean over pixels x H*W
     mask = visible.float()
@@ -65,7 +69,7 @@ class PoseModule(L.LightningModule):
             xy_hm, _ = decode_heatmaps(
                 keypoint_logits, self.train_config.decoder, self.train_config.heatmap_sigma
             )
-            predicted = (xy_hm + 0.5) * HEATMAP_STRIDE - 0.5
+            predicted = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE)
             error = (predicted - batch["keypoints"]).norm(dim=-1)
             self.log("val_pixel_error", error.nanmean(), batch_size=batch_size)
         return loss

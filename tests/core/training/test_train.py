@@ -106,7 +106,7 @@ def test_coordinates_are_in_the_videos_own_pixels(tiny_model):
 
 
 def test_image_size_must_fit_the_model(tmp_path):
-    with pytest.raises(ConfigError, match="multiples of 32"):
+    with pytest.raises(ConfigError, match="not a multiple of 32"):
         train_model(
             load_project(EXAMPLE_PROJECT),
             load_train_config(None, {**TINY, "image_height": 100}),
