@@ -71,7 +71,9 @@ def main() -> None:
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-    print("| model | budget (min) | epochs | test mean px | median | p95 | conf. labeled | conf. NaN-labeled |")
+    print(
+        "| model | budget (min) | epochs | test mean px | median | p95 | conf. labeled | conf. NaN-labeled |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(

@@ -37,7 +37,14 @@ PEER_PYTHON = ROOT / ".bench-venv-lp" / "bin" / "python"
 def ours(batch: int, backbone: str, size: int, decoder: str) -> dict:
     project = load_project(ROOT / "examples" / "mirror-mouse" / "project.yaml")
     train = load_train_config(
-        None, {"backbone": backbone, "pretrained": "none", "image_height": size, "image_width": size, "decoder": decoder}
+        None,
+        {
+            "backbone": backbone,
+            "pretrained": "none",
+            "image_height": size,
+            "image_width": size,
+            "decoder": decoder,
+        },
     )
     network = build_network(project, train).eval().to(memory_format=torch.channels_last)
     model = TrainedModel(network, project, train, torch.device("cpu"), "posecloud")
@@ -48,7 +55,13 @@ def ours(batch: int, backbone: str, size: int, decoder: str) -> dict:
         write_pose_csv(table, Path(tmp) / "p.csv")
     seconds = time.perf_counter() - start
     frames = len(table.index)
-    return {"peer": f"posecloud ({decoder})", "frames": frames, "seconds": seconds, "fps": frames / seconds, "batch": batch}
+    return {
+        "peer": f"posecloud ({decoder})",
+        "frames": frames,
+        "seconds": seconds,
+        "fps": frames / seconds,
+        "batch": batch,
+    }
 
 
 def peer(batch: int) -> dict:
@@ -73,7 +86,9 @@ def main() -> None:
     if not args.skip_peer:
         rows.append(peer(args.batch))
     base = rows[-1]["fps"] if not args.skip_peer else None
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    )
     print("| predictor | frames | seconds | frames/s | ratio to Lightning Pose |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:

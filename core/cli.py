@@ -32,33 +32,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     train = load_train_config(args.config, _overrides(args.set))
     project_dir = project_file if project_file.is_dir() else project_file.parent
     model_dir = Path(args.output) if args.output else project_dir / "models" / time.strftime("%Y%m%d-%H%M%S")
-    result = train_model(project, train, model_dir, resume=args.resume)
-    print(f"model: {result.model_dir}")
-    for name, stats in result.summary["pixel_error"].items():
-        print(f"  {name:<10} mean pixel error {stats['mean']:.2f} px (median {stats['median']:.2f})")
+    # --seeds trains an ensemble: one member folder per seed inside the output folder
+    runs = [(model_dir / f"seed{seed}", train.model_copy(update={"seed": seed})) for seed in args.seeds] or [
+        (model_dir, train)
+    ]
+    for run_dir, run_train in runs:
+        result = train_model(project, run_train, run_dir, resume=args.resume)
+        print(f"model: {result.model_dir}")
+        for name, stats in result.summary["pixel_error"].items():
+            print(f"  {name:<10} mean pixel error {stats['mean']:.2f} px (median {stats['median']:.2f})")
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.labels.dlc_csv import write_pose_csv
+    from core.predict.ensemble import predict_with_ensemble, resolve_members, write_ensemble_prediction
     from core.predict.labeled_video import write_labeled_video
-    from core.predict.trained_model import TrainedModel
+    from core.predict.trained_model import TrainedModel, load_model_config
     from core.predict.video import predict_video
 
-    model = TrainedModel.load(args.model, device=args.device)
-    out_dir = Path(args.output) if args.output else Path(args.model) / "predictions"
+    members = resolve_members(args.model)
+    default_out = Path(args.model.split(",")[0]) if len(members) == 1 else members[0].parent
+    out_dir = Path(args.output) if args.output else default_out / "predictions"
+    model = TrainedModel.load(members[0], device=args.device) if len(members) == 1 else None
     for video in args.videos:
-        start = time.perf_counter()
-        table, info = predict_video(model, video, batch_size=args.batch_size, decoder=args.decoder)
+        stem, start = Path(video).stem, time.perf_counter()
+        if model is not None:
+            table, info = predict_video(model, video, batch_size=args.batch_size, decoder=args.decoder)
+            csv_path = write_pose_csv(table, out_dir / f"{stem}.csv")
+            skeleton = model.project.skeleton_indices
+        else:
+            ensemble = predict_with_ensemble(
+                members, video, args.batch_size, args.device, args.decoder, args.s
+            )
+            csv_path = write_ensemble_prediction(ensemble, out_dir, stem)["eks"]
+            table, skeleton = ensemble.smoothed, load_model_config(members[0])[0].skeleton_indices
         seconds = time.perf_counter() - start
-        csv_path = write_pose_csv(table, out_dir / f"{Path(video).stem}.csv")
+        n = len(table.index)
         print(
-            f"{csv_path}: {len(table.index)} frames in {seconds:.1f} s ({len(table.index) / seconds:.1f} frames/s)"
+            f"{csv_path}: {n} frames, {len(members)} model(s), {seconds:.1f} s ({n / seconds:.1f} frames/s)"
         )
         if args.labeled_video:
-            mp4 = write_labeled_video(
-                info.path, table, model.project.skeleton_indices, out_dir / f"{Path(video).stem}.labeled.mp4"
-            )
+            mp4 = write_labeled_video(video, table, skeleton, out_dir / f"{stem}.labeled.mp4")
             print(f"{mp4}: labeled video")
     return 0
 
@@ -111,10 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-o", "--output", help="model folder (default: <project>/models/<timestamp>)")
     p.add_argument("--resume", action="store_true", help="continue from the model folder's last checkpoint")
+    p.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[],
+        help="train an ensemble: one member per seed (e.g. --seeds 0 1 2)",
+    )
     p.set_defaults(run=cmd_train)
 
     p = sub.add_parser("predict", help="predict keypoints for every frame of one or more videos")
-    p.add_argument("model", help="a trained model folder")
+    p.add_argument(
+        "model",
+        help="a trained model folder; or an ensemble folder (model folders inside) or model folders joined by "
+        "commas: every member predicts, then the Ensemble Kalman Smoother combines them",
+    )
     p.add_argument("videos", nargs="+", help="video files")
     p.add_argument("-o", "--output", help="output folder (default: <model>/predictions)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -125,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: DALI on a CUDA GPU when installed, else OpenCV",
     )
+    p.add_argument("--s", type=float, help="ensembles: fixed EKS smoothing parameter (default: fitted)")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
 
@@ -140,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.smoothing.command import register as register_smooth
 
     register_smooth(sub)
+
+    from core.selection.command import register as register_suggest
+
+    register_suggest(sub)
 
     for name, text in (("api", "serve the HTTP API"), ("up", "start the app (for now: the HTTP API)")):
         p = sub.add_parser(name, help=text)

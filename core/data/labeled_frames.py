@@ -36,7 +36,9 @@ def load_project_labels(project: ProjectConfig) -> PoseTable:
     return table
 
 
-def split_frames(n_frames: int, train_fraction: float, val_fraction: float, seed: int) -> dict[str, np.ndarray]:
+def split_frames(
+    n_frames: int, train_fraction: float, val_fraction: float, seed: int
+) -> dict[str, np.ndarray]:
     """Seeded random split of frame indices into train / validation / test (sorted index arrays).
 
     Every split that is asked for gets at least one frame when there are enough frames.
@@ -71,7 +73,9 @@ class LabeledFrames(Dataset):
         self.rows = np.asarray(rows)
         self.height, self.width = train.image_height, train.image_width
         self.transform = build_augmentation(train.augmentation if augment else "none")
-        self.flip_pairs = [tuple(project.index_of(list(p))) for p in project.flip_pairs] if train.flip else None
+        self.flip_pairs = (
+            [tuple(project.index_of(list(p))) for p in project.flip_pairs] if train.flip else None
+        )
 
     def __len__(self) -> int:
         return len(self.paths)

@@ -24,7 +24,10 @@ def predict_images(
         images = [read_rgb(p) for p in paths[start : start + batch_size]]
         inputs = np.concatenate([model.resize_for_model(image[None]) for image in images])
         points, conf = model.predict_resized(inputs, w, h)  # in model-input pixels
-        xy += [scale_points(p, w, h, image.shape[1], image.shape[0]) for p, image in zip(points, images, strict=True)]
+        xy += [
+            scale_points(p, w, h, image.shape[1], image.shape[0])
+            for p, image in zip(points, images, strict=True)
+        ]
         confidence.append(conf)
     return np.stack(xy), np.concatenate(confidence)
 

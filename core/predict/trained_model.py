@@ -35,6 +35,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def load_model_config(model_dir: Path) -> tuple[ProjectConfig, TrainConfig]:
+    """The project and training settings saved in a model folder's config.yaml."""
+    config_path = Path(model_dir) / CONFIG_FILE
+    if not config_path.is_file():
+        raise PoseCloudError(
+            f"{model_dir} is not a posecloud model folder (no {CONFIG_FILE}); train a model first"
+        )
+    config = yaml.safe_load(config_path.read_text())
+    project = parse_config(ProjectConfig, config["project"], f"{config_path} (project)")
+    return project, parse_config(TrainConfig, config["train"], f"{config_path} (train)")
+
+
 @dataclass
 class TrainedModel:
     network: nn.Module
@@ -47,14 +59,7 @@ class TrainedModel:
     def load(cls, model_dir: str | Path, device: str = "auto") -> TrainedModel:
         """Load ``config.yaml`` and the best (else last) checkpoint of a model folder."""
         model_dir = Path(model_dir)
-        config_path = model_dir / CONFIG_FILE
-        if not config_path.is_file():
-            raise PoseCloudError(
-                f"{model_dir} is not a posecloud model folder (no {CONFIG_FILE}); train a model first"
-            )
-        config = yaml.safe_load(config_path.read_text())
-        project = parse_config(ProjectConfig, config["project"], f"{config_path} (project)")
-        train = parse_config(TrainConfig, config["train"], f"{config_path} (train)")
+        project, train = load_model_config(model_dir)
         checkpoint = next(
             (model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()),
             None,

@@ -92,4 +92,3 @@ def predict_video(
         list(model.project.keypoints), [str(i) for i in range(done)], values, PREDICTION_FIELDS, model.name
     )
     return table, info
-

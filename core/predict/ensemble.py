@@ -1,0 +1,76 @@
+"""Ensembles: folders of member models; predicting a video with every member, then the EKS."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import PoseCloudError
+from core.labels.dlc_csv import write_pose_csv
+from core.labels.table import PoseTable
+from core.predict.trained_model import CONFIG_FILE, TrainedModel
+from core.predict.video import Decoder, predict_video
+from core.smoothing.ensemble import ensemble_stats
+from core.smoothing.io import smoothed_table
+from core.smoothing.singlecam import smooth_single_camera
+
+
+def resolve_members(spec: str | Path) -> list[Path]:
+    """Model folders named by ``spec``: one model folder, an ensemble folder (whose subfolders are
+    models), or model folders separated by commas."""
+    parts = [Path(p) for p in str(spec).split(",") if p]
+    if len(parts) > 1:
+        for p in parts:
+            if not (p / CONFIG_FILE).is_file():
+                raise PoseCloudError(f"{p} is not a posecloud model folder (no {CONFIG_FILE})")
+        return parts
+    path = parts[0]
+    if (path / CONFIG_FILE).is_file():
+        return [path]
+    members = sorted(p for p in path.glob("*") if (p / CONFIG_FILE).is_file()) if path.is_dir() else []
+    if not members:
+        raise PoseCloudError(
+            f"{path} is neither a model folder nor an ensemble folder holding model folders; train a model first"
+        )
+    return members
+
+
+@dataclass
+class EnsemblePrediction:
+    members: dict[str, PoseTable]
+    smoothed: PoseTable
+
+
+def predict_with_ensemble(
+    member_dirs: list[Path],
+    video: str | Path,
+    batch_size: int = 16,
+    device: str = "auto",
+    decoder: Decoder = "auto",
+    s: float | None = None,
+) -> EnsemblePrediction:
+    """Predict ``video`` with each member (loaded one at a time), then smooth with the EKS."""
+    members: dict[str, PoseTable] = {}
+    for member_dir in member_dirs:
+        model = TrainedModel.load(member_dir, device=device)
+        members[member_dir.name], _ = predict_video(model, video, batch_size=batch_size, decoder=decoder)
+        del model
+    keypoint_sets = {tuple(t.keypoints) for t in members.values()}
+    if len(keypoint_sets) > 1:
+        raise PoseCloudError(
+            "ensemble members track different keypoints; an ensemble needs one project's models"
+        )
+    stats = ensemble_stats(list(members.values()), list(members))
+    return EnsemblePrediction(members, smoothed_table(stats, smooth_single_camera(stats, s)))
+
+
+def write_ensemble_prediction(
+    prediction: EnsemblePrediction, out_dir: Path, video_stem: str
+) -> dict[str, Path]:
+    """``out_dir/<member>/<video>.csv`` per member and ``out_dir/<video>.eks.csv``."""
+    paths = {
+        name: write_pose_csv(t, out_dir / name / f"{video_stem}.csv")
+        for name, t in prediction.members.items()
+    }
+    paths["eks"] = write_pose_csv(prediction.smoothed, out_dir / f"{video_stem}.eks.csv")
+    return paths

@@ -1,0 +1,1 @@
+"""Frames worth labeling: outlier scores from ensemble predictions, diverse picks, frame extraction."""

@@ -1,0 +1,72 @@
+"""``posecloud suggest-frames``: the frames of a video most worth labeling, from an ensemble's
+predictions; optionally extracts them (with context frames) as images."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from core.config import load_project
+from core.errors import ConfigError
+from core.labels.dlc_csv import read_pose_csv
+from core.selection.extract import extract_frames
+from core.selection.outliers import MIN_GAP, suggest_frames
+
+DESCRIPTION = """\
+Score every frame of a video by how likely its predictions are wrong (ensemble spread, temporal
+jumps, implausible poses by Pose PCA, low confidence) and pick diverse frames among the worst.
+Example: posecloud suggest-frames m1.csv m2.csv m3.csv -n 20 -o frames.csv --project project.yaml \\
+             --video videos/session1.mp4 --extract project_dir/
+One member file is allowed (then the ensemble spread is not used). Without --project the Pose PCA
+error is not used; with it, the PCA is fitted on the project's labels."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``suggest-frames`` subcommand to an argparse CLI."""
+    parser = subparsers.add_parser(
+        "suggest-frames",
+        help="pick the frames of a video most worth labeling, from ensemble predictions",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "members", nargs="+", metavar="MEMBER.csv", help="member prediction CSVs of one video"
+    )
+    parser.add_argument("-n", type=int, default=20, help="number of frames to suggest (default 20)")
+    parser.add_argument("-o", "--output", required=True, help="CSV file for the suggested frames")
+    parser.add_argument("--project", help="project.yaml (or its folder): keypoints and labels for Pose PCA")
+    parser.add_argument(
+        "--min-gap", type=int, default=MIN_GAP, help=f"minimum frames between picks (default {MIN_GAP})"
+    )
+    parser.add_argument("--video", help="the predicted video, to extract the picked frames from")
+    parser.add_argument(
+        "--extract",
+        metavar="DEST_DIR",
+        help="write the picked frames and 2 context frames each side as DEST_DIR/labeled-data/<video>/*.png",
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``posecloud suggest-frames``; prints the picks and the files written."""
+    if (args.video is None) != (args.extract is None):
+        raise ConfigError("--video and --extract go together: give the video and the folder to extract into")
+    project = load_project(args.project) if args.project else None
+    members = [read_pose_csv(path) for path in args.members]
+    table = suggest_frames(members, project, args.n, min_gap=args.min_gap, sources=args.members)
+    for metric, reason in table.attrs["skipped_metrics"].items():
+        print(f"note: {metric} not used: {reason}")
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=output.parent, suffix=".csv.tmp")
+    with os.fdopen(fd, "w", newline="") as handle:
+        table.to_csv(handle, index=False)
+    os.replace(tmp, output)
+    print(f"{output}: {len(table)} frames: {' '.join(map(str, table['frame']))}")
+    if args.video is not None:
+        images = extract_frames(args.video, table["frame"], args.extract)
+        print(f"{Path(args.extract) / 'labeled-data' / Path(args.video).stem}: {len(images)} images")
+    return 0

@@ -1,0 +1,58 @@
+"""Per frame x keypoint quality metrics of an ensemble's prediction of one video."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.labels.table import check_keypoints_match
+from core.selection.pose_pca import PosePCA
+from core.smoothing.ensemble import EnsembleStats
+
+# Metrics where a large value means a likely error (pixels); ``confidence`` is judged on its own.
+ERROR_METRICS = ("temporal_norm", "pca_error", "ensemble_std")
+
+
+def temporal_norm(xy: np.ndarray) -> np.ndarray:
+    """Distance each keypoint moved since the previous frame, pixels.
+
+    Args:
+        xy: ``(frames, keypoints, 2)`` x/y in pixels.
+
+    Returns:
+        ``(frames, keypoints)``; frame 0 and frames next to a missing point are NaN.
+    """
+    moved = np.full(xy.shape[:2], np.nan)
+    moved[1:] = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
+    return moved
+
+
+def ensemble_std(stats: EnsembleStats) -> np.ndarray:
+    """``(frames, keypoints)`` ensemble standard deviation ``sqrt(x_var + y_var)`` (confidence
+    weighted, see ``EnsembleStats.variance``), pixels."""
+    return np.sqrt(stats.variance.sum(axis=-1))
+
+
+def pca_error(stats: EnsembleStats, pca: PosePCA) -> np.ndarray:
+    """``(frames, keypoints)`` Pose PCA reconstruction error of the ensemble median, pixels; NaN for
+    keypoints the PCA does not use."""
+    check_keypoints_match(pca.keypoints, stats.keypoints, allow_subset=True, source="the ensemble members")
+    columns = [stats.keypoints.index(name) for name in pca.keypoints]
+    errors = np.full(stats.median.shape[:2], np.nan)
+    errors[:, columns] = pca.errors(stats.median[:, columns])
+    return errors
+
+
+def frame_metrics(stats: EnsembleStats, pca: PosePCA | None = None) -> dict[str, np.ndarray]:
+    """All metrics of an ensemble as ``name -> (frames, keypoints)`` arrays.
+
+    ``temporal_norm`` (pixels, of the median), ``pca_error`` (pixels; only with ``pca``),
+    ``ensemble_std`` (pixels; only with 2 or more members) and ``confidence`` (members' mean
+    likelihood).
+    """
+    metrics = {"temporal_norm": temporal_norm(stats.median)}
+    if pca is not None:
+        metrics["pca_error"] = pca_error(stats, pca)
+    if stats.n_members > 1:
+        metrics["ensemble_std"] = ensemble_std(stats)
+    metrics["confidence"] = stats.likelihood
+    return metrics

@@ -1,0 +1,56 @@
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.errors import PoseCloudError
+from core.labels.dlc_csv import read_pose_csv
+from core.predict.ensemble import resolve_members
+from core.smoothing.io import SMOOTHED_FIELDS
+from tests.conftest import _sets
+from tests.testdata import EXAMPLE_PROJECT, TINY
+
+
+@pytest.fixture(scope="module")
+def ensemble_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ens") / "ensemble"
+    assert (
+        main(
+            [
+                "train",
+                str(EXAMPLE_PROJECT),
+                "-o",
+                str(out),
+                "--seeds",
+                "1",
+                "2",
+                *_sets({**TINY, "epochs": 1}),
+            ]
+        )
+        == 0
+    )
+    return out
+
+
+def test_ensemble_prediction_smooths_the_members(ensemble_dir, toy_clip, tmp_path):
+    assert [p.name for p in resolve_members(ensemble_dir)] == ["seed1", "seed2"]
+    assert main(["predict", str(ensemble_dir), str(toy_clip), "-o", str(tmp_path)]) == 0
+    members = [read_pose_csv(tmp_path / name / "clip.csv") for name in ("seed1", "seed2")]
+    eks = read_pose_csv(tmp_path / "clip.eks.csv")
+    assert eks.fields == SMOOTHED_FIELDS and eks.values.shape == (40, 17, 9)
+    median = np.median(np.stack([m.xy for m in members]), axis=0)
+    np.testing.assert_allclose(eks.values[..., 3:5], median, atol=1e-6)
+    assert np.isfinite(eks.xy).all() and (eks.values[..., 7:9] > 0).all()
+
+    def jitter(xy):
+        return np.nanmean(np.linalg.norm(np.diff(xy, axis=0), axis=-1))
+
+    assert jitter(eks.xy) < jitter(median)
+
+
+def test_members_joined_by_commas(ensemble_dir, tiny_model):
+    members = resolve_members(f"{ensemble_dir / 'seed1'},{tiny_model}")
+    assert members == [ensemble_dir / "seed1", tiny_model]
+    with pytest.raises(PoseCloudError, match="not a posecloud model folder"):
+        resolve_members(f"{ensemble_dir / 'seed1'},{ensemble_dir}")
+    with pytest.raises(PoseCloudError, match="neither a model folder nor an ensemble"):
+        resolve_members(ensemble_dir / "nothing")
