@@ -140,11 +140,14 @@ def test_missing_image_files_are_named(tmp_path):
         train_model(moved, load_train_config(None, TINY), tmp_path / "m")
 
 
-def test_cli_reports_bad_input_without_a_traceback(tmp_path, capsys):
+def test_cli_reports_bad_input_without_a_traceback(tiny_model, tmp_path, capsys):
     assert main(["train", str(EXAMPLE_PROJECT), "-o", str(tmp_path / "m"), "--set", "backbone=resnet9"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and "backbone" in err and "Traceback" not in err
     bad_video = tmp_path / "bad.mp4"
     bad_video.write_bytes(b"\x00" * 1000)
     assert main(["predict", str(tmp_path), str(bad_video)]) == 2
-    assert "not a posecloud model folder" in capsys.readouterr().err
+    assert "neither a model folder nor an ensemble" in capsys.readouterr().err
+    assert main(["predict", str(tiny_model), str(bad_video), "-o", str(tmp_path / "out")]) == 2
+    assert "bad.mp4 is not a readable video" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists(), "nothing is written for a corrupt video"
