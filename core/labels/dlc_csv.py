@@ -8,6 +8,7 @@ columns that are joined with ``/``. Missing values are empty cells (NaN).
 from __future__ import annotations
 
 import csv
+import io
 import math
 import operator
 import os
@@ -15,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from core.errors import LabelFormatError
 from core.labels.table import PoseTable
@@ -127,17 +129,28 @@ def _numbers(
 ) -> np.ndarray:
     """The numeric cells as a ``(rows, len(order))`` float array, NaN for empty cells.
 
-    Converted in bulk by numpy; only when that fails is the file scanned cell by cell to name the
-    first bad one.
+    Parsed in bulk by pandas' C parser (exact round trip); only when that fails is the file
+    scanned cell by cell, to name the first bad cell.
     """
     pick = operator.itemgetter(*order)
-    cells = np.char.strip(np.array([pick(row) for _, row in body], dtype=str).reshape(len(body), len(order)))
-    cells[cells == ""] = "nan"
+    if len(order) == 1:
+        pick = lambda row, _pick=pick: (_pick(row),)  # noqa: E731 - itemgetter returns a bare cell for one column
+    text = "\n".join(",".join(pick(row)) for _, row in body)
     try:
-        values = cells.astype(np.float64)
-        if not np.isinf(values).any():
+        values = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            names=range(len(order)),
+            dtype=np.float64,
+            float_precision="round_trip",
+            skip_blank_lines=False,
+            na_filter=True,
+            keep_default_na=False,
+            na_values=[""],
+        ).to_numpy()
+        if values.shape == (len(body), len(order)) and not np.isinf(values).any():
             return values
-    except ValueError:
+    except (ValueError, pd.errors.ParserError):
         pass
     return np.array([[_number(row[col], line, col, source, header) for col in order] for line, row in body])
 
@@ -176,15 +189,19 @@ def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerows(header)
-            flat = table.values.reshape(len(table.index), n_kp * n_f)
-            # numpy's float -> str is the shortest round-trip repr, as Python's repr
-            cells = np.where(np.isnan(flat), "", flat.astype(str)).tolist()
-            extra_cells = [[str(table.extra[e][i]) for e in extras] for i in range(len(table.index))]
-            writer.writerows(
-                [name, *row, *more] for name, row, more in zip(table.index, cells, extra_cells, strict=True)
-            )
+            # repr is the shortest exact form of a float; "nan" occurs in no finite repr, so
+            # replacing it leaves missing values as empty cells.
+            for i, row in enumerate(table.values.reshape(len(table.index), n_kp * n_f).tolist()):
+                numbers = ",".join(map(repr, row)).replace("nan", "")
+                more = "".join("," + _cell(str(table.extra[e][i])) for e in extras)
+                f.write(f"{_cell(table.index[i])},{numbers}{more}\n")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _cell(text: str) -> str:
+    """One CSV cell, quoted when it holds a comma, a quote or a line break."""
+    return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\r\n') else text

@@ -157,3 +157,16 @@ def test_missing_file_and_directory_are_rejected(tmp_path):
         read_pose_csv(tmp_path / "absent.csv")
     with pytest.raises(LabelFormatError, match="cannot read label file"):
         read_pose_csv(tmp_path)
+
+
+def test_index_and_extra_cells_needing_quotes_round_trip(tmp_path):
+    table = PoseTable(
+        ["k"],
+        ["a,b", 'c"d'],
+        np.array([[[1.5, np.nan, 0.25]], [[np.nan, 2.0, 1e-300]]]),
+        ("x", "y", "likelihood"),
+        extra={"set": ["train", "x,y"]},
+    )
+    back = read_pose_csv(write_pose_csv(table, tmp_path / "q.csv"))
+    assert back.index == ["a,b", 'c"d'] and back.extra == {"set": ["train", "x,y"]}
+    np.testing.assert_array_equal(back.values, table.values)
