@@ -129,7 +129,8 @@ def _numbers(
 ) -> np.ndarray:
     """The numeric cells as a ``(rows, len(order))`` float array, NaN for empty cells.
 
-    Parsed in bulk by pandas' C parser (exact round trip); only when that fails is the file
+    Parsed in bulk by pandas' C parser (exact: pandas 3 parses floats round-trip by default); only
+    when that fails is the file
     scanned cell by cell, to name the first bad cell.
     """
     pick = operator.itemgetter(*order)
@@ -142,7 +143,6 @@ def _numbers(
             header=None,
             names=range(len(order)),
             dtype=np.float64,
-            float_precision="round_trip",
             skip_blank_lines=False,
             na_filter=True,
             keep_default_na=False,
