@@ -130,8 +130,7 @@ def _numbers(
     """The numeric cells as a ``(rows, len(order))`` float array, NaN for empty cells.
 
     Parsed in bulk by pandas' C parser (exact: pandas 3 parses floats round-trip by default); only
-    when that fails is the file
-    scanned cell by cell, to name the first bad cell.
+    when that fails is the file scanned cell by cell, to name the first bad cell.
     """
     pick = operator.itemgetter(*order)
     if len(order) == 1:
