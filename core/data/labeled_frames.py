@@ -74,7 +74,7 @@ class LabeledFrames(Dataset):
         self.height, self.width = train.image_height, train.image_width
         self.transform = build_augmentation(train.augmentation if augment else "none")
         self.flip_pairs = (
-            [tuple(project.index_of(list(p))) for p in project.flip_pairs] if train.flip else None
+            [tuple(project.index_of(list(p))) for p in project.flip_pairs] if train.flip and augment else None
         )
 
     def __len__(self) -> int:

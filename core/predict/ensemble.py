@@ -50,10 +50,17 @@ def predict_with_ensemble(
     s: float | None = None,
 ) -> EnsemblePrediction:
     """Predict ``video`` with each member (loaded one at a time), then smooth with the EKS."""
+    names = [d.resolve().name for d in member_dirs]
+    if len(set(names)) != len(names):
+        raise PoseCloudError(
+            f"ensemble members need distinct folder names (their predictions are saved by name); got {names}"
+        )
     members: dict[str, PoseTable] = {}
     for member_dir in member_dirs:
         model = TrainedModel.load(member_dir, device=device)
-        members[member_dir.name], _ = predict_video(model, video, batch_size=batch_size, decoder=decoder)
+        members[member_dir.resolve().name], _ = predict_video(
+            model, video, batch_size=batch_size, decoder=decoder
+        )
         del model
     keypoint_sets = {tuple(t.keypoints) for t in members.values()}
     if len(keypoint_sets) > 1:

@@ -22,23 +22,47 @@ log = logging.getLogger(__name__)
 
 
 def _prefetch(batches: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
-    """Run ``batches`` (decode + resize) in a thread so the model never waits for frames."""
+    """Run ``batches`` (decode + resize) in a thread so the model never waits for frames.
+
+    If the consumer stops early (an error, a cancelled job), the thread is told to stop and the
+    source is closed, so no thread or open video is left behind.
+    """
     slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
     done = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
             for item in batches:
-                slots.put(item)
+                if not put(item):
+                    return
         except BaseException as e:  # re-raised in the consumer
-            slots.put(e)
-        slots.put(done)
+            put(e)
+        finally:
+            close = getattr(batches, "close", None)
+            if close:
+                close()
+        put(done)
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := slots.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 Decoder = Literal["auto", "opencv", "dali"]

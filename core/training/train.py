@@ -113,13 +113,13 @@ def train_model(
     best = Path(checkpoint.best_model_path or last)
     if best.name != "best.ckpt" and best.is_file():  # no monitored value yet: keep last as best
         (model_dir / "checkpoints" / "best.ckpt").write_bytes(best.read_bytes())
-    summary = evaluate(model_dir, labels, split)
+    summary = evaluate(model_dir, labels, split, train.device)
     return TrainResult(model_dir, model_dir / "checkpoints" / "best.ckpt", summary)
 
 
-def evaluate(model_dir: Path, labels, split) -> dict:
+def evaluate(model_dir: Path, labels, split, device: str = "auto") -> dict:
     """Predict the labeled frames with the best checkpoint and write the scores."""
-    model = TrainedModel.load(model_dir)
+    model = TrainedModel.load(model_dir, device)
     predictions, pixel_error, summary = score_labeled_frames(model, labels, model.project.data_dir, split)
     write_pose_csv(predictions, model_dir / "predictions.csv")
     write_pixel_error(pixel_error, model_dir / "pixel_error.csv")

@@ -67,6 +67,9 @@ def probe_video(path: str | Path) -> VideoInfo:
 def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     """Decode every frame in order as ``(H, W, 3)`` uint8 RGB."""
     capture = cv2.VideoCapture(str(path))
+    # Frames as stored, like PyAV's size in probe_video and DALI: coordinates stay in one frame of
+    # reference even for phone videos tagged with a rotation.
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)
     if not capture.isOpened():
         raise VideoError(f"cannot open {Path(path).name} for decoding")
     try:

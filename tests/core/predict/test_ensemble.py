@@ -54,3 +54,14 @@ def test_members_joined_by_commas(ensemble_dir, tiny_model):
         resolve_members(f"{ensemble_dir / 'seed1'},{ensemble_dir}")
     with pytest.raises(PoseCloudError, match="neither a model folder nor an ensemble"):
         resolve_members(ensemble_dir / "nothing")
+
+
+def test_members_with_the_same_folder_name_are_refused(ensemble_dir, tmp_path, toy_clip):
+    import shutil
+
+    from core.predict.ensemble import predict_with_ensemble
+
+    twin = tmp_path / "other" / "seed1"
+    shutil.copytree(ensemble_dir / "seed1", twin)
+    with pytest.raises(PoseCloudError, match="distinct folder names"):
+        predict_with_ensemble([ensemble_dir / "seed1", twin], toy_clip)

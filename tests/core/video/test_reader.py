@@ -1,6 +1,7 @@
 import subprocess
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -100,3 +101,18 @@ def test_missing_and_audio_only(tmp_path):
         w.writeframes(b"\x00\x00" * 800)
     with pytest.raises(VideoError, match="no video stream"):
         probe_video(Path(wav))
+
+
+def test_rotation_tagged_video_is_read_as_stored(tmp_path):
+    """Phone videos carry a rotation tag; frames and the probed size must agree."""
+    clip, rotated = tmp_path / "clip.mp4", tmp_path / "rotated.mp4"
+    ffmpeg = ["ffmpeg", "-y", "-loglevel", "error", "-i"]
+    subprocess.run([*ffmpeg, str(TOY_VIDEO), "-frames:v", "3", "-c:v", "libx264", str(clip)], check=True)
+    subprocess.run(
+        [*ffmpeg, str(clip), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(rotated)], check=True
+    )
+    ok, auto_rotated = cv2.VideoCapture(str(rotated)).read()
+    assert ok and auto_rotated.shape[:2] == (396, 406), "the tag is there: OpenCV's default would rotate"
+    info = probe_video(rotated)
+    frame = next(iter_frames(rotated))
+    assert frame.shape == (info.height, info.width, 3) == (406, 396, 3)
