@@ -27,6 +27,12 @@ class Settings(BaseSettings):
     token_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0, description="bearer token lifetime, seconds")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash")
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8, description="argon2id memory per hash, KiB")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (the job queue)")
+    heartbeat_s: float = Field(default=2.0, gt=0, description="how often a running job reports it is alive")
+    stale_after_s: float = Field(
+        default=30.0, gt=0, description="a running job silent this long has lost its worker"
+    )
+    max_attempts: int = Field(default=3, ge=1, description="deliveries of a job before it fails for good")
 
     @model_validator(mode="after")
     def _defaults_in_data_root(self) -> Settings:

@@ -43,18 +43,31 @@ class Storage:
         self.fs.makedirs(parent, exist_ok=True)
         return f"{parent}/.{name}.{uuid.uuid4().hex}.tmp"
 
-    def put_file(self, local_file: Path, key: str) -> None:
-        """Move ``local_file`` into storage as ``key`` (the local file is consumed)."""
+    def put_file(self, local_file: Path, key: str, keep: bool = False) -> None:
+        """Move ``local_file`` into storage as ``key``; with ``keep`` it is copied and left in place."""
         tmp = self._tmp_path(key)
         try:
-            if self.is_local:
-                shutil.move(local_file, tmp)
-            else:
+            if not self.is_local:
                 self.fs.put_file(str(local_file), tmp)
+            elif keep:
+                shutil.copyfile(local_file, tmp)
+            else:
+                shutil.move(local_file, tmp)
             self.fs.mv(tmp, self.path(key))
         finally:
             self._discard(tmp)
-        Path(local_file).unlink(missing_ok=True)
+        if not keep:
+            Path(local_file).unlink(missing_ok=True)
+
+    def get_file(self, key: str, local_file: Path) -> None:
+        """Copy ``key`` to ``local_file`` (written under a temporary name, then renamed)."""
+        local_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local_file.with_name(f".{local_file.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            self.fs.get_file(self.path(key), str(tmp))
+            tmp.replace(local_file)
+        finally:
+            tmp.unlink(missing_ok=True)
 
     def put_stream(self, chunks: Iterable[bytes], key: str) -> int:
         """Write ``chunks`` to ``key``; returns the number of bytes written."""

@@ -111,6 +111,24 @@ def cmd_api(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from worker.supervisor import detect_gpus, plan_slots, run_slots
+
+    if args.gpus == "auto":
+        gpus = detect_gpus()
+    elif args.gpus == "none":
+        gpus = []
+    else:
+        gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
+    return run_slots(plan_slots(gpus, args.slots), "INFO" if args.verbose else "WARNING")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from app.up import run_app
+
+    return run_app(args.host, args.port, args.slots, load_example_project=not args.no_example)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="posecloud", description="Animal pose estimation: train, predict, smooth."
@@ -172,11 +190,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_suggest(sub)
 
-    for name, text in (("api", "serve the HTTP API"), ("up", "start the app (for now: the HTTP API)")):
-        p = sub.add_parser(name, help=text)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
-        p.set_defaults(run=cmd_api)
+    p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(run=cmd_api)
+
+    p = sub.add_parser("worker", help="run job slots: one per GPU, or --slots sharing the CPU")
+    p.add_argument(
+        "--gpus",
+        default="auto",
+        help="GPU indices, one slot each (e.g. 0,1); auto: every GPU; none: CPU only",
+    )
+    p.add_argument("--slots", type=int, default=1, help="CPU slots when there is no GPU (default 1)")
+    p.set_defaults(run=cmd_worker)
+
+    p = sub.add_parser(
+        "up", help="start Redis, the API and a worker on this machine, with the example project"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--slots", type=int, default=1, help="CPU worker slots (one per GPU when CUDA is present)")
+    p.add_argument("--no-example", action="store_true", help="do not load the example project")
+    p.set_defaults(run=cmd_up)
     return parser
 
 

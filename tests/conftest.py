@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import redis
 import torch
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
+from app.redis_server import RedisServer
+from tests.services import private_redis
 from tests.testdata import EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO, write_video
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def pytest_collection_modifyitems(config, items):
@@ -51,3 +60,38 @@ def tiny_model(tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("models") / "tiny"
     assert main(["train", str(EXAMPLE_PROJECT), "-o", str(model_dir), *_sets(TINY)]) == 0
     return model_dir
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a unique PostgreSQL schema dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'db' / 'posecloud.db'}"
+        return
+    schema = f"posecloud_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except OperationalError as e:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {e}")
+    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A private Redis server for the test session (never the machine's shared one)."""
+    server = private_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The private Redis, emptied for each test."""
+    redis.Redis.from_url(redis_server.url).flushall()
+    return redis_server.url

@@ -14,6 +14,7 @@ from app.db.models import AuthToken, Project, ProjectMember, User, utcnow
 from app.security import Passwords, token_digest
 from app.settings import Settings
 from app.storage import Storage
+from worker.queue import JobQueue
 
 _bearer = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
 
@@ -35,10 +36,15 @@ def get_passwords(request: Request) -> Passwords:
     return request.app.state.passwords
 
 
+def get_queue(request: Request) -> JobQueue:
+    return request.app.state.queue
+
+
 SessionDep = Annotated[Session, Depends(get_session)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+QueueDep = Annotated[JobQueue, Depends(get_queue)]
 
 
 def _unauthorized(detail: str) -> HTTPException:

@@ -9,12 +9,13 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, projects, videos
+from app.api.routes import auth, jobs, labels, models, projects, videos
 from app.db.engine import make_engine, make_sessionmaker, migrate
 from app.probe import require_ffprobe
 from app.security import Passwords
 from app.settings import Settings
 from app.storage import Storage
+from worker.queue import JobQueue
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,11 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(migrate, engine)
         yield
+        app.state.queue.close()
         engine.dispose()
 
     app = FastAPI(
         title="posecloud",
-        description="Pose estimation service: accounts, projects, videos.",
+        description="Pose estimation service: accounts, projects, videos, labels, training, prediction, jobs.",
         version="0.1.0",
         lifespan=lifespan,
     )
@@ -41,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessions = make_sessionmaker(engine)
     app.state.storage = Storage(settings.storage_url, settings.storage_options)
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
+    app.state.queue = JobQueue(settings.redis_url)
     install_error_handlers(app)
-    for module in (auth, projects, videos):
+    for module in (auth, projects, videos, labels, models, jobs):
         app.include_router(module.router)
     return app

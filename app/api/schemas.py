@@ -34,6 +34,11 @@ class ProjectCreate(BaseModel):
     keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
     skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
     views: list[str] = Field(default_factory=lambda: ["main"], min_length=1, description="camera views")
+    pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
+    view_matches: list[list[str]] = Field(
+        default_factory=list, description="the same body parts in each view of one frame (mirrors)"
+    )
+    flip_pairs: list[tuple[str, str]] = Field(default_factory=list, description="left/right keypoint pairs")
 
 
 class ProjectOut(BaseModel):
@@ -44,6 +49,9 @@ class ProjectOut(BaseModel):
     keypoints: list[str]
     skeleton: list[tuple[str, str]]
     views: list[str]
+    pca_keypoints: list[str]
+    view_matches: list[list[str]]
+    flip_pairs: list[tuple[str, str]]
     created_at: datetime
 
 
@@ -65,4 +73,73 @@ class VideoOut(BaseModel):
     width: int
     height: int
     codec: str
+    transcoded: bool = Field(description="whether the constant-frame-rate, all-keyframe copy is ready")
     created_at: datetime
+
+
+class LabelsOut(BaseModel):
+    """The project's labels after an upload: labeled frames and how many keypoints are labeled."""
+
+    frames: int
+    keypoints: list[str]
+    labeled_keypoints: int
+
+
+class ModelCreate(BaseModel):
+    """Train a model. ``train`` holds core.config.TrainConfig settings (defaults for the rest)."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=USERNAME_PATTERN)
+    train: dict = Field(default_factory=dict, description="training settings (see GET /train-config-schema)")
+
+
+class EnsembleCreate(ModelCreate):
+    """Train one member per seed, in parallel on the available worker slots."""
+
+    seeds: list[int] = Field(min_length=2, max_length=16, description="one ensemble member per seed")
+
+
+class ModelOut(BaseModel):
+    id: int
+    name: str
+    ensemble_id: int | None
+    train_config: dict
+    state: str = Field(description="the training job's state")
+    train_job_id: int | None
+    summary: dict | None = Field(description="pixel error per split and confidence, once trained")
+    created_at: datetime
+
+
+class EnsembleOut(BaseModel):
+    id: int
+    name: str
+    members: list[ModelOut]
+    created_at: datetime
+
+
+class PredictionCreate(BaseModel):
+    """Predict a video with one model, or with an ensemble (members in parallel, then the EKS)."""
+
+    video_id: int
+    model_id: int | None = None
+    ensemble_id: int | None = None
+    s: float | None = Field(default=None, gt=0, description="EKS smoothing parameter; fitted when omitted")
+
+
+class JobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    parent_id: int | None
+    kind: str
+    params: dict
+    state: str
+    attempt: int
+    progress: dict
+    error: str | None
+    log_tail: str
+    artifacts: list[str] = Field(description="file names to download from .../artifacts/{name}")
+    worker: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -1,10 +1,21 @@
-"""Database tables: users, auth tokens, projects, project members, videos."""
+"""Database tables: users, auth tokens, projects, project members, videos, models, ensembles, jobs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -62,6 +73,9 @@ class Project(Base):
     keypoints: Mapped[list[str]] = mapped_column(JSON)
     skeleton: Mapped[list[list[str]]] = mapped_column(JSON)
     views: Mapped[list[str]] = mapped_column(JSON)
+    pca_keypoints: Mapped[list[str]] = mapped_column(JSON, default=list)
+    view_matches: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    flip_pairs: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     owner: Mapped[User] = relationship()
@@ -85,7 +99,8 @@ class ProjectMember(Base):
 
 
 class Video(Base):
-    """An uploaded video; ``storage_key`` names the original file in storage."""
+    """An uploaded video; ``storage_key`` names the original file in storage, ``transcoded_key`` its
+    constant-frame-rate, all-keyframe H.264 copy once the transcode job has made it."""
 
     __tablename__ = "videos"
 
@@ -99,6 +114,86 @@ class Video(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     codec: Mapped[str] = mapped_column(String(32))
+    transcoded_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="videos")
+
+    @property
+    def transcoded(self) -> bool:
+        return self.transcoded_key is not None
+
+
+class Ensemble(Base):
+    """Models trained together (differing in seed and/or settings) whose predictions the EKS combines."""
+
+    __tablename__ = "ensembles"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_ensembles_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    members: Mapped[list[Model]] = relationship(back_populates="ensemble", order_by="Model.id")
+
+
+class Model(Base):
+    """A trained (or training) model; its files live under ``storage_prefix``."""
+
+    __tablename__ = "models"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_models_project_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    ensemble_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ensembles.id", ondelete="SET NULL"), index=True, nullable=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    train_config: Mapped[dict] = mapped_column(JSON)
+    storage_prefix: Mapped[str] = mapped_column(String(300), default="")
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    train_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ensemble: Mapped[Ensemble | None] = relationship(back_populates="members")
+    train_job: Mapped[Job | None] = relationship(foreign_keys=[train_job_id])
+
+
+class Job(Base):
+    """A unit of work run by a worker. The record is the truth; Redis only carries ``(id, attempt)``.
+
+    ``state``: waiting (for other jobs) | queued | running | succeeded | failed | cancelled.
+    ``attempt`` grows with every (re)delivery the service makes; a message whose attempt is not the
+    record's is stale and ignored, so duplicates never run twice.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict] = mapped_column(JSON, default=dict)
+    log_tail: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    artifacts: Mapped[dict] = mapped_column(JSON, default=dict)
+    broker_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    children: Mapped[list[Job]] = relationship(order_by="Job.id")

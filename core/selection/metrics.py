@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.labels.table import check_keypoints_match
 from core.selection.pose_pca import PosePCA
 from core.smoothing.ensemble import EnsembleStats
 
@@ -35,11 +34,7 @@ def ensemble_std(stats: EnsembleStats) -> np.ndarray:
 def pca_error(stats: EnsembleStats, pca: PosePCA) -> np.ndarray:
     """``(frames, keypoints)`` Pose PCA reconstruction error of the ensemble median, pixels; NaN for
     keypoints the PCA does not use."""
-    check_keypoints_match(pca.keypoints, stats.keypoints, allow_subset=True, source="the ensemble members")
-    columns = [stats.keypoints.index(name) for name in pca.keypoints]
-    errors = np.full(stats.median.shape[:2], np.nan)
-    errors[:, columns] = pca.errors(stats.median[:, columns])
-    return errors
+    return pca.keypoint_errors(stats.median, stats.keypoints, source="the ensemble members")
 
 
 def frame_metrics(stats: EnsembleStats, pca: PosePCA | None = None) -> dict[str, np.ndarray]:

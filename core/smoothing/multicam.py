@@ -11,6 +11,7 @@ import numpy as np
 
 from core.errors import LabelFormatError, PoseCloudError
 from core.labels.table import check_keypoints_match
+from core.selection.pose_pca import principal_subspace
 from core.smoothing.ensemble import EnsembleStats
 from core.smoothing.fit import fit_latent, typical_noise
 from core.smoothing.kalman import kalman_smooth, observed
@@ -98,8 +99,8 @@ def fit_pca(y: np.ndarray, r: np.ndarray, keypoints: list[str]) -> tuple[np.ndar
 
 def _principal_axes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean ``(m,)`` and top ``LATENT_DIMS`` principal axes ``(m, 3)`` of ``(n, m)`` rows."""
-    mean = data.mean(axis=0)
-    return mean, np.linalg.svd(data - mean, full_matrices=False)[2][:LATENT_DIMS].T
+    mean, components, _ = principal_subspace(data, LATENT_DIMS)
+    return mean, components.T
 
 
 def disagreement(y: np.ndarray, r: np.ndarray, c: np.ndarray, factor: np.ndarray) -> np.ndarray:

@@ -12,42 +12,20 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
 
 from app.api.factory import create_app
 from app.settings import Settings
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a unique PostgreSQL schema dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db' / 'posecloud.db'}"
-        return
-    schema = f"posecloud_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except OperationalError as e:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL is not reachable at 127.0.0.1:5432: {e}")
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-    admin.dispose()
-
-
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
     """Test settings: data under tmp_path/data, cheap password hashing, a 5 MB upload limit."""
     return Settings(
         data_root=tmp_path / "data",
         database_url=database_url,
+        redis_url=redis_url,
         max_upload_bytes=5_000_000,
         argon2_time_cost=1,
         argon2_memory_kib=1024,

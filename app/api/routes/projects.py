@@ -10,6 +10,7 @@ from app.api.deps import ProjectDep, SessionDep, StorageDep, UserDep, accessible
 from app.api.schemas import MemberAdd, ProjectCreate, ProjectOut
 from app.db.models import Project, ProjectMember, User
 from core.config import ProjectConfig, parse_config
+from worker.layout import project_prefix
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -23,13 +24,11 @@ def project_out(project: Project) -> ProjectOut:
         keypoints=project.keypoints,
         skeleton=[(a, b) for a, b in project.skeleton],
         views=project.views,
+        pca_keypoints=project.pca_keypoints,
+        view_matches=project.view_matches,
+        flip_pairs=[(a, b) for a, b in project.flip_pairs],
         created_at=project.created_at,
     )
-
-
-def storage_prefix(project_id: int) -> str:
-    """Storage folder holding every file of a project."""
-    return f"projects/{project_id}"
 
 
 def _require_owner(project: Project, user: User, action: str) -> None:
@@ -40,7 +39,7 @@ def _require_owner(project: Project, user: User, action: str) -> None:
 
 @router.post("", status_code=201, response_model=ProjectOut)
 def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> ProjectOut:
-    """Create a project owned by the caller; keypoints, skeleton and views are checked like project.yaml."""
+    """Create a project owned by the caller; its settings are checked like a project.yaml."""
     config = parse_config(ProjectConfig, body.model_dump(), "project")
     project = Project(
         name=config.name,
@@ -48,6 +47,9 @@ def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> P
         keypoints=config.keypoints,
         skeleton=[list(edge) for edge in config.skeleton],
         views=config.views,
+        pca_keypoints=config.pca_keypoints,
+        view_matches=config.view_matches,
+        flip_pairs=[list(pair) for pair in config.flip_pairs],
     )
     session.add(project)
     try:
@@ -92,5 +94,5 @@ def delete_project(project: ProjectDep, user: UserDep, session: SessionDep, stor
     _require_owner(project, user, "delete")
     session.delete(project)
     session.commit()
-    storage.delete(storage_prefix(project.id))
+    storage.delete(project_prefix(project.id))
     return Response(status_code=204)

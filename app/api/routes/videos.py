@@ -12,14 +12,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, SessionDep, SettingsDep, StorageDep
-from app.api.routes.projects import storage_prefix
+from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
 from app.api.schemas import VideoOut
 from app.db.models import Project, Video
 from app.filenames import extension, safe_filename
 from app.probe import probe_video
 from app.storage import Storage
 from app.uploads import check_declared_size, receive_to_file
+from worker import records
+from worker.layout import project_prefix
 
 router = APIRouter(prefix="/projects/{project_id}/videos", tags=["videos"])
 
@@ -36,7 +37,7 @@ def _store_video(tmp: Path, filename: str, project: Project, session: Session, s
     """Probe the received file, move it into storage under a generated id and record it."""
     info = probe_video(tmp, filename)
     size = tmp.stat().st_size
-    key = f"{storage_prefix(project.id)}/videos/{uuid.uuid4().hex}{extension(filename)}"
+    key = f"{project_prefix(project.id)}/videos/{uuid.uuid4().hex}{extension(filename)}"
     storage.put_file(tmp, key)
     video = Video(
         project_id=project.id,
@@ -66,19 +67,27 @@ async def upload_video(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
+    user: UserDep,
+    queue: QueueDep,
 ) -> Video:
     """Upload a video as the raw request body; it is streamed to disk, then validated with ffprobe.
 
-    413 when larger than the limit, 400 when empty, 422 when it is not a readable video.
+    413 when larger than the limit, 400 when empty, 422 when it is not a readable video. The original
+    is kept; a transcode job makes a constant-frame-rate, all-keyframe H.264 copy for exact seeking.
     """
     check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
     name = safe_filename(filename, fallback="video")
     tmp = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), tmp, settings.max_upload_bytes)
     try:
-        return await run_in_threadpool(_store_video, tmp, name, project, session, storage)
+        video = await run_in_threadpool(_store_video, tmp, name, project, session, storage)
     finally:
         tmp.unlink(missing_ok=True)
+    job = records.new_job(
+        session, project.id, user.id, "transcode", {"video_id": video.id}, settings.max_attempts
+    )
+    await run_in_threadpool(records.send, session, job, queue)
+    return video
 
 
 @router.get("", response_model=list[VideoOut])
@@ -86,7 +95,7 @@ def list_videos(project: ProjectDep) -> list[Video]:
     return list(project.videos)
 
 
-def _video(project: Project, video_id: int, session: Session) -> Video:
+def get_video(project: Project, video_id: int, session: Session) -> Video:
     video = session.get(Video, video_id)
     if video is None or video.project_id != project.id:
         detail = f"video {video_id} not found in project {project.id}; list them with GET videos"
@@ -95,14 +104,14 @@ def _video(project: Project, video_id: int, session: Session) -> Video:
 
 
 @router.get("/{video_id}", response_model=VideoOut)
-def get_video(project: ProjectDep, video_id: int, session: SessionDep) -> Video:
-    return _video(project, video_id, session)
+def read_video(project: ProjectDep, video_id: int, session: SessionDep) -> Video:
+    return get_video(project, video_id, session)
 
 
 @router.get("/{video_id}/file", response_class=FileResponse)
 def download_video(project: ProjectDep, video_id: int, session: SessionDep, storage: StorageDep) -> Response:
     """The original uploaded file."""
-    video = _video(project, video_id, session)
+    video = get_video(project, video_id, session)
     media_type = mimetypes.guess_type(video.filename)[0] or "application/octet-stream"
     local = storage.local_path(video.storage_key)
     if local is not None:

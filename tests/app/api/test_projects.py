@@ -18,6 +18,9 @@ def test_create_get_and_list(client: TestClient, alice: dict[str, str]) -> None:
         "keypoints": ["a", "b", "c"],
         "skeleton": [["a", "b"]],
         "views": ["top", "bottom"],
+        "pca_keypoints": ["a", "b", "c"],
+        "view_matches": [["a"], ["b"]],
+        "flip_pairs": [["a", "c"]],
     }
     created = client.post("/projects", json=body, headers=alice)
     assert created.status_code == 201

@@ -1,0 +1,90 @@
+"""Jobs: list, watch (state, progress, log tail), cancel, retry, download artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.api.deps import ProjectDep, QueueDep, SessionDep, StorageDep
+from app.api.schemas import JobOut
+from app.db.models import Job, Project
+from worker import records
+
+router = APIRouter(prefix="/projects/{project_id}/jobs", tags=["jobs"])
+
+
+def get_job(project: Project, job_id: int, session: Session) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.project_id != project.id:
+        raise HTTPException(404, f"job {job_id} not found in project {project.id}; list them with GET jobs")
+    return job
+
+
+@router.get("", response_model=list[JobOut])
+def list_jobs(
+    project: ProjectDep,
+    session: SessionDep,
+    state: Annotated[str | None, Query(description="only jobs in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[JobOut]:
+    """The project's jobs, newest first."""
+    query = select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(limit)
+    if state:
+        query = query.where(Job.state == state)
+    return [to_out(j) for j in session.scalars(query)]
+
+
+@router.get("/{job_id}", response_model=JobOut)
+def read_job(project: ProjectDep, job_id: int, session: SessionDep) -> JobOut:
+    return to_out(get_job(project, job_id, session))
+
+
+@router.post("/{job_id}/cancel", response_model=JobOut)
+def cancel_job(project: ProjectDep, job_id: int, session: SessionDep) -> JobOut:
+    """Cancel a waiting, queued or running job (a running one stops at its next progress report)."""
+    job = get_job(project, job_id, session)
+    try:
+        records.cancel(session, job)
+    except records.JobStateError as e:
+        raise HTTPException(409, str(e)) from None
+    return to_out(job)
+
+
+@router.post("/{job_id}/retry", response_model=JobOut)
+def retry_job(project: ProjectDep, job_id: int, session: SessionDep, queue: QueueDep) -> JobOut:
+    """Run a failed or cancelled job again; a training resumes from its last checkpoint."""
+    job = get_job(project, job_id, session)
+    try:
+        records.retry(session, job, queue)
+    except records.JobStateError as e:
+        raise HTTPException(409, str(e)) from None
+    return to_out(job)
+
+
+@router.get("/{job_id}/artifacts/{name}")
+def download_artifact(
+    project: ProjectDep, job_id: int, name: str, session: SessionDep, storage: StorageDep
+) -> Response:
+    """A file the job produced (e.g. predictions.csv, eks.csv), by the name listed in ``artifacts``."""
+    job = get_job(project, job_id, session)
+    key = job.artifacts.get(name)
+    if key is None:
+        listed = sorted(job.artifacts) or "none yet"
+        raise HTTPException(404, f"job {job_id} has no artifact {name!r}; it has: {listed}")
+    local = storage.local_path(key)
+    if local is not None:
+        return FileResponse(local, filename=name)
+    headers = {
+        "Content-Length": str(storage.size(key)),
+        "Content-Disposition": f'attachment; filename="{name}"',
+    }
+    return StreamingResponse(storage.iter_bytes(key), media_type="application/octet-stream", headers=headers)
+
+
+def to_out(job: Job) -> JobOut:
+    fields = {name: getattr(job, name) for name in JobOut.model_fields if name != "artifacts"}
+    return JobOut(**fields, artifacts=sorted(job.artifacts))

@@ -1,0 +1,87 @@
+"""``posecloud up``: Redis (when none is running), the API and a worker on this machine, the example
+project loaded; Ctrl-C stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+from app.example import DEMO_USER, load_example
+from app.redis_server import RedisServer, reachable
+from app.settings import Settings
+from core.errors import ConfigError
+
+READY_TIMEOUT_S = 120
+
+
+def _wait_ready(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise ConfigError(f"the API did not start ({url}); see the messages above") from None
+            time.sleep(0.3)
+
+
+def run_app(host: str, port: int, slots: int, load_example_project: bool = True) -> int:
+    settings = Settings()
+    redis_server = None
+    if not reachable(settings.redis_url):
+        parsed = urllib.parse.urlparse(settings.redis_url)
+        if parsed.hostname not in ("127.0.0.1", "localhost"):
+            raise ConfigError(
+                f"Redis at {settings.redis_url} is unreachable; start it or fix POSECLOUD_REDIS_URL"
+            )
+        redis_server = RedisServer(parsed.port or 6379, settings.data_root / "redis")
+        redis_server.start()
+    env = {
+        **os.environ,
+        "POSECLOUD_REDIS_URL": settings.redis_url,
+        "POSECLOUD_DATA_ROOT": str(settings.data_root),
+    }
+    cli = [sys.executable, "-m", "core.cli"]
+    processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
+    stopping = False
+
+    def _stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        base = f"http://{host}:{port}"
+        _wait_ready(f"{base}/openapi.json", processes[0])
+        processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
+        password = os.environ.get("POSECLOUD_DEMO_PASSWORD", "posecloud-demo")
+        summary = load_example(base, password) if load_example_project else "example project not loaded"
+        print(
+            f"\nposecloud is up: API {base} (docs {base}/docs), queue {settings.redis_url}, "
+            f"data {settings.data_root}\n{summary}; log in as {DEMO_USER!r} / {password!r}\nCtrl-C stops everything.",
+            flush=True,
+        )
+        while not stopping:
+            if any(p.poll() is not None for p in processes):
+                print("a posecloud process exited; stopping the others", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        return 0
+    finally:
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in reversed(processes):
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        if redis_server:
+            redis_server.stop()

@@ -1,0 +1,61 @@
+"""``posecloud up`` starts Redis, the API and a worker with the example project, and Ctrl-C stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from app.redis_server import reachable
+from tests.services import free_port
+from tests.testdata import REPO
+
+
+def _get(url: str, token: str | None = None) -> dict | list:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None:
+    port, redis_port = free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = {**os.environ, "POSECLOUD_DATA_ROOT": str(tmp_path / "data"), "POSECLOUD_REDIS_URL": redis_url}
+    command = [sys.executable, "-m", "core.cli", "up", "--port", str(port)]
+    up = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 180
+        while not any("Ctrl-C stops everything" in line for line in lines):
+            assert up.poll() is None and time.monotonic() < deadline, "".join(lines)
+            lines.append(up.stdout.readline())
+        assert reachable(redis_url), "up should start its own Redis when none is reachable"
+        base = f"http://127.0.0.1:{port}"
+        form = urllib.parse.urlencode({"username": "demo", "password": "posecloud-demo"}).encode()
+        with urllib.request.urlopen(f"{base}/auth/login", data=form, timeout=30) as resp:
+            token = json.loads(resp.read())["access_token"]
+        (project,) = _get(f"{base}/projects", token)
+        assert project["name"] == "mirror-mouse" and len(project["keypoints"]) == 17
+        (video,) = _get(f"{base}/projects/{project['id']}/videos", token)
+        assert video["frames"] == 994
+        # the worker is running: the upload's transcode job finishes
+        deadline = time.monotonic() + 120
+        while (job := _get(f"{base}/projects/{project['id']}/jobs", token)[0])["state"] != "succeeded":
+            assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
+            time.sleep(0.5)
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(60) == 0
+    assert not reachable(redis_url)
+    children = subprocess.run(
+        ["pgrep", "-f", f"--port {port}"], capture_output=True, text=True
+    ).stdout.split()
+    assert children == []

