@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system test lint up bench-predict bench-accuracy bench-eks clean
+.PHONY: install system test lint up bench-predict bench-accuracy bench-eks bench-service clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue).
 system:
@@ -41,6 +41,9 @@ bench-accuracy: install
 bench-eks: install
 	bash benchmarks/setup_eks_reference.sh
 	$(PY) benchmarks/eks_benchmark.py
+
+bench-service: install
+	$(PY) benchmarks/service_benchmark.py --epochs 5 --upload-mb 1000 --clients 50 --requests 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

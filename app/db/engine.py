@@ -13,21 +13,23 @@ from sqlalchemy.orm import Session, sessionmaker
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _sqlite_foreign_keys(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API connection
+    # WAL: the API, the worker slots and their heartbeat threads read while another process writes.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite gets its folder created, foreign keys on and cross-thread use."""
+    """An engine for ``url``; SQLite gets its folder created, foreign keys on, WAL and cross-thread use."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _sqlite_foreign_keys)
+    event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
 
