@@ -54,19 +54,22 @@ def _train_models(
     ensemble: Ensemble | None = None,
 ) -> list[Model]:
     """Record one model and one training job per ``{name: train settings}``, then enqueue the jobs."""
+    checked = {
+        name: parse_config(TrainConfig, config, "train").model_dump(mode="json")
+        for name, config in configs.items()
+    }
     models = []
-    for name, config in configs.items():
-        checked = parse_config(TrainConfig, config, "train").model_dump(mode="json")
-        model = Model(project_id=project.id, name=name, train_config=checked, ensemble=ensemble)
-        session.add(model)
-        session.flush()
-        model.storage_prefix = model_prefix(project.id, model.id)
-        job = records.new_job(
-            session, project.id, user.id, "train", {"model_id": model.id}, settings.max_attempts
-        )
-        model.train_job_id = job.id
-        models.append(model)
     try:
+        for name, config in checked.items():
+            model = Model(project_id=project.id, name=name, train_config=config, ensemble=ensemble)
+            session.add(model)
+            session.flush()
+            model.storage_prefix = model_prefix(project.id, model.id)
+            job = records.new_job(
+                session, project.id, user.id, "train", {"model_id": model.id}, settings.max_attempts
+            )
+            model.train_job_id = job.id
+            models.append(model)
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -1,0 +1,153 @@
+"""Jobs, models, ensembles and predictions through the API, without a worker: what gets recorded and
+queued, access control, unknown IDs, cancel/retry rules, and the API staying up without Redis."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from app.api.factory import create_app
+from app.settings import Settings
+from tests.app.conftest import register_and_login
+from tests.services import free_port
+from tests.testdata import TINY
+
+
+def _queued_messages(redis_url: str) -> list[list]:
+    """The (job id, attempt) of every message waiting in the Celery queue."""
+    client = redis.Redis.from_url(redis_url)
+    messages = [json.loads(m) for m in client.lrange("celery", 0, -1)]
+    return [json.loads(base64.b64decode(m["body"]))[0] for m in messages]
+
+
+def test_ensemble_records_one_queued_job_per_member(
+    client: TestClient, alice, project_id, redis_url: str
+) -> None:
+    resp = client.post(
+        f"/projects/{project_id}/ensembles",
+        json={"name": "ens", "train": TINY, "seeds": [3, 4]},
+        headers=alice,
+    )
+    assert resp.status_code == 201, resp.text
+    members = resp.json()["members"]
+    assert [m["train_config"]["seed"] for m in members] == [3, 4]
+    assert [m["state"] for m in members] == ["queued", "queued"]
+    assert sorted(_queued_messages(redis_url)) == sorted([[m["train_job_id"], 1] for m in members])
+    jobs = client.get(f"/projects/{project_id}/jobs", headers=alice).json()
+    assert {j["kind"] for j in jobs} == {"train"} and len(jobs) == 2
+
+
+def test_bad_requests_get_a_reason(client: TestClient, alice, project_id) -> None:
+    bad_setting = client.post(
+        f"/projects/{project_id}/models", json={"name": "m", "train": {"backbone": "vgg"}}, headers=alice
+    )
+    assert bad_setting.status_code == 422 and "backbone" in bad_setting.json()["detail"]
+    client.post(f"/projects/{project_id}/models", json={"name": "m", "train": TINY}, headers=alice)
+    again = client.post(f"/projects/{project_id}/models", json={"name": "m", "train": TINY}, headers=alice)
+    assert again.status_code == 409 and "already has" in again.json()["detail"]
+    seeds = client.post(
+        f"/projects/{project_id}/ensembles", json={"name": "e", "seeds": [1, 1]}, headers=alice
+    )
+    assert seeds.status_code == 422 and "distinct" in seeds.json()["detail"]
+    both = client.post(
+        f"/projects/{project_id}/predictions",
+        json={"video_id": 1, "model_id": 1, "ensemble_id": 1},
+        headers=alice,
+    )
+    assert both.status_code == 422 and "exactly one" in both.json()["detail"]
+
+
+def test_unknown_ids_and_other_users_get_404(client: TestClient, alice, login, project_id) -> None:
+    model = client.post(
+        f"/projects/{project_id}/models", json={"name": "m", "train": TINY}, headers=alice
+    ).json()
+    job_id = model["train_job_id"]
+    p = project_id
+    for path in (
+        f"/projects/{p}/jobs/999",
+        f"/projects/{p}/models/999",
+        f"/projects/{p}/ensembles/999",
+        f"/projects/{p}/jobs/{job_id}/artifacts/nothing.csv",
+    ):
+        resp = client.get(path, headers=alice)
+        assert resp.status_code == 404, path
+        assert "not found" in resp.json()["detail"] or "no artifact" in resp.json()["detail"], path
+    resp = client.post(
+        f"/projects/{p}/predictions", json={"video_id": 999, "model_id": model["id"]}, headers=alice
+    )
+    assert resp.status_code == 404 and "video 999" in resp.json()["detail"]
+    bob = login("bob")
+    for method, path in [
+        ("get", f"/projects/{p}/jobs"),
+        ("get", f"/projects/{p}/jobs/{job_id}"),
+        ("post", f"/projects/{p}/jobs/{job_id}/cancel"),
+        ("post", f"/projects/{p}/jobs/{job_id}/retry"),
+        ("get", f"/projects/{p}/models"),
+        ("get", f"/projects/{p}/models/{model['id']}"),
+        ("get", f"/projects/{p}/ensembles"),
+    ]:
+        assert getattr(client, method)(path, headers=bob).status_code == 404, path
+    assert (
+        client.post(f"/projects/{p}/models", json={"name": "x", "train": TINY}, headers=bob).status_code
+        == 404
+    )
+    # bob's own project cannot reach alice's job by ID either
+    bobs = client.post("/projects", json={"name": "b", "keypoints": ["a"]}, headers=bob).json()["id"]
+    assert client.get(f"/projects/{bobs}/jobs/{job_id}", headers=bob).status_code == 404
+
+
+def test_cancel_and_retry_a_queued_job(client: TestClient, alice, project_id, redis_url: str) -> None:
+    job_id = client.post(
+        f"/projects/{project_id}/models", json={"name": "m", "train": TINY}, headers=alice
+    ).json()["train_job_id"]
+    base = f"/projects/{project_id}/jobs/{job_id}"
+    retry_queued = client.post(f"{base}/retry", headers=alice)
+    assert retry_queued.status_code == 409 and "only failed or cancelled" in retry_queued.json()["detail"]
+    cancelled = client.post(f"{base}/cancel", headers=alice).json()
+    assert cancelled["state"] == "cancelled" and cancelled["error"] == "cancelled by a user"
+    assert client.get(f"/projects/{project_id}/models", headers=alice).json()[0]["state"] == "cancelled"
+    retried = client.post(f"{base}/retry", headers=alice).json()
+    assert retried["state"] == "queued" and retried["attempt"] == 2 and retried["error"] is None
+    # the first delivery is now stale; the worker skips it (see worker.records.claim)
+    assert sorted(_queued_messages(redis_url)) == [[job_id, 1], [job_id, 2]]
+
+
+def test_predicting_with_an_untrained_model_is_409(client: TestClient, alice, project_id) -> None:
+    from tests.app.conftest import TEST_VIDEO
+
+    video = client.post(
+        f"/projects/{project_id}/videos",
+        params={"filename": "v.mp4"},
+        content=TEST_VIDEO.read_bytes(),
+        headers=alice,
+    )
+    model = client.post(
+        f"/projects/{project_id}/models", json={"name": "m", "train": TINY}, headers=alice
+    ).json()
+    resp = client.post(
+        f"/projects/{project_id}/predictions",
+        json={"video_id": video.json()["id"], "model_id": model["id"]},
+        headers=alice,
+    )
+    assert resp.status_code == 409 and "not finished training" in resp.json()["detail"]
+
+
+def test_without_redis_the_api_stays_up_and_jobs_wait(settings: Settings) -> None:
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
+    with TestClient(create_app(dead)) as client:
+        alice = register_and_login(client, "alice")
+        project = client.post("/projects", json={"name": "p", "keypoints": ["a"]}, headers=alice).json()["id"]
+        resp = client.post(f"/projects/{project}/models", json={"name": "m", "train": TINY}, headers=alice)
+        assert resp.status_code == 201 and resp.json()["state"] == "queued"
+        job = client.get(f"/projects/{project}/jobs/{resp.json()['train_job_id']}", headers=alice).json()
+        assert job["state"] == "queued"  # the reaper sends it once Redis is reachable
+
+
+@pytest.fixture
+def project_id(client: TestClient, alice: dict[str, str]) -> int:
+    body = {"name": "mouse", "keypoints": ["paw", "nose"], "skeleton": [["paw", "nose"]]}
+    return client.post("/projects", json=body, headers=alice).json()["id"]
