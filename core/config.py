@@ -87,7 +87,11 @@ class TrainConfig(_Strict):
     """One training run. Defaults follow Lightning Pose's schedule (300 epochs, Adam 1e-3, LR halved
     at epochs 150/200/250, backbone frozen for 20 epochs, validation every 5 epochs)."""
 
-    model_type: Literal["heatmap", "stacked_densenet"] = "heatmap"
+    model_type: Literal["heatmap", "stacked_densenet", "context"] = Field(
+        default="heatmap",
+        description="'heatmap' (backbone + upsampling head), 'stacked_densenet' (DeepPoseKit) or 'context' "
+        "(the heatmap network on frames t-2..t+2 with a temporal head too; Lightning Pose's context model)",
+    )
     backbone: Literal[BACKBONES] = "resnet50"  # type: ignore[valid-type]
     pretrained: str = Field(
         default="imagenet",
@@ -124,6 +128,11 @@ class TrainConfig(_Strict):
         if self.train_fraction + self.val_fraction >= 1.0 + 1e-9:
             raise ValueError("train_fraction + val_fraction must be below 1 (the rest is the test split)")
         return self
+
+    @property
+    def uses_context(self) -> bool:
+        """Whether the network's inputs are 5-frame windows t-2..t+2 (the context model)."""
+        return self.model_type == "context"
 
 
 def _load_yaml(path: Path) -> dict:

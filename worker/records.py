@@ -125,6 +125,22 @@ def finish(
     return bool(done)
 
 
+def hand_back(session: Session, job_id: int, attempt: int, queue: JobQueue) -> bool:
+    """Return a running job to the queue because its worker is shutting down (not the job's fault, so
+    it costs no attempt); the next worker resumes it."""
+    job = session.get(Job, job_id)
+    handed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.attempt == attempt, Job.state == "running")
+        .values(attempt=attempt + 1, max_attempts=Job.max_attempts + 1, heartbeat_at=None)
+    ).rowcount
+    session.commit()
+    if handed:
+        session.refresh(job)
+        send(session, job, queue)
+    return bool(handed)
+
+
 def cancel(session: Session, job: Job) -> None:
     """Cancel a job and its unfinished children: at once if not running, else at its next progress report."""
     if job.state in FINISHED:

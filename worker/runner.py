@@ -26,6 +26,9 @@ class JobCancelled(Exception):
     """Raised inside a handler, at a progress report, once a user asked to cancel the job."""
 
 
+shutting_down = threading.Event()  # set by the slot when Celery starts stopping
+
+
 class JobLost(Exception):
     """Raised inside a handler when the reaper handed the job to another delivery."""
 
@@ -133,17 +136,26 @@ def execute(
             state, error = "cancelled", "cancelled by a user"
         except PoseCloudError as e:
             state, error = "failed", str(e)
-        except Exception as e:
-            log.error("job %d crashed:\n%s", job_id, traceback.format_exc())
-            state, error = (
-                "failed",
-                f"{type(e).__name__}: {e} (an internal error; the log tail has the details)",
-            )
+        except BaseException as e:
+            if shutting_down.is_set():  # Celery interrupts the job when it stops: not the job's fault
+                state = "stopping"
+            elif isinstance(e, Exception):
+                log.error("job %d crashed:\n%s", job_id, traceback.format_exc())
+                state = "failed"
+                error = f"{type(e).__name__}: {e} (an internal error; the log tail has the details)"
+            else:
+                raise
         finally:
             stop.set()
             beat.join()
             root.removeHandler(tail)
         session.rollback()  # a handler's failed transaction must not block the record update
+        if state == "stopping":
+            records.hand_back(session, job_id, attempt, queue)
+            log.warning(
+                "job %d handed back to the queue: this worker is stopping; the next one resumes it", job_id
+            )
+            return None
         log.info("job %d %s%s", job_id, state, f": {error}" if error else "")
         if records.finish(
             session, job_id, attempt, state, error=error, artifacts=artifacts, log_tail=tail.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import threading
 
@@ -20,7 +21,7 @@ from app.storage import Storage
 from worker import records
 from worker.handlers import HANDLERS
 from worker.queue import RUN_JOB, JobQueue
-from worker.runner import execute
+from worker.runner import execute, shutting_down
 from worker.workspace import Workspace
 
 log = logging.getLogger("posecloud.worker")
@@ -62,8 +63,23 @@ def _reaper() -> None:
 
 @worker_ready.connect
 def _start(**_kwargs) -> None:
+    for signum in (signal.SIGQUIT, signal.SIGTERM, signal.SIGINT):
+        _mark_shutdown_first(signum)
     threading.Thread(target=_reaper, daemon=True, name="reaper").start()
     log.info("%s ready (database %s, queue %s)", slot_name, engine.url.render_as_string(), settings.redis_url)
+
+
+def _mark_shutdown_first(signum: int) -> None:
+    """Flag the shutdown before Celery's own handler interrupts the running job, so the job is handed
+    back to the queue instead of being recorded as failed."""
+    celery_handler = signal.getsignal(signum)
+
+    def handler(sig, frame) -> None:
+        shutting_down.set()
+        if callable(celery_handler):
+            celery_handler(sig, frame)
+
+    signal.signal(signum, handler)
 
 
 @worker_shutdown.connect

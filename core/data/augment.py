@@ -42,35 +42,40 @@ def apply_augmentation(
     """Augment an image and its keypoints.
 
     Args:
-        image: ``(H, W, 3)`` uint8.
+        image: ``(H, W, 3)`` uint8, or frames ``(F, H, W, 3)`` that all get the same transform
+            (a labeled frame and its context frames).
         keypoints: ``(K, 2)`` frame pixels (x, y), NaN where missing.
     Returns:
-        The transformed image and ``(K, 2)`` keypoints in its pixels; keypoints that were missing,
-        removed by a transform, or pushed outside the image are NaN.
+        The transformed image (or frames) and ``(K, 2)`` keypoints in its pixels; keypoints that
+        were missing, removed by a transform, or pushed outside the image are NaN.
     """
     n = len(keypoints)
     missing = np.isnan(keypoints).any(axis=1)
     points = np.where(missing[:, None], _FAR, keypoints)
-    out = transform(image=image, keypoints=points, ids=np.arange(n))
+    target = "images" if image.ndim == 4 else "image"
+    out = transform(**{target: image}, keypoints=points, ids=np.arange(n))
     result = np.full((n, 2), np.nan)
     ids = np.asarray(out["ids"], dtype=int)
     if len(ids):
         result[ids] = np.asarray(out["keypoints"], dtype=np.float64)[:, :2]
-    h, w = out["image"].shape[:2]
+    h, w = out[target].shape[-3:-1]
     # Pixel centres run from 0 to size - 1; anything beyond half a pixel outside is off-frame.
     outside = (
         (result[:, 0] < -0.5) | (result[:, 0] > w - 0.5) | (result[:, 1] < -0.5) | (result[:, 1] > h - 0.5)
     )
     result[outside | missing] = np.nan
-    return out["image"], result
+    return out[target], result
 
 
 def resize_frame(
     image: np.ndarray, keypoints: np.ndarray, height: int, width: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Resize to the model input; keypoints follow with the pixel-centre convention cv2 uses."""
-    scaled = scale_points(keypoints, image.shape[1], image.shape[0], width, height)
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), scaled
+    """Resize an image ``(H, W, 3)`` or frames ``(F, H, W, 3)`` to the model input; keypoints follow
+    with the pixel-centre convention cv2 uses."""
+    scaled = scale_points(keypoints, image.shape[-2], image.shape[-3], width, height)
+    frames = image.reshape(-1, *image.shape[-3:])
+    resized = [cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA) for frame in frames]
+    return np.stack(resized).reshape(*image.shape[:-3], height, width, image.shape[-1]), scaled
 
 
 def scale_points(
@@ -84,9 +89,10 @@ def scale_points(
 def flip_horizontally(
     image: np.ndarray, keypoints: np.ndarray, swap: list[tuple[int, int]]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror left/right, swapping the keypoints in ``swap`` (pairs of indices)."""
+    """Mirror an image ``(H, W, 3)`` or frames ``(F, H, W, 3)`` left/right, swapping the keypoints in
+    ``swap`` (pairs of indices)."""
     flipped = keypoints.copy()
-    flipped[:, 0] = image.shape[1] - 1 - flipped[:, 0]
+    flipped[:, 0] = image.shape[-2] - 1 - flipped[:, 0]
     for a, b in swap:
         flipped[[a, b]] = flipped[[b, a]]
-    return np.ascontiguousarray(image[:, ::-1]), flipped
+    return np.ascontiguousarray(image[..., ::-1, :]), flipped

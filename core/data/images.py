@@ -25,9 +25,10 @@ def read_rgb(path: Path) -> np.ndarray:
 def to_model_input(frames: torch.Tensor) -> torch.Tensor:
     """``(B, H, W, 3)`` uint8 -> ``(B, 3, H, W)`` float, ImageNet-normalised, channels-last memory.
 
+    Windows of frames ``(B, F, H, W, 3)`` become ``(B, F, 3, H, W)`` (each frame channels-last).
     Runs on the frames' device, so uint8 frames can be moved to the GPU before the conversion.
     """
-    x = frames.permute(0, 3, 1, 2).float().div_(255.0)
+    x = frames.flatten(0, -4).permute(0, 3, 1, 2).float().div_(255.0)
     mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=x.device).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    return ((x - mean) / std).contiguous(memory_format=torch.channels_last).unflatten(0, frames.shape[:-3])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +16,60 @@ from core.data.images import read_rgb
 from core.errors import LabelFormatError
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
+from core.models.context import CONTEXT_OFFSETS
+
+log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+_FRAME_NUMBER = re.compile(r"(.*?)(\d+)")
+
+
+def context_paths(path: Path) -> list[Path]:
+    """The image files of frames t-2..t+2 around the labeled frame ``path`` (frame t).
+
+    A name ending in a number (``img0042.png``) has neighbours with the same prefix, width of
+    zero-padded number and extension in the same folder (``img0040.png`` .. ``img0044.png``); the
+    frame itself stands in for a neighbour that does not exist, and for all of them when the name
+    holds no frame number.
+    """
+    match = _FRAME_NUMBER.fullmatch(path.stem)
+    if match is None:
+        return [path] * len(CONTEXT_OFFSETS)
+    prefix, digits = match.groups()
+    number = int(digits)
+    neighbours = [
+        path.with_name(f"{prefix}{number + offset:0{len(digits)}d}{path.suffix}")
+        if number + offset >= 0
+        else path
+        for offset in CONTEXT_OFFSETS
+    ]
+    return [n if n.is_file() else path for n in neighbours]
+
+
+def read_window(paths: list[Path]) -> np.ndarray:
+    """``(F, H, W, 3)`` uint8 frames read from ``paths`` (see ``context_paths``), which must share one size."""
+    frames = [read_rgb(p) for p in paths]
+    sizes = [f"{p.name}: {f.shape[1]}x{f.shape[0]}" for p, f in zip(paths, frames, strict=True)]
+    if len({f.shape for f in frames}) > 1:
+        raise LabelFormatError(
+            f"the context frames in {paths[0].parent} differ in size ({', '.join(sizes)} pixels); "
+            "a labeled frame's neighbouring images must be frames of the same video"
+        )
+    return np.stack(frames)
+
+
+def _report_missing_context(paths: list[Path], windows: list[list[Path]]) -> None:
+    """Log how many labeled frames lack neighbouring image files (their centre frame stands in)."""
+    lacking = [p for p, window in zip(paths, windows, strict=True) if window.count(p) > 1]
+    if lacking:
+        log.warning(
+            "context model: %d of %d labeled frames lack some of their context frames t-2..t+2 (e.g. %s); "
+            "the frame itself stands in. Extract frames with their context (suggest-frames --extract) "
+            "to give the temporal head real neighbours.",
+            len(lacking),
+            len(paths),
+            lacking[0],
+        )
 
 
 def load_project_labels(project: ProjectConfig) -> PoseTable:
@@ -58,7 +112,11 @@ def split_frames(
 
 class LabeledFrames(Dataset):
     """Items: ``image (H, W, 3)`` uint8 tensor at the model input size, ``keypoints (K, 2)`` float32
-    in model-input pixels (NaN where missing), ``row`` the label-table row."""
+    in model-input pixels (NaN where missing), ``row`` the label-table row.
+
+    For the context model ``image`` is ``(5, H, W, 3)``: frames t-2..t+2 (``context_paths``), all
+    flipped, augmented and resized alike; the keypoints are frame t's.
+    """
 
     def __init__(
         self,
@@ -69,6 +127,9 @@ class LabeledFrames(Dataset):
         augment: bool,
     ) -> None:
         self.paths = [Path(project.data_dir) / labels.index[r] for r in rows]
+        self.windows = [context_paths(p) for p in self.paths] if train.uses_context else None
+        if self.windows is not None:
+            _report_missing_context(self.paths, self.windows)
         self.keypoints = labels.xy[rows]
         self.rows = np.asarray(rows)
         self.height, self.width = train.image_height, train.image_width
@@ -81,7 +142,8 @@ class LabeledFrames(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        image, keypoints = read_rgb(self.paths[i]), self.keypoints[i]
+        image = read_rgb(self.paths[i]) if self.windows is None else read_window(self.windows[i])
+        keypoints = self.keypoints[i]
         # torch.rand, not a numpy generator: torch seeds each loader worker differently
         if self.flip_pairs is not None and torch.rand(()) < 0.5:
             image, keypoints = flip_horizontally(image, keypoints, self.flip_pairs)

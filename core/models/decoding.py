@@ -269,3 +269,36 @@ def decode_heatmaps(
         soft_argmax(probs, sigma=sigma) if method == "soft_argmax" else subpixel_maxima(probs, sigma=sigma)
     )
     return xy_hm, keypoint_confidence(probs, xy_hm, sigma=sigma)
+
+
+def most_confident(xy_hm: Tensor, confidence: Tensor) -> tuple[Tensor, Tensor]:
+    """Per keypoint, the prediction of the head that is most confident about it.
+
+    Args:
+        xy_hm: ``(heads, batch, keypoints, 2)`` each head's (x, y).
+        confidence: ``(heads, batch, keypoints)`` each head's confidence.
+
+    Returns:
+        ``(batch, keypoints, 2)`` and ``(batch, keypoints)``; on a tie the earlier head wins.
+    """
+    best = confidence.argmax(dim=0, keepdim=True)  # (1, B, K): argmax returns the first maximum
+    xy = xy_hm.gather(0, best[..., None].expand(1, *xy_hm.shape[1:]))
+    return xy[0], confidence.gather(0, best)[0]
+
+
+def decode_prediction(
+    outputs: list[Tensor], heads: int, keypoints: int, method: DecodeMethod, sigma: float = DEFAULT_SIGMA
+) -> tuple[Tensor, Tensor]:
+    """A network's prediction: each of its last ``heads`` outputs decoded (first ``keypoints``
+    channels; the rest are training-only maps), then the most confident head per keypoint.
+
+    Args:
+        outputs: the network's logits, each ``(batch, channels, H, W)``.
+        heads: how many of the last outputs are predictions (the network's ``prediction_heads``).
+
+    Returns:
+        xy_hm ``(batch, keypoints, 2)`` in heatmap pixels and confidence ``(batch, keypoints)``.
+    """
+    maps = torch.stack([out[:, :keypoints].float() for out in outputs[-heads:]])  # (heads, B, K, H, W)
+    xy_hm, confidence = decode_heatmaps(maps.flatten(0, 1), method, sigma)
+    return most_confident(xy_hm.unflatten(0, maps.shape[:2]), confidence.unflatten(0, maps.shape[:2]))

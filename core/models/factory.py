@@ -6,6 +6,7 @@ from torch import nn
 
 from core.config import ProjectConfig, TrainConfig
 from core.errors import ConfigError
+from core.models.context import ContextHeatmapNet
 from core.models.heatmap_net import HeatmapNet
 from core.models.input_size import check_input_size
 from core.models.stacked_densenet import StackedDenseNet
@@ -18,7 +19,9 @@ def output_channels(project: ProjectConfig, train: TrainConfig) -> int:
 
 
 def build_network(project: ProjectConfig, train: TrainConfig, pretrained: str | None = None) -> nn.Module:
-    """``forward(images (B, 3, H, W)) -> list of logits (B, C, H/4, W/4)``, the last one the prediction.
+    """``forward(images (B, 3, H, W)) -> list of logits (B, C, H/4, W/4)``; the last
+    ``network.prediction_heads`` of them are the prediction. The context model takes windows
+    ``(B, 5, 3, H, W)`` instead (see ``core.models.context``).
 
     ``pretrained`` overrides the config's (prediction loads trained weights, so it passes "none").
     """
@@ -35,6 +38,7 @@ def build_network(project: ProjectConfig, train: TrainConfig, pretrained: str | 
             growth_rate=train.densenet_growth_rate,
         )
     else:
-        network = HeatmapNet(train.backbone, channels, train.pretrained if pretrained is None else pretrained)
+        net_class = ContextHeatmapNet if train.model_type == "context" else HeatmapNet
+        network = net_class(train.backbone, channels, train.pretrained if pretrained is None else pretrained)
     check_input_size(train.image_height, train.image_width, network.required_multiple, train.model_type)
     return network

@@ -144,6 +144,9 @@ class StackedDenseNet(nn.Module):
     Input height and width must be multiples of ``required_multiple`` (``4 * 2 ** n_transitions``).
     """
 
+    prediction_heads = 1
+    """Only the last stack's maps are the prediction; earlier stacks are intermediate supervision."""
+
     def __init__(
         self,
         in_channels: int,

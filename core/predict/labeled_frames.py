@@ -10,26 +10,43 @@ import pandas as pd
 
 from core.data.augment import scale_points
 from core.data.images import read_rgb
+from core.data.labeled_frames import context_paths, read_window
 from core.labels.table import PREDICTION_FIELDS, PoseTable
+from core.predict.frame_stream import join_keypoints
+from core.predict.oom import HalvingBatches
 from core.predict.trained_model import TrainedModel
 
 
 def predict_images(
     model: TrainedModel, paths: list[Path], batch_size: int = 16
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``xy (N, K, 2)`` in each image's pixels and ``confidence (N, K)``; images may differ in size."""
+    """``xy (N, K, 2)`` in each image's pixels and ``confidence (N, K)``; images may differ in size.
+
+    The context model sees each image with its neighbouring frames (``context_paths``). A CUDA
+    out-of-memory error halves the batch and carries on (logged).
+    """
     w, h = model.train.image_width, model.train.image_height
+    halving = HalvingBatches(batch_size, "labeled-frame prediction")
     xy, confidence = [], []
     for start in range(0, len(paths), batch_size):
-        images = [read_rgb(p) for p in paths[start : start + batch_size]]
-        inputs = np.concatenate([model.resize_for_model(image[None]) for image in images])
-        points, conf = model.predict_resized(inputs, w, h)  # in model-input pixels
-        xy += [
-            scale_points(p, w, h, image.shape[1], image.shape[0])
-            for p, image in zip(points, images, strict=True)
-        ]
+        inputs, sizes = zip(*(_model_input(model, p) for p in paths[start : start + batch_size]), strict=True)
+        # predicted in model-input pixels, then mapped to each image's own
+        points, conf = join_keypoints(
+            halving.map(lambda part: model.predict_resized(part, w, h), np.stack(inputs))
+        )
+        xy += [scale_points(p, w, h, *size) for p, size in zip(points, sizes, strict=True)]
         confidence.append(conf)
     return np.stack(xy), np.concatenate(confidence)
+
+
+def _model_input(model: TrainedModel, path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+    """An image at the model input size, ``(h, w, 3)`` uint8 (the context model: its window
+    ``(5, h, w, 3)``), and the image's width and height in pixels."""
+    if model.train.uses_context:
+        window = read_window(context_paths(path))
+        return model.resize_for_model(window), (window.shape[2], window.shape[1])
+    image = read_rgb(path)
+    return model.resize_for_model(image[None])[0], (image.shape[1], image.shape[0])
 
 
 def split_names(n_rows: int, split: dict[str, np.ndarray]) -> list[str]:

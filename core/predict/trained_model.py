@@ -17,9 +17,10 @@ from core.data.augment import scale_points
 from core.data.heatmaps import heatmap_to_image_coords
 from core.data.images import to_model_input
 from core.errors import PoseCloudError
-from core.models.decoding import decode_heatmaps
+from core.models.decoding import decode_prediction
 from core.models.factory import build_network
 from core.models.heatmap_net import HEATMAP_STRIDE
+from core.predict.frame_stream import ContextWindows, FrameStream, SingleFrames, join_keypoints
 
 log = logging.getLogger(__name__)
 
@@ -83,24 +84,61 @@ class TrainedModel:
             return frames
         return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
-    @torch.inference_mode()
-    def predict_resized(
-        self, inputs: np.ndarray, frame_width: int, frame_height: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints of model-sized frames ``(B, h, w, 3)`` uint8, mapped to frame pixels.
+    def model_input(self, inputs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Model-sized uint8 frames ``(B, h, w, 3)`` or windows ``(B, 5, h, w, 3)`` to normalised
+        network input on the model's device."""
+        return to_model_input(torch.as_tensor(inputs).to(self.device, non_blocking=True))
 
-        Returns ``xy (B, K, 2)`` in the original frame's pixels and ``confidence (B, K)`` in [0, 1].
+    def autocast(self) -> torch.autocast:
+        """bfloat16 on a GPU, full precision on a CPU."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+
+    def keypoints(
+        self, outputs: list[torch.Tensor], frame_width: int, frame_height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The network's prediction (the most confident head per keypoint) in frame pixels.
+
+        Args:
+            outputs: the network's logits, each ``(B, C, h/4, w/4)``.
+            frame_width, frame_height: the original frames' size in pixels.
+
+        Returns:
+            ``xy (B, K, 2)`` in frame pixels and ``confidence (B, K)`` in [0, 1].
         """
-        images = to_model_input(torch.as_tensor(inputs).to(self.device, non_blocking=True))
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            logits = self.network(images)[-1][:, : len(self.project.keypoints)]
-        xy_hm, confidence = decode_heatmaps(logits.float(), self.train.decoder, self.train.heatmap_sigma)
+        xy_hm, confidence = decode_prediction(
+            outputs,
+            self.network.prediction_heads,
+            len(self.project.keypoints),
+            self.train.decoder,
+            self.train.heatmap_sigma,
+        )
         xy_input = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE).cpu().numpy()
         xy = scale_points(
             xy_input, self.train.image_width, self.train.image_height, frame_width, frame_height
         )
         return xy, confidence.cpu().numpy()
 
+    @torch.inference_mode()
+    def predict_resized(
+        self, inputs: np.ndarray | torch.Tensor, frame_width: int, frame_height: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints of model-sized frames ``(B, h, w, 3)`` uint8 (for the context model: windows
+        ``(B, 5, h, w, 3)`` of frames t-2..t+2, predicting t), mapped to frame pixels.
+
+        Returns ``xy (B, K, 2)`` in the original frame's pixels and ``confidence (B, K)`` in [0, 1].
+        """
+        with self.autocast():
+            outputs = self.network(self.model_input(inputs))
+        return self.keypoints(outputs, frame_width, frame_height)
+
+    def frame_stream(self, frame_width: int, frame_height: int) -> FrameStream:
+        """A predictor for consecutive model-sized frames of one video (frames ``frame_width`` x
+        ``frame_height`` pixels): sliding windows for the context model, single frames otherwise."""
+        stream = ContextWindows if self.train.uses_context else SingleFrames
+        return stream(self, frame_width, frame_height)
+
     def predict_frames(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Keypoints of ``(B, H, W, 3)`` uint8 frames in their pixels, and confidences."""
-        return self.predict_resized(self.resize_for_model(frames), frames.shape[2], frames.shape[1])
+        """Keypoints of ``(B, H, W, 3)`` uint8 frames in their pixels, and confidences. The context
+        model takes them as consecutive frames of one video (the ends padded by repetition)."""
+        stream = self.frame_stream(frames.shape[2], frames.shape[1])
+        return join_keypoints([stream.push(self.resize_for_model(frames)), stream.finish()])

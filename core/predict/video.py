@@ -14,6 +14,8 @@ import torch
 
 from core.errors import VideoError
 from core.labels.table import PREDICTION_FIELDS, PoseTable
+from core.predict.frame_stream import join_keypoints
+from core.predict.oom import HalvingBatches
 from core.predict.trained_model import TrainedModel
 from core.video.dali_reader import dali_available, iter_batches_dali
 from core.video.reader import VideoInfo, iter_batches, probe_video
@@ -94,14 +96,18 @@ def predict_video(
 ) -> tuple[PoseTable, VideoInfo]:
     """Predict keypoints for every frame, in video pixels (whatever the training frame size).
 
+    Frames are decoded once, ``batch_size`` at a time; the context model predicts each frame from
+    a sliding window t-2..t+2 (see ``core.predict.frame_stream``). A CUDA out-of-memory error
+    halves the batch the network sees and carries on (logged).
+
     Returns a PoseTable with one row per decoded frame (index = frame number) and the video's info.
     """
     info = probe_video(video)
-    xy_parts, conf_parts, done = [], [], 0
+    stream = model.frame_stream(info.width, info.height)
+    halving = HalvingBatches(batch_size, f"prediction of {info.path.name}")
+    parts, done = [], 0
     for inputs in model_sized_batches(model, info, batch_size, decoder):
-        xy, confidence = model.predict_resized(inputs, info.width, info.height)
-        xy_parts.append(xy)
-        conf_parts.append(confidence)
+        parts += halving.map(stream.push, inputs)
         done += len(inputs)
         if progress:
             progress(done, info.frame_count)
@@ -111,7 +117,8 @@ def predict_video(
         log.warning(
             "%s: the container lists %d frames, %d were decoded", info.path.name, info.frame_count, done
         )
-    values = np.concatenate([np.concatenate(xy_parts), np.concatenate(conf_parts)[..., None]], axis=-1)
+    xy, confidence = join_keypoints([*parts, stream.finish()])
+    values = np.concatenate([xy, confidence[..., None]], axis=-1)
     table = PoseTable(
         list(model.project.keypoints), [str(i) for i in range(done)], values, PREDICTION_FIELDS, model.name
     )

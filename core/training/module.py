@@ -1,5 +1,6 @@
-"""The Lightning module: supervised heatmap loss (with intermediate supervision and optional
-posture-graph maps), Lightning Pose's optimiser schedule and backbone freezing."""
+"""The Lightning module: supervised heatmap loss on every output (intermediate supervision, both
+heads of the context model, optional posture-graph maps), Lightning Pose's optimiser schedule and
+backbone freezing."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from core.data.heatmaps import (
     posture_graph_targets,
 )
 from core.data.images import to_model_input
-from core.models.decoding import decode_heatmaps
+from core.models.decoding import decode_prediction
 from core.models.factory import build_network
 from core.models.heatmap_net import HEATMAP_STRIDE
 
@@ -44,6 +45,8 @@ class PoseModule(L.LightningModule):
         self.num_keypoints = len(project.keypoints)
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
+        """``(B, 3, H, W)`` images, or ``(B, 5, 3, H, W)`` windows for the context model, to the
+        network's list of logits ``(B, C, H/4, W/4)``."""
         return self.network(images)
 
     def _targets(self, keypoints: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -65,9 +68,12 @@ class PoseModule(L.LightningModule):
         batch_size = len(batch["image"])
         self.log(f"{stage}_loss", loss, prog_bar=True, batch_size=batch_size)
         if stage == "val":
-            keypoint_logits = outputs[-1][:, : self.num_keypoints]
-            xy_hm, _ = decode_heatmaps(
-                keypoint_logits, self.train_config.decoder, self.train_config.heatmap_sigma
+            xy_hm, _ = decode_prediction(
+                outputs,
+                self.network.prediction_heads,
+                self.num_keypoints,
+                self.train_config.decoder,
+                self.train_config.heatmap_sigma,
             )
             predicted = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE)
             error = (predicted - batch["keypoints"]).norm(dim=-1)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -20,10 +21,12 @@ from core.config import ProjectConfig, TrainConfig
 from core.data.labeled_frames import LabeledFrames, load_project_labels, split_frames
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
+from core.labels.table import PoseTable
 from core.predict.labeled_frames import score_labeled_frames, write_pixel_error
 from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule
+from core.training.oom import fit_with_batch_halving
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,8 @@ def train_model(
     Writes into ``model_dir``: config.yaml (project + training settings + split), checkpoints/
     (best by validation loss, and last), metrics.csv (every logged value per step/epoch),
     predictions.csv (labeled frames, with a `set` column), pixel_error.csv and summary.json.
-    ``resume`` continues from checkpoints/last.ckpt.
+    ``resume`` continues from checkpoints/last.ckpt. On a GPU, a CUDA out-of-memory error restarts
+    training from the last checkpoint with half the batch size (logged; config.yaml records it).
     """
     model_dir = Path(model_dir)
     last = model_dir / "checkpoints" / "last.ckpt"
@@ -63,15 +67,40 @@ def train_model(
     split = split_frames(len(labels.index), train.train_fraction, train.val_fraction, train.seed)
     _write_config(model_dir, project, train, split, labels.index)
 
-    device = pick_device(train.device)
+    def fit(batch_size: int, restarted: bool) -> ModelCheckpoint:
+        run = train.model_copy(update={"batch_size": batch_size})
+        if restarted:  # the folder records the batch size in use
+            _write_config(model_dir, project, run, split, labels.index)
+        resume_from = last if (resume or restarted) and last.is_file() else None
+        return _fit(project, run, labels, split, model_dir, resume_from, progress)
+
+    checkpoint = fit_with_batch_halving(fit, train.batch_size)
+    best = Path(checkpoint.best_model_path or last)
+    if best.name != "best.ckpt" and best.is_file():  # no monitored value yet: keep last as best
+        (model_dir / "checkpoints" / "best.ckpt").write_bytes(best.read_bytes())
+    summary = evaluate(model_dir, labels, split, train.device)
+    return TrainResult(model_dir, model_dir / "checkpoints" / "best.ckpt", summary)
+
+
+def _fit(
+    project: ProjectConfig,
+    run: TrainConfig,
+    labels: PoseTable,
+    split: dict[str, np.ndarray],
+    model_dir: Path,
+    resume_from: Path | None,
+    progress: ProgressHook | None,
+) -> ModelCheckpoint:
+    """One Lightning fit (continuing from the checkpoint ``resume_from`` if given); returns its checkpoint callback."""
+    device = pick_device(run.device)
     loaders = {
         name: DataLoader(
-            LabeledFrames(project, labels, split[name], train, augment=name == "train"),
-            batch_size=train.batch_size,
+            LabeledFrames(project, labels, split[name], run, augment=name == "train"),
+            batch_size=run.batch_size,
             shuffle=name == "train",
-            num_workers=train.num_workers,
-            persistent_workers=train.num_workers > 0,
-            drop_last=name == "train" and len(split[name]) > train.batch_size,
+            num_workers=run.num_workers,
+            persistent_workers=run.num_workers > 0,
+            drop_last=name == "train" and len(split[name]) > run.batch_size,
         )
         for name in ("train", "validation")
     }
@@ -88,14 +117,14 @@ def train_model(
     if progress:
         callbacks.append(ProgressReporter(progress))
     trainer = L.Trainer(
-        max_epochs=train.epochs,
-        max_time={"minutes": train.max_minutes} if train.max_minutes else None,
+        max_epochs=run.epochs,
+        max_time={"minutes": run.max_minutes} if run.max_minutes else None,
         accelerator=device.type,
         devices=1,
         precision="bf16-mixed" if device.type == "cuda" else "32-true",
         callbacks=callbacks,
         logger=CSVLogger(model_dir, name="", version="logs"),
-        check_val_every_n_epoch=train.val_every_n_epochs,
+        check_val_every_n_epoch=run.val_every_n_epochs,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
         enable_progress_bar=bool(os.environ.get("POSECLOUD_PROGRESS_BAR")),
@@ -105,16 +134,12 @@ def train_model(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")
         trainer.fit(
-            PoseModule(project, train),
+            PoseModule(project, run),
             loaders["train"],
             loaders["validation"] if has_val else None,
-            ckpt_path=str(last) if resume else None,
+            ckpt_path=str(resume_from) if resume_from else None,
         )
-    best = Path(checkpoint.best_model_path or last)
-    if best.name != "best.ckpt" and best.is_file():  # no monitored value yet: keep last as best
-        (model_dir / "checkpoints" / "best.ckpt").write_bytes(best.read_bytes())
-    summary = evaluate(model_dir, labels, split, train.device)
-    return TrainResult(model_dir, model_dir / "checkpoints" / "best.ckpt", summary)
+    return checkpoint
 
 
 def evaluate(model_dir: Path, labels, split, device: str = "auto") -> dict:

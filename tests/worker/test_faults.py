@@ -15,7 +15,7 @@ from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-LONG = {**TINY, "epochs": 40}
+LONG = {**TINY, "epochs": 12}
 
 
 def _train(client: TestClient, headers: dict, project: int, name: str, config: dict) -> int:
@@ -25,16 +25,14 @@ def _train(client: TestClient, headers: dict, project: int, name: str, config: d
 
 
 def _wait_epoch(
-    client: TestClient, headers: dict, project: int, job_id: int, epoch: int, attempt: int
+    client: TestClient, headers: dict, project: int, job_id: int, epoch: int, attempt: int | None = None
 ) -> dict:
+    """Wait until the job (in that attempt, when given) is running at ``epoch`` or later."""
     deadline = time.monotonic() + 240
     while True:
         job = client.get(f"/projects/{project}/jobs/{job_id}", headers=headers).json()
-        if (
-            job["state"] == "running"
-            and job["attempt"] == attempt
-            and job["progress"].get("epoch", -1) >= epoch
-        ):
+        right_attempt = attempt is None or job["attempt"] == attempt
+        if job["state"] == "running" and right_attempt and job["progress"].get("epoch", -1) >= epoch:
             return job
         assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
         time.sleep(0.2)
@@ -46,9 +44,9 @@ def test_killed_worker_resumes_then_fails_clearly_then_retry_resumes(
     worker = start_worker(1)
     job_id = _train(client, alice, toy_project, "killed", LONG)
 
-    _wait_epoch(client, alice, toy_project, job_id, 2, attempt=1)
+    _wait_epoch(client, alice, toy_project, job_id, 1, attempt=1)
     worker.kill_slots()  # attempt 1 dies; the restarted slot's reaper delivers attempt 2
-    resumed = _wait_epoch(client, alice, toy_project, job_id, 3, attempt=2)
+    resumed = _wait_epoch(client, alice, toy_project, job_id, 2, attempt=2)
     assert "resuming model killed from its last checkpoint (attempt 2)" in resumed["log_tail"]
 
     worker.kill_slots()  # attempt 2 of 2 dies: the job fails with the reason
@@ -99,4 +97,18 @@ def test_cancel_a_running_training_then_retry_resumes(
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     assert client.post(f"/projects/{toy_project}/jobs/{job_id}/retry", headers=alice).status_code == 200
     done = wait_for(client, alice, toy_project, job_id, {"failed", "succeeded", "cancelled"})
+    assert done["state"] == "succeeded" and "resuming" in done["log_tail"], done
+
+
+def test_stopping_the_worker_hands_the_running_job_back(
+    client: TestClient, alice, toy_project, start_worker
+) -> None:
+    worker = start_worker(1)
+    job_id = _train(client, alice, toy_project, "handed-back", LONG)
+    _wait_epoch(client, alice, toy_project, job_id, 1)
+    worker.stop()  # Ctrl-C: the slot stops at once and returns its job to the queue
+    job = client.get(f"/projects/{toy_project}/jobs/{job_id}", headers=alice).json()
+    assert job["state"] == "queued" and job["error"] is None, job
+    start_worker(1)
+    done = wait_for(client, alice, toy_project, job_id, {"failed", "succeeded"})
     assert done["state"] == "succeeded" and "resuming" in done["log_tail"], done

@@ -5,7 +5,9 @@ from core.data.heatmaps import gaussian_targets
 from core.errors import ConfigError
 from core.models.decoding import (
     decode_heatmaps,
+    decode_prediction,
     keypoint_confidence,
+    most_confident,
     soft_argmax,
     spatial_softmax,
     subpixel_maxima,
@@ -142,3 +144,35 @@ def test_decoders_reject_bad_arguments():
         soft_argmax(maps[0])
     with pytest.raises(ValueError, match="do not match"):
         keypoint_confidence(maps, torch.zeros(1, 3, 2))
+
+
+def test_most_confident_takes_each_keypoint_from_its_most_confident_head():
+    xy = torch.tensor(
+        [
+            [[[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]],  # head 0
+            [[[10.0, 10.0], [20.0, 20.0], [30.0, 30.0]]],  # head 1
+        ]
+    )  # (heads 2, batch 1, keypoints 3, 2)
+    confidence = torch.tensor([[[0.9, 0.2, 0.5]], [[0.1, 0.8, 0.5]]])
+    picked_xy, picked_conf = most_confident(xy, confidence)
+    assert picked_xy.tolist() == [[[1.0, 1.0], [20.0, 20.0], [3.0, 3.0]]]  # a tie goes to head 0
+    assert picked_conf.tolist() == [[pytest.approx(0.9), pytest.approx(0.8), pytest.approx(0.5)]]
+
+
+def test_decode_prediction_picks_the_sharper_heatmap_per_keypoint():
+    # Keypoint 0 is a sharp target in head A and a wide blob in head B; keypoint 1 the other way round.
+    sharp_a, _ = gaussian_targets(torch.tensor([[[10.3, 12.6], [30.0, 20.0]]]), 32, 48)
+    wide_b, _ = gaussian_targets(torch.tensor([[[14.0, 14.0], [33.4, 21.7]]]), 32, 48, sigma=5.0)
+    sharp_b, _ = gaussian_targets(torch.tensor([[[14.0, 14.0], [33.4, 21.7]]]), 32, 48)
+    wide_a, _ = gaussian_targets(torch.tensor([[[10.3, 12.6], [30.0, 20.0]]]), 32, 48, sigma=5.0)
+    head_a = torch.cat([sharp_a[:, :1], wide_a[:, 1:]], dim=1).log()
+    head_b = torch.cat([wide_b[:, :1], sharp_b[:, 1:]], dim=1).log()
+    extra = torch.zeros(1, 1, 32, 48)  # a training-only channel, ignored
+    outputs = [torch.cat([head_a, extra], 1), torch.cat([head_b, extra], 1)]
+    xy, confidence = decode_prediction(outputs, heads=2, keypoints=2, method="soft_argmax")
+    torch.testing.assert_close(xy, torch.tensor([[[10.3, 12.6], [33.4, 21.7]]]), atol=0.02, rtol=0)
+    assert (confidence > 0.9).all()
+    # with one prediction head only the last output counts
+    xy_last, _ = decode_prediction(outputs, heads=1, keypoints=2, method="soft_argmax")
+    assert xy_last[0, 1].tolist() == pytest.approx([33.4, 21.7], abs=0.02)
+    assert xy_last[0, 0].tolist() != pytest.approx([10.3, 12.6], abs=0.5)
