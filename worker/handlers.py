@@ -133,4 +133,34 @@ def transcode(ctx: JobContext) -> dict:
     return {"video.mp4": key}
 
 
-HANDLERS: dict[str, Handler] = {"train": train, "predict": predict, "smooth": smooth, "transcode": transcode}
+def extract_frames(ctx: JobContext) -> dict:
+    """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
+    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks."""
+    from core.selection.extract import extract_frames as write_frames
+    from core.selection.initial import pick_initial_frames
+
+    video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
+    source = video_file(ctx, video)
+    ctx.report({"step": "picking frames"})
+    frames = ctx.job.params.get("frames") or pick_initial_frames(source, ctx.job.params["n"])
+    ctx.report({"step": "writing images", "frames": len(frames)})
+    data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
+    name = Path(video.filename).stem
+    written = write_frames(source, frames, data_dir, ctx.job.params.get("context", 2), name=name)
+    ctx.workspace.publish(data_prefix(ctx.job.project_id))
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    rows = [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
+    (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
+    log.info(
+        "extracted %d frames (%d images with context) from %s", len(frames), len(written), video.filename
+    )
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
+HANDLERS: dict[str, Handler] = {
+    "train": train,
+    "predict": predict,
+    "smooth": smooth,
+    "transcode": transcode,
+    "extract_frames": extract_frames,
+}

@@ -116,6 +116,14 @@ class EnsembleOut(BaseModel):
     created_at: datetime
 
 
+class FrameExtraction(BaseModel):
+    """Frames to label from a video: ``n`` picked for varied postures, or the given frame numbers."""
+
+    n: int | None = Field(default=None, ge=1, le=2000, description="how many frames to pick")
+    frames: list[int] | None = Field(default=None, min_length=1, max_length=2000, description="frame numbers")
+    context: int = Field(default=2, ge=0, le=5, description="neighbouring frames saved on each side")
+
+
 class PredictionCreate(BaseModel):
     """Predict a video with one model, or with an ensemble (members in parallel, then the EKS)."""
 

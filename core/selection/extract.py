@@ -20,10 +20,11 @@ def frame_image_path(video: str | Path, frame: int) -> Path:
 
 
 def extract_frames(
-    video: str | Path, frames: Iterable[int], dest_dir: str | Path, context: int = 2
+    video: str | Path, frames: Iterable[int], dest_dir: str | Path, context: int = 2, name: str | None = None
 ) -> list[Path]:
     """Save each picked frame and its ``context`` neighbours on each side (clipped at the video's ends)
-    as lossless PNGs under ``dest_dir`` (see ``frame_image_path``), decoding the video once, in order.
+    as lossless PNGs under ``dest_dir`` (see ``frame_image_path``; ``name`` replaces the video's file
+    name there), decoding the video once, in order.
 
     Returns:
         the written image paths, in frame order.
@@ -45,7 +46,7 @@ def extract_frames(
         if len(written) == len(wanted):
             break
         if decoded == wanted[len(written)]:
-            written.append(_write_png(Path(dest_dir) / frame_image_path(video, decoded), image))
+            written.append(_write_png(Path(dest_dir) / frame_image_path(name or video, decoded), image))
         decoded += 1
     if len(written) < len(wanted):
         raise VideoError(

@@ -107,8 +107,14 @@ def cluster_poses(poses: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
         mean, spread = np.nanmean(flat, axis=0), np.nanstd(flat, axis=0)
     flat = np.where(np.isfinite(flat), flat, mean)
     data = np.nan_to_num((flat - mean) / np.where(spread > 0, spread, 1.0))
+    return kmeans_labels(data, k, seed)
+
+
+def kmeans_labels(data: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
+    """Seeded k-means++ cluster labels ``(rows,)`` of ``(rows, dims)`` data; with no more distinct rows
+    than ``k``, one cluster per distinct row. Some labels may go unused (empty clusters)."""
     distinct, same = np.unique(data, axis=0, return_inverse=True)
-    if len(distinct) <= k:  # no more poses than clusters: one cluster per distinct pose
+    if len(distinct) <= k:
         return same.ravel()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # an empty cluster: fewer groups, filled later

@@ -19,7 +19,7 @@ def _read_pose_csv(content: bytes) -> pd.DataFrame:
 
 
 def test_ensemble_trains_in_parallel_and_predicts(
-    client: TestClient, alice, toy_project, toy_video_id, start_worker
+    client: TestClient, alice, toy_project, toy_video_id, start_worker, settings
 ) -> None:
     start_worker(2)
     p = toy_project
@@ -31,6 +31,23 @@ def test_ensemble_trains_in_parallel_and_predicts(
     done = wait_for(client, alice, p, transcode[0]["id"], {"succeeded", "failed"})
     assert done["state"] == "succeeded", done
     assert client.get(f"/projects/{p}/videos/{toy_video_id}", headers=alice).json()["transcoded"] is True
+
+    resp = client.post(
+        f"/projects/{p}/videos/{toy_video_id}/extract-frames", json={"n": 4, "context": 1}, headers=alice
+    )
+    assert resp.status_code == 201, resp.text
+    extracted = wait_for(client, alice, p, resp.json()["id"], {"succeeded", "failed"})
+    assert extracted["state"] == "succeeded", extracted
+    picks = pd.read_csv(
+        io.BytesIO(
+            client.get(f"/projects/{p}/jobs/{extracted['id']}/artifacts/frames.csv", headers=alice).content
+        )
+    )
+    assert len(picks) == 4 and picks["image"].str.startswith("labeled-data/test_vid/img").all()
+    data = settings.data_root / "storage" / "projects" / str(p) / "data"
+    images = data / "labeled-data" / "test_vid"
+    assert all((data / name).is_file() for name in picks["image"])
+    assert 8 <= len(list(images.glob("*.png"))) <= 12  # each pick with a neighbour on each side
 
     resp = client.post(
         f"/projects/{p}/ensembles", json={"name": "ens", "train": TINY, "seeds": [0, 1]}, headers=alice

@@ -13,7 +13,8 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
-from app.api.schemas import VideoOut
+from app.api.routes.jobs import to_out
+from app.api.schemas import FrameExtraction, JobOut, VideoOut
 from app.db.models import Project, Video
 from app.filenames import extension, safe_filename
 from app.probe import probe_video
@@ -121,3 +122,30 @@ def download_video(project: ProjectDep, video_id: int, session: SessionDep, stor
         "Content-Disposition": f'attachment; filename="{video.filename}"',
     }
     return StreamingResponse(storage.iter_bytes(video.storage_key), media_type=media_type, headers=headers)
+
+
+@router.post("/{video_id}/extract-frames", status_code=201, response_model=JobOut)
+def extract_frames(
+    project: ProjectDep,
+    video_id: int,
+    body: FrameExtraction,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: UserDep,
+    queue: QueueDep,
+) -> JobOut:
+    """Save frames to label, with their context frames, into the project's labeled-data/ (a job)."""
+    video = get_video(project, video_id, session)
+    if (body.n is None) == (body.frames is None):
+        raise HTTPException(422, "give exactly one of n (frames to pick) or frames (frame numbers)")
+    outside = [f for f in body.frames or [] if not 0 <= f < video.frames]
+    if outside:
+        raise HTTPException(
+            422, f"frames {outside[:5]} are outside the video (frames 0 to {video.frames - 1})"
+        )
+    if body.n is not None and body.n > video.frames:
+        raise HTTPException(422, f"the video has {video.frames} frames; ask for at most that many")
+    params = {"video_id": video.id, **body.model_dump(exclude_none=True)}
+    job = records.new_job(session, project.id, user.id, "extract_frames", params, settings.max_attempts)
+    records.send(session, job, queue)
+    return to_out(job)

@@ -151,3 +151,31 @@ def test_without_redis_the_api_stays_up_and_jobs_wait(settings: Settings) -> Non
 def project_id(client: TestClient, alice: dict[str, str]) -> int:
     body = {"name": "mouse", "keypoints": ["paw", "nose"], "skeleton": [["paw", "nose"]]}
     return client.post("/projects", json=body, headers=alice).json()["id"]
+
+
+def test_frame_extraction_requests_are_checked(client: TestClient, alice, project_id) -> None:
+    from tests.app.conftest import TEST_VIDEO
+
+    video = client.post(
+        f"/projects/{project_id}/videos",
+        params={"filename": "v.mp4"},
+        content=TEST_VIDEO.read_bytes(),
+        headers=alice,
+    ).json()
+    url = f"/projects/{project_id}/videos/{video['id']}/extract-frames"
+    both = client.post(url, json={"n": 3, "frames": [1]}, headers=alice)
+    assert both.status_code == 422 and "exactly one" in both.json()["detail"]
+    outside = client.post(url, json={"frames": [5, 994]}, headers=alice)
+    assert outside.status_code == 422 and "[994]" in outside.json()["detail"]
+    too_many = client.post(url, json={"n": 995}, headers=alice)
+    assert too_many.status_code == 422 and "994 frames" in too_many.json()["detail"]
+    job = client.post(url, json={"n": 3}, headers=alice)
+    assert (
+        job.status_code == 201 and job.json()["kind"] == "extract_frames" and job.json()["state"] == "queued"
+    )
+    assert (
+        client.post(
+            f"/projects/{project_id}/videos/999/extract-frames", json={"n": 3}, headers=alice
+        ).status_code
+        == 404
+    )

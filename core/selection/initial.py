@@ -1,0 +1,65 @@
+"""Frames worth labeling first, before any model exists: varied postures, not near-duplicates.
+
+The Lightning Pose app's recipe: thumbnails 64 px wide, keep the frames whose motion energy (mean
+absolute change from the previous frame) is at least the median (the animal is doing something),
+project them on up to 32 principal components, k-means with one cluster per wanted frame, and take
+the frame nearest each cluster's centre.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import VideoError
+from core.selection.outliers import kmeans_labels
+from core.video.reader import iter_frames
+
+THUMBNAIL_WIDTH = 64
+MAX_COMPONENTS = 32
+
+
+def thumbnails(video: str | Path) -> np.ndarray:
+    """``(frames, h, 64)`` float32 grey thumbnails of every frame."""
+    thumbs = []
+    for frame in iter_frames(video):
+        height = max(1, round(frame.shape[0] * THUMBNAIL_WIDTH / frame.shape[1]))
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        thumbs.append(cv2.resize(grey, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA))
+    if not thumbs:
+        raise VideoError(f"{Path(video).name}: no frame could be decoded; the video is probably corrupt")
+    return np.stack(thumbs).astype(np.float32)
+
+
+def pick_initial_frames(video: str | Path, n: int, seed: int = 0) -> list[int]:
+    """``n`` frame numbers (sorted) spread over the postures of ``video``."""
+    thumbs = thumbnails(video)
+    if n > len(thumbs):
+        raise VideoError(
+            f"{Path(video).name} has {len(thumbs)} frames; cannot pick {n}. Ask for fewer frames"
+        )
+    energy = np.abs(np.diff(thumbs, axis=0)).mean(axis=(1, 2))
+    energy = np.concatenate([energy[:1], energy])  # frame 0 has no predecessor: use frame 1's change
+    candidates = np.flatnonzero(energy >= np.median(energy))
+    if len(candidates) < n:
+        candidates = np.arange(len(thumbs))
+    data = thumbs[candidates].reshape(len(candidates), -1)
+    data = data - data.mean(axis=0)
+    _, _, axes = np.linalg.svd(data, full_matrices=False)
+    projected = data @ axes[: min(MAX_COMPONENTS, len(axes))].T
+    labels = kmeans_labels(projected, n, seed)
+    picks = []
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        centre = projected[members].mean(axis=0)
+        picks.append(int(candidates[members[np.argmin(np.linalg.norm(projected[members] - centre, axis=1))]]))
+    # empty clusters leave fewer picks: add the candidates farthest from every pick so far
+    while len(picks) < n:
+        distance = np.min(
+            np.linalg.norm(projected[:, None] - projected[np.searchsorted(candidates, picks)][None], axis=-1),
+            axis=1,
+        )
+        picks.append(int(candidates[np.argmax(distance)]))
+    return sorted(picks)
