@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install system test lint up bench-predict bench-accuracy bench-eks bench-service clean
+.PHONY: install system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue).
 system:
@@ -44,6 +44,9 @@ bench-eks: install
 
 bench-service: install
 	$(PY) benchmarks/service_benchmark.py --epochs 5 --upload-mb 1000 --clients 50 --requests 2000
+
+bench-semisupervised: install
+	$(PY) benchmarks/semisupervised.py --minutes 4 --seeds 0 1 2
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -46,6 +46,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.labels.dlc_csv import write_pose_csv
+    from core.losses.metrics import training_labels, write_prediction_metrics
     from core.predict.ensemble import predict_with_ensemble, resolve_members, write_ensemble_prediction
     from core.predict.labeled_video import write_labeled_video
     from core.predict.trained_model import TrainedModel, load_model_config
@@ -55,6 +56,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     default_out = Path(args.model.split(",")[0]) if len(members) == 1 else members[0].parent
     out_dir = Path(args.output) if args.output else default_out / "predictions"
     model = TrainedModel.load(members[0], device=args.device) if len(members) == 1 else None
+    project = load_model_config(members[0])[0]
+    try:
+        train_labels = training_labels(members[0])
+    except PoseCloudError as e:  # the metrics then use all the project's labels, or are skipped
+        print(f"warning: cannot read the model's training labels: {e}", file=sys.stderr)
+        train_labels = None
     for video in args.videos:
         stem, start = Path(video).stem, time.perf_counter()
         if model is not None:
@@ -66,12 +73,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 members, video, args.batch_size, args.device, args.decoder, args.s
             )
             csv_path = write_ensemble_prediction(ensemble, out_dir, stem)["eks"]
-            table, skeleton = ensemble.smoothed, load_model_config(members[0])[0].skeleton_indices
+            table, skeleton = ensemble.smoothed, project.skeleton_indices
         seconds = time.perf_counter() - start
         n = len(table.index)
         print(
             f"{csv_path}: {n} frames, {len(members)} model(s), {seconds:.1f} s ({n / seconds:.1f} frames/s)"
         )
+        # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
+        try:
+            metrics = write_prediction_metrics(csv_path, project, labels=train_labels)
+            print(f"  metrics: {', '.join(p.name for p in metrics.values())}")
+        except PoseCloudError as e:
+            print(f"warning: {csv_path.name}: metrics not written: {e}", file=sys.stderr)
         if args.labeled_video:
             mp4 = write_labeled_video(video, table, skeleton, out_dir / f"{stem}.labeled.mp4")
             print(f"{mp4}: labeled video")

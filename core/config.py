@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -22,6 +23,11 @@ BACKBONES = (
 
 
 T = TypeVar("T", bound=BaseModel)
+
+UnsupervisedLoss = Literal["temporal", "pca_singleview", "pca_multiview"]
+UNSUPERVISED_LOSSES: tuple[str, ...] = ("temporal", "pca_singleview", "pca_multiview")
+DEFAULT_LOSS_WEIGHT = 0.5 * math.exp(-5.0)
+"""Lightning Pose's ``log_weight: 5.0`` for every unsupervised loss, as a plain weight ``1 / (2 e^5)``."""
 
 
 class _Strict(BaseModel):
@@ -123,11 +129,76 @@ class TrainConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_workers: int = Field(default=0, ge=0, description="data-loading worker processes")
 
+    # Semi-supervised training (Lightning Pose's unsupervised losses on unlabeled video frames).
+    losses: list[UnsupervisedLoss] = Field(
+        default_factory=list,
+        description="unsupervised losses on runs of unlabeled video frames: 'temporal' (keypoints that jump), "
+        "'pca_singleview' (implausible poses, Pose PCA of pca_keypoints), 'pca_multiview' (views that "
+        "disagree; needs the project's view_matches). Empty: supervised training only",
+    )
+    loss_weights: dict[UnsupervisedLoss, float] = Field(
+        default_factory=lambda: dict.fromkeys(UNSUPERVISED_LOSSES, DEFAULT_LOSS_WEIGHT),
+        description="weight of each unsupervised loss (pixels) against the supervised heatmap loss; "
+        "losses not named keep the default 0.00337 (Lightning Pose's log_weight 5: 1 / (2 e^5))",
+    )
+    temporal_epsilon: float = Field(
+        default=20.0, ge=0, description="temporal loss: frame pixels a keypoint may move per frame for free"
+    )
+    temporal_min_confidence: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="temporal loss: skip moves where either frame's confidence is lower",
+    )
+    unlabeled_seq_len: int | None = Field(
+        default=None,
+        ge=2,
+        description="consecutive unlabeled frames per training step; default 32 on a GPU (Lightning Pose), "
+        "8 on a CPU",
+    )
+    unlabeled_videos: list[str] = Field(
+        default_factory=list,
+        description="videos or folders of videos for the unlabeled frames (relative to the project's "
+        "data_dir); default: the project's video_dir",
+    )
+    anneal_start_epoch: int = Field(
+        default=60,
+        ge=0,
+        description="the unsupervised losses count from the epoch after this one (0-based); Lightning Pose: 60",
+    )
+    anneal_increase_per_epoch: float = Field(
+        default=0.01,
+        gt=0,
+        le=1,
+        description="their factor then grows by this much per epoch, up to 1; Lightning Pose: 0.01",
+    )
+
+    @field_validator("losses")
+    @classmethod
+    def _distinct_losses(cls, losses: list[str]) -> list[str]:
+        dupes = sorted({n for n in losses if losses.count(n) > 1})
+        if dupes:
+            raise ValueError(f"each unsupervised loss may be listed once; repeated: {dupes}")
+        return losses
+
+    @field_validator("loss_weights")
+    @classmethod
+    def _weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        negative = {name: w for name, w in weights.items() if not w >= 0}
+        if negative:
+            raise ValueError(f"loss weights must be 0 or more; got {negative}")
+        return {**dict.fromkeys(UNSUPERVISED_LOSSES, DEFAULT_LOSS_WEIGHT), **weights}
+
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:
         if self.train_fraction + self.val_fraction >= 1.0 + 1e-9:
             raise ValueError("train_fraction + val_fraction must be below 1 (the rest is the test split)")
         return self
+
+    @property
+    def semi_supervised(self) -> bool:
+        """Whether training adds unsupervised losses on unlabeled video frames."""
+        return bool(self.losses)
 
     @property
     def uses_context(self) -> bool:

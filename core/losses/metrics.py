@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from core.config import ProjectConfig
 from core.labels.dlc_csv import read_pose_csv
+from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
 from core.predict.labeled_frames import write_pixel_error
 from core.selection.metrics import temporal_norm
@@ -82,3 +84,22 @@ def write_prediction_metrics(
         name: write_pixel_error(table, out_dir / f"{predictions_csv.stem}.{name}.csv")
         for name, table in tables.items()
     }
+
+
+def training_labels(model_dir: str | Path) -> PoseTable | None:
+    """The labels of a trained model's training split (its config.yaml's split, read from the
+    project's label file), for fitting the metrics' PCAs as training did; None when the label file or
+    the split is not there (the metrics then fall back to all the project's labels, or skip)."""
+    from core.predict.trained_model import CONFIG_FILE, load_model_config
+
+    project, _ = load_model_config(Path(model_dir))
+    split = yaml.safe_load((Path(model_dir) / CONFIG_FILE).read_text()).get("split") or {}
+    path = project.data_dir / project.labels_file
+    names = set(split.get("train") or ())
+    if not names or not path.is_file():
+        return None
+    labels = read_labels(path)
+    rows = [i for i, name in enumerate(labels.index) if name in names]
+    return PoseTable(
+        list(labels.keypoints), [labels.index[i] for i in rows], labels.values[rows], labels.fields
+    )

@@ -17,6 +17,27 @@ WINDOW = len(CONTEXT_OFFSETS)
 CENTRE = CONTEXT_OFFSETS.index(0)
 
 
+def pad_ends(inputs: Tensor, start: bool = True, end: bool = True) -> Tensor:
+    """A run of per-frame tensors ``(N, ...)`` with its first frame repeated ``CENTRE`` times before it
+    (``start``) and its last frame repeated ``WINDOW - 1 - CENTRE`` times after it (``end``), so every
+    frame of the run is the centre of a window (how prediction pads a video's ends)."""
+    parts = [inputs]
+    if start:
+        parts.insert(0, inputs[:1].expand(CENTRE, *inputs.shape[1:]))
+    if end:
+        parts.append(inputs[-1:].expand(WINDOW - 1 - CENTRE, *inputs.shape[1:]))
+    return torch.cat(parts)
+
+
+def stack_windows(inputs: Tensor) -> Tensor:
+    """Per-frame tensors of ``M`` consecutive frames ``(M, ...)`` to the ``M - WINDOW + 1`` windows
+    they cover, ``(M - WINDOW + 1, WINDOW, ...)``: window ``i`` holds frames ``i .. i + WINDOW - 1``."""
+    ready = len(inputs) - (WINDOW - 1)
+    if ready <= 0:
+        return inputs.new_empty((0, WINDOW, *inputs.shape[1:]))
+    return torch.stack([inputs[i : i + ready] for i in range(WINDOW)], dim=1)
+
+
 def _upsample(in_channels: int, out_channels: int) -> nn.ConvTranspose2d:
     """3x3 transposed convolution doubling height and width."""
     return nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1, output_padding=1)
@@ -106,3 +127,11 @@ class ContextHeatmapNet(HeatmapNet):
     def decode_windows(self, frame_inputs: Tensor) -> Tensor:
         """Temporal logits ``(B, C, H/4, W/4)`` from ``(B, 5, 2, C, H/4, W/4)`` frame inputs (see ``encode``)."""
         return self.temporal.decode_windows(frame_inputs)
+
+    def forward_run(self, frames: Tensor) -> list[Tensor]:
+        """Both heads' logits ``(N, C, H/4, W/4)`` for every frame of a run of ``N`` consecutive frames
+        ``(N, 3, H, W)``, each predicted from its window t-2..t+2 with the run's ends padded by
+        repetition, as prediction pads a video's (``pad_ends``); every frame goes through the backbone
+        once (the semi-supervised losses' unlabeled runs)."""
+        single, inputs = self.encode(frames)
+        return [single, self.decode_windows(stack_windows(pad_ends(inputs)))]

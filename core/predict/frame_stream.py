@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 import torch
 
-from core.models.context import CENTRE, WINDOW
+from core.models.context import WINDOW, pad_ends, stack_windows
 
 if TYPE_CHECKING:
     from core.predict.trained_model import TrainedModel
@@ -73,7 +73,7 @@ class ContextWindows:
         with self.model.autocast():
             single, inputs = self.network.encode(self.model.model_input(frames))
         if self.inputs is None:
-            inputs = torch.cat([inputs[:1].expand(CENTRE, *inputs.shape[1:]), inputs])
+            inputs = pad_ends(inputs, end=False)
         else:
             single, inputs = torch.cat([self.single, single]), torch.cat([self.inputs, inputs])
         return self._predict_ready(single, inputs)
@@ -82,8 +82,7 @@ class ContextWindows:
     def finish(self) -> Keypoints:
         if self.inputs is None:
             return no_keypoints(self.model)
-        padding = self.inputs[-1:].expand(WINDOW - 1 - CENTRE, *self.inputs.shape[1:])
-        keypoints = self._predict_ready(self.single, torch.cat([self.inputs, padding]))
+        keypoints = self._predict_ready(self.single, pad_ends(self.inputs, start=False))
         self.single = self.inputs = None
         return keypoints
 
@@ -93,9 +92,8 @@ class ContextWindows:
         if ready <= 0:
             self.single, self.inputs = single, inputs
             return no_keypoints(self.model)
-        windows = torch.stack([inputs[i : i + ready] for i in range(WINDOW)], dim=1)  # (ready, 5, 2, C, h, w)
         with self.model.autocast():
-            temporal = self.network.decode_windows(windows)
+            temporal = self.network.decode_windows(stack_windows(inputs))  # windows (ready, 5, 2, C, h, w)
         keypoints = self.model.keypoints([single[:ready], temporal], *self.frame_size)
         self.single, self.inputs = single[ready:], inputs[ready:]
         return keypoints

@@ -1,8 +1,12 @@
 """The Lightning module: supervised heatmap loss on every output (intermediate supervision, both
 heads of the context model, optional posture-graph maps), Lightning Pose's optimiser schedule and
-backbone freezing."""
+backbone freezing; with unsupervised losses, a run of unlabeled video frames in every training step
+too (semi-supervised training, ``core.training.semisupervised``)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -15,9 +19,12 @@ from core.data.heatmaps import (
     posture_graph_targets,
 )
 from core.data.images import to_model_input
-from core.models.decoding import decode_prediction
+from core.data.unlabeled import UnlabeledBatch, make_unlabeled_loader, to_frame_pixels
+from core.losses.unsupervised import annealing_factor
+from core.models.decoding import decode_heatmaps, decode_prediction
 from core.models.factory import build_network
 from core.models.heatmap_net import HEATMAP_STRIDE
+from core.training.semisupervised import UnsupervisedLosses, resolve_seq_len
 
 
 def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
@@ -34,7 +41,25 @@ def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Ten
 
 
 class PoseModule(L.LightningModule):
-    def __init__(self, project: ProjectConfig, train: TrainConfig) -> None:
+    """Training of one network.
+
+    With ``unsupervised`` (semi-supervised training) every training step also takes the next run of
+    ``train.unlabeled_seq_len`` consecutive frames from ``unlabeled_videos`` (the loader opens at the
+    first training step and closes when training ends, or on ``close_unlabeled``), predicts them
+    (``_predict_run``), maps the keypoints back to frame pixels and adds
+    ``annealing_factor(epoch) x sum(weight x term)`` to the supervised loss. Logged per step:
+    ``train_loss`` (the total), ``train_supervised_loss``, ``train_<name>_loss`` for each
+    unsupervised term (also while the factor is 0, when they are computed without gradients) and
+    ``annealing_factor``. Validation stays supervised.
+    """
+
+    def __init__(
+        self,
+        project: ProjectConfig,
+        train: TrainConfig,
+        unsupervised: UnsupervisedLosses | None = None,
+        unlabeled_videos: Sequence[Path] = (),
+    ) -> None:
         super().__init__()
         self.save_hyperparameters(
             {"project": project.model_dump(mode="json"), "train": train.model_dump(mode="json")}
@@ -43,6 +68,11 @@ class PoseModule(L.LightningModule):
         self.network = build_network(project, train)
         self.edges = project.skeleton_indices if train.posture_graph else []
         self.num_keypoints = len(project.keypoints)
+        if unsupervised is not None and not unlabeled_videos:
+            raise ValueError("unsupervised losses need unlabeled videos")
+        self.unsupervised = unsupervised
+        self.unlabeled_videos = list(unlabeled_videos)
+        self._unlabeled: Iterator[UnlabeledBatch] | None = None
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``(B, 3, H, W)`` images, or ``(B, 5, 3, H, W)`` windows for the context model, to the
@@ -59,14 +89,15 @@ class PoseModule(L.LightningModule):
             targets, visible = torch.cat([targets, graph], 1), torch.cat([visible, graph_visible], 1)
         return targets, visible
 
-    def _step(self, batch: dict[str, torch.Tensor], stage: str) -> torch.Tensor:
+    def _step(self, batch: dict[str, torch.Tensor], stage: str, name: str = "loss") -> torch.Tensor:
+        """The supervised loss of a labeled batch, logged as ``<stage>_<name>``."""
         outputs = self(to_model_input(batch["image"]))
         h, w = outputs[-1].shape[-2:]
         targets, visible = self._targets(batch["keypoints"], h, w)
         losses = [heatmap_loss(out, targets, visible) for out in outputs]
         loss = torch.stack(losses).sum()
         batch_size = len(batch["image"])
-        self.log(f"{stage}_loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log(f"{stage}_{name}", loss, prog_bar=name == "loss", batch_size=batch_size)
         if stage == "val":
             xy_hm, _ = decode_prediction(
                 outputs,
@@ -81,7 +112,79 @@ class PoseModule(L.LightningModule):
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        if self.unsupervised is None:
+            return self._step(batch, "train")
+        supervised = self._step(batch, "train", "supervised_loss")
+        factor = self.annealing_factor()
+        unlabeled = next(self._unlabeled_batches())
+        # While the factor is 0 the terms are only logged: no graph, no backward cost.
+        with torch.set_grad_enabled(factor > 0):
+            terms = self.unsupervised_terms(unlabeled)
+        loss = supervised + factor * self.unsupervised.weighted_sum(terms)
+        frames = len(unlabeled["frames"])
+        for name, term in terms.items():
+            self.log(f"train_{name}_loss", term.value.detach(), batch_size=frames)
+        self.log("annealing_factor", factor, batch_size=frames)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["image"]))
+        return loss
+
+    def annealing_factor(self) -> float:
+        """The factor on the unsupervised terms in the current epoch."""
+        config = self.train_config
+        return annealing_factor(
+            self.current_epoch, config.anneal_start_epoch, config.anneal_increase_per_epoch
+        )
+
+    def _predict_run(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each prediction head's keypoints for a run of consecutive frames ``(T, 3, h, w)``.
+
+        The context model predicts frame t from t-2..t+2, the run's ends padded by repetition like a
+        video's (``ContextHeatmapNet.forward_run``). Decoded with the soft-argmax whatever the
+        config's decoder (the subpixel maxima have no gradient).
+
+        Returns:
+            ``xy (heads, T, K, 2)`` in model-input pixels and ``confidence (heads, T, K)``, detached.
+        """
+        network = self.network
+        outputs = network.forward_run(frames) if self.train_config.uses_context else network(frames)
+        maps = torch.stack(
+            [out[:, : self.num_keypoints].float() for out in outputs[-network.prediction_heads :]]
+        )
+        xy_hm, confidence = decode_heatmaps(
+            maps.flatten(0, 1), "soft_argmax", self.train_config.heatmap_sigma
+        )
+        xy = heatmap_to_image_coords(xy_hm.unflatten(0, maps.shape[:2]), HEATMAP_STRIDE)
+        return xy, confidence.unflatten(0, maps.shape[:2]).detach()
+
+    def unsupervised_terms(self, unlabeled: UnlabeledBatch) -> dict:
+        """The unsupervised losses (``{name: LossTerm}``) of one unlabeled run, on every prediction
+        head's keypoints mapped back to frame pixels."""
+        xy, confidence = self._predict_run(unlabeled["frames"])
+        return self.unsupervised(to_frame_pixels(xy, unlabeled["affine"]), confidence)
+
+    def _unlabeled_batches(self) -> Iterator[UnlabeledBatch]:
+        if self._unlabeled is None:
+            config = self.train_config
+            self._unlabeled = make_unlabeled_loader(
+                self.project,
+                config,
+                self.device,
+                resolve_seq_len(config, self.device),
+                seed=config.seed + self.global_step,  # a resumed run draws new windows
+                videos=self.unlabeled_videos,
+            )
+        return self._unlabeled
+
+    def close_unlabeled(self) -> None:
+        """Stop the unlabeled-frame loader (its decoding thread or DALI pipeline), if open."""
+        if self._unlabeled is not None:
+            close = getattr(self._unlabeled, "close", None)
+            self._unlabeled = None
+            if close:
+                close()
+
+    def on_train_end(self) -> None:
+        self.close_unlabeled()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "val")

@@ -22,11 +22,22 @@ from core.data.labeled_frames import LabeledFrames, load_project_labels, split_f
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
+from core.losses.metrics import prediction_metrics
 from core.predict.labeled_frames import score_labeled_frames, write_pixel_error
 from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule
 from core.training.oom import fit_with_batch_halving
+from core.training.semisupervised import (
+    UnsupervisedLosses,
+    build_unsupervised,
+    check_semisupervised,
+    check_videos,
+    fit_training_pcas,
+    resolve_seq_len,
+    rows_of,
+    unlabeled_video_paths,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +61,16 @@ def train_model(
 
     Writes into ``model_dir``: config.yaml (project + training settings + split), checkpoints/
     (best by validation loss, and last), metrics.csv (every logged value per step/epoch),
-    predictions.csv (labeled frames, with a `set` column), pixel_error.csv and summary.json.
-    ``resume`` continues from checkpoints/last.ckpt. On a GPU, a CUDA out-of-memory error restarts
-    training from the last checkpoint with half the batch size (logged; config.yaml records it).
+    predictions.csv (labeled frames, with a `set` column), pixel_error.csv, the labeled frames' PCA
+    errors (``predictions.pca_singleview_error.csv``, ``predictions.pca_multiview_error.csv``) and
+    summary.json. ``resume`` continues from checkpoints/last.ckpt. On a GPU, a CUDA out-of-memory
+    error restarts training from the last checkpoint with half the batch size (and half the
+    unlabeled run length; logged, and config.yaml records them).
+
+    With ``train.losses`` (semi-supervised), the unlabeled videos and the losses are checked first
+    (a ConfigError / VideoError before anything is written), the PCAs are fitted on the training
+    split (one that cannot be fitted is dropped with a warning), and config.yaml records the
+    unlabeled run length in use.
     """
     model_dir = Path(model_dir)
     last = model_dir / "checkpoints" / "last.ckpt"
@@ -60,19 +78,35 @@ def train_model(
         raise PoseCloudError(f"cannot resume: {last} does not exist; start a new training instead")
     if not resume and (model_dir / CONFIG_FILE).exists():
         raise PoseCloudError(f"{model_dir} already holds a model; choose another folder or pass --resume")
+    videos: list[Path] = []
+    if train.semi_supervised:
+        check_semisupervised(project, train)
+        train = train.model_copy(
+            update={"unlabeled_seq_len": resolve_seq_len(train, pick_device(train.device))}
+        )
+        videos = unlabeled_video_paths(project, train)
+    labels = load_project_labels(project)
+    if videos:
+        check_videos(videos, train.unlabeled_seq_len, project.data_dir / labels.index[0])
     model_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(train.seed, workers=True, verbose=False)
-    labels = load_project_labels(project)
     split = split_frames(len(labels.index), train.train_fraction, train.val_fraction, train.seed)
     _write_config(model_dir, project, train, split, labels.index)
+    unsupervised = build_unsupervised(project, train, rows_of(labels, split["train"]))
+    seq_len = train.unlabeled_seq_len
 
     def fit(batch_size: int, restarted: bool) -> ModelCheckpoint:
-        run = train.model_copy(update={"batch_size": batch_size})
+        nonlocal seq_len
+        if restarted and unsupervised is not None:
+            seq_len = max(2, seq_len // 2)
+        run = train.model_copy(update={"batch_size": batch_size, "unlabeled_seq_len": seq_len})
         if restarted:  # the folder records the batch size in use
+            if unsupervised is not None:
+                log.warning("unlabeled frames per step: %d after the out-of-memory error", seq_len)
             _write_config(model_dir, project, run, split, labels.index)
         resume_from = last if (resume or restarted) and last.is_file() else None
-        return _fit(project, run, labels, split, model_dir, resume_from, progress)
+        return _fit(project, run, labels, split, model_dir, resume_from, progress, unsupervised, videos)
 
     checkpoint = fit_with_batch_halving(fit, train.batch_size)
     best = Path(checkpoint.best_model_path or last)
@@ -90,8 +124,12 @@ def _fit(
     model_dir: Path,
     resume_from: Path | None,
     progress: ProgressHook | None,
+    unsupervised: UnsupervisedLosses | None = None,
+    videos: list[Path] | None = None,
 ) -> ModelCheckpoint:
-    """One Lightning fit (continuing from the checkpoint ``resume_from`` if given); returns its checkpoint callback."""
+    """One Lightning fit (continuing from the checkpoint ``resume_from`` if given); returns its checkpoint callback.
+
+    ``unsupervised`` (with the unlabeled ``videos``) makes it semi-supervised."""
     device = pick_device(run.device)
     loaders = {
         name: DataLoader(
@@ -108,7 +146,8 @@ def _fit(
     checkpoint = ModelCheckpoint(
         dirpath=model_dir / "checkpoints",
         filename="best",
-        monitor="val_loss" if has_val else "train_loss",
+        # the supervised loss picks the best checkpoint (Lightning Pose: the validation loss)
+        monitor="val_loss" if has_val else "train_supervised_loss" if unsupervised else "train_loss",
         mode="min",
         save_last=True,
         enable_version_counter=False,
@@ -131,27 +170,55 @@ def _fit(
         enable_model_summary=False,
         deterministic=False,
     )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        trainer.fit(
-            PoseModule(project, run),
-            loaders["train"],
-            loaders["validation"] if has_val else None,
-            ckpt_path=str(resume_from) if resume_from else None,
-        )
+    module = PoseModule(project, run, unsupervised, videos or ())
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            trainer.fit(
+                module,
+                loaders["train"],
+                loaders["validation"] if has_val else None,
+                ckpt_path=str(resume_from) if resume_from else None,
+            )
+    finally:
+        module.close_unlabeled()
     return checkpoint
 
 
 def evaluate(model_dir: Path, labels, split, device: str = "auto") -> dict:
-    """Predict the labeled frames with the best checkpoint and write the scores."""
+    """Predict the labeled frames with the best checkpoint and write the scores: predictions.csv,
+    pixel_error.csv, the PCA errors of the predictions (PCAs fitted on the training split;
+    ``predictions.<metric>.csv``, with the pixel-error layout and its `set` column) and summary.json."""
     model = TrainedModel.load(model_dir, device)
     predictions, pixel_error, summary = score_labeled_frames(model, labels, model.project.data_dir, split)
     write_pose_csv(predictions, model_dir / "predictions.csv")
     write_pixel_error(pixel_error, model_dir / "pixel_error.csv")
+    _write_labeled_pca_errors(
+        model, predictions, rows_of(labels, split["train"]), pixel_error["set"], model_dir
+    )
     (model_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, stats in summary["pixel_error"].items():
         log.info("%s: mean pixel error %.2f px (%d keypoints)", name, stats["mean"], stats["keypoints"])
     return summary
+
+
+def _write_labeled_pca_errors(
+    model: TrainedModel, predictions: PoseTable, train_labels: PoseTable, sets, model_dir: Path
+) -> None:
+    """``predictions.pca_singleview_error.csv`` / ``predictions.pca_multiview_error.csv`` for the
+    labeled frames (the temporal norm means nothing for them: they are not consecutive)."""
+    project = model.project
+    wanted = ["pca_singleview"] + (["pca_multiview"] if len(project.view_matches) >= 2 else [])
+    source = f"the {len(train_labels.index)} labeled frames of the training split"
+    pcas = fit_training_pcas(
+        project, train_labels, wanted, source, "no predictions.{name}_error.csv", logging.INFO
+    )
+    tables = prediction_metrics(predictions, {f"{name}_error": pca for name, pca in pcas.items()})
+    for name, table in tables.items():
+        if name != "temporal_norm":
+            table.index.name = "image"
+            table["set"] = list(sets)
+            write_pixel_error(table, model_dir / f"predictions.{name}.csv")
 
 
 def _write_config(
