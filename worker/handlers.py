@@ -18,7 +18,7 @@ from core.labels.imported import LABELS_CSV
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
 from core.smoothing.io import smooth_files
-from worker.layout import data_prefix, job_prefix
+from worker.layout import data_prefix, job_prefix, project_prefix
 from worker.runner import Handler, JobContext
 
 log = logging.getLogger(__name__)
@@ -62,9 +62,11 @@ def train(ctx: JobContext) -> dict:
     elif any(model_dir.iterdir()):
         shutil.rmtree(model_dir)  # an earlier attempt died before its first checkpoint
     config = parse_config(TrainConfig, model.train_config, "train_config")
-    result = train_model(
-        project_config(project, data_dir), config, model_dir, resume=resume, progress=ctx.report
-    )
+    project_cfg = project_config(project, data_dir)
+    if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames
+        videos = ctx.workspace.fetch(f"{project_prefix(project.id)}/videos")
+        project_cfg = project_cfg.model_copy(update={"video_dir": str(videos)})
+    result = train_model(project_cfg, config, model_dir, resume=resume, progress=ctx.report)
     model.summary = result.summary
     ctx.session.commit()
     return {
@@ -87,15 +89,32 @@ def predict(ctx: JobContext) -> dict:
         raise PoseCloudError(
             f"model {model.name!r} has not finished training; predict once its training succeeds"
         )
-    trained = TrainedModel.load(ctx.workspace.fetch(model.storage_prefix))
+    model_dir = ctx.workspace.fetch(model.storage_prefix)
+    trained = TrainedModel.load(model_dir)
     table, _ = predict_video(
         trained,
         video_file(ctx, video),
         progress=lambda done, total: ctx.report({"frames": done, "total_frames": total}),
     )
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    write_pose_csv(table, ctx.workspace.local_dir(prefix) / "predictions.csv")
+    csv = write_pose_csv(table, ctx.workspace.local_dir(prefix) / "predictions.csv")
+    _write_metrics(ctx, csv, model_dir)
     return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
+def _write_metrics(ctx: JobContext, predictions_csv: Path, model_dir: Path) -> None:
+    """Temporal norm and PCA errors per frame x keypoint next to the predictions, the PCAs fitted on
+    the model's training split; a prediction without them is still a prediction."""
+    from core.losses.metrics import training_labels, write_prediction_metrics
+
+    project = _get(ctx, Project, ctx.job.project_id, "project")
+    labels_csv = ctx.workspace.fetch_file(f"{data_prefix(project.id)}/{LABELS_CSV}")
+    try:
+        write_prediction_metrics(
+            predictions_csv, project_config(project, labels_csv.parent), labels=training_labels(model_dir)
+        )
+    except PoseCloudError as e:
+        log.warning("metrics not written for %s: %s", predictions_csv.name, e)
 
 
 def smooth(ctx: JobContext) -> dict:
@@ -104,7 +123,9 @@ def smooth(ctx: JobContext) -> dict:
     members = [ctx.workspace.fetch_file(c.artifacts["predictions.csv"]) for c in children]
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     ctx.report({"members": len(members)})
-    smooth_files(members, ctx.workspace.local_dir(prefix) / "eks.csv", ctx.job.params.get("s"))
+    eks = smooth_files(members, ctx.workspace.local_dir(prefix) / "eks.csv", ctx.job.params.get("s"))
+    first_member = _get(ctx, Model, children[0].params["model_id"], "model")
+    _write_metrics(ctx, eks, ctx.workspace.fetch(first_member.storage_prefix))
     return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
 
 

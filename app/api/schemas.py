@@ -133,8 +133,8 @@ class PredictionCreate(BaseModel):
     s: float | None = Field(default=None, gt=0, description="EKS smoothing parameter; fitted when omitted")
 
 
-class JobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class JobSummary(BaseModel):
+    """A job as listed: what it does, where it stands, what it produced."""
 
     id: int
     project_id: int
@@ -145,9 +145,14 @@ class JobOut(BaseModel):
     attempt: int
     progress: dict
     error: str | None
-    log_tail: str
     artifacts: list[str] = Field(description="file names to download from .../artifacts/{name}")
     worker: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+class JobOut(JobSummary):
+    """One job in full, with the last lines it logged."""
+
+    log_tail: str

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.testdata import TINY
@@ -81,6 +82,13 @@ def test_ensemble_trains_in_parallel_and_predicts(
         j for j in client.get(f"/projects/{p}/jobs", headers=alice).json() if j["parent_id"] == smooth["id"]
     ]
     assert sorted(j["params"]["model_id"] for j in children) == sorted(m["id"] for m in members)
+    assert {
+        "eks.csv",
+        "eks.temporal_norm.csv",
+        "eks.pca_singleview_error.csv",
+        "eks.pca_multiview_error.csv",
+    } <= set(smooth["artifacts"])
+    assert all("predictions.temporal_norm.csv" in j["artifacts"] for j in children)
 
     eks = _read_pose_csv(
         client.get(f"/projects/{p}/jobs/{smooth['id']}/artifacts/eks.csv", headers=alice).content
@@ -98,3 +106,22 @@ def test_ensemble_trains_in_parallel_and_predicts(
     # The smoothed trajectory jitters less than any member (temporal norm, px per frame).
     jitter = lambda a: np.nanmedian(np.abs(np.diff(a, axis=0)))  # noqa: E731
     assert jitter(x) < min(jitter(m) for m in member_x)
+
+
+def test_semi_supervised_training_uses_the_uploaded_videos(
+    client: TestClient, alice, toy_project, toy_video_id, start_worker, database_url
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough: the SQLite and PostgreSQL paths are the same as above")
+    start_worker(1)
+    config = {**TINY, "losses": ["temporal", "pca_singleview", "pca_multiview"], "unlabeled_seq_len": 4}
+    config.update(anneal_start_epoch=0, anneal_increase_per_epoch=1.0)
+    resp = client.post(
+        f"/projects/{toy_project}/models", json={"name": "semi", "train": config}, headers=alice
+    )
+    assert resp.status_code == 201, resp.text
+    job = wait_for(client, alice, toy_project, resp.json()["train_job_id"], {"succeeded", "failed"})
+    assert job["state"] == "succeeded", job
+    losses = job["progress"]["losses"]
+    for term in ("train_temporal_loss", "train_pca_singleview_loss", "train_pca_multiview_loss"):
+        assert np.isfinite(losses[term]), losses

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, StorageDep
-from app.api.schemas import JobOut
+from app.api.schemas import JobOut, JobSummary
 from app.db.models import Job, Project
 from worker import records
 
@@ -24,18 +24,18 @@ def get_job(project: Project, job_id: int, session: Session) -> Job:
     return job
 
 
-@router.get("", response_model=list[JobOut])
+@router.get("", response_model=list[JobSummary])
 def list_jobs(
     project: ProjectDep,
     session: SessionDep,
     state: Annotated[str | None, Query(description="only jobs in this state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[JobOut]:
-    """The project's jobs, newest first."""
+) -> list[JobSummary]:
+    """The project's jobs, newest first (GET one job for its log tail)."""
     query = select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(limit)
     if state:
         query = query.where(Job.state == state)
-    return [to_out(j) for j in session.scalars(query)]
+    return [to_out(j, JobSummary) for j in session.scalars(query)]
 
 
 @router.get("/{job_id}", response_model=JobOut)
@@ -85,6 +85,6 @@ def download_artifact(
     return StreamingResponse(storage.iter_bytes(key), media_type="application/octet-stream", headers=headers)
 
 
-def to_out(job: Job) -> JobOut:
-    fields = {name: getattr(job, name) for name in JobOut.model_fields if name != "artifacts"}
-    return JobOut(**fields, artifacts=sorted(job.artifacts))
+def to_out(job: Job, schema: type[JobSummary] = JobOut) -> JobSummary:
+    fields = {name: getattr(job, name) for name in schema.model_fields if name != "artifacts"}
+    return schema(**fields, artifacts=sorted(job.artifacts))
