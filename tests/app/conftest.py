@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import shutil
 import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -78,27 +75,3 @@ def truncated_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cut = folder / "truncated.mp4"
     cut.write_bytes(full.read_bytes()[:800_000])
     return cut
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A local S3-compatible server (moto) for the duration of the test session."""
-    moto_server = pytest.importorskip("moto.server")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def s3_storage(s3_endpoint: str) -> tuple[str, dict[str, Any]]:
-    """A fresh bucket on the local S3 server: ``(storage URL, fsspec options)``."""
-    import boto3
-
-    bucket = f"test-{uuid.uuid4().hex[:12]}"
-    credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test", "region_name": "us-east-1"}
-    boto3.client("s3", endpoint_url=s3_endpoint, **credentials).create_bucket(Bucket=bucket)
-    options = {"endpoint_url": s3_endpoint, "key": "test", "secret": "test"}
-    return f"s3://{bucket}/posecloud", {**options, "client_kwargs": {"region_name": "us-east-1"}}
