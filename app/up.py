@@ -15,8 +15,10 @@ from app.example import DEMO_USER, load_example
 from app.redis_server import RedisServer, reachable
 from app.settings import Settings
 from core.errors import ConfigError
+from worker.supervisor import catch_stop_signals, stop_processes
 
 READY_TIMEOUT_S = 120
+STOP_GRACE_S = 30.0
 
 
 def _wait_ready(url: str, process: subprocess.Popen) -> None:
@@ -49,14 +51,7 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
     }
     cli = [sys.executable, "-m", "core.cli"]
     processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
-    stopping = False
-
-    def _stop(signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stopping = catch_stop_signals()
     try:
         base = f"http://{host}:{port}"
         _wait_ready(f"{base}/openapi.json", processes[0])
@@ -68,20 +63,12 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
             f"data {settings.data_root}\n{summary}; log in as {DEMO_USER!r} / {password!r}\nCtrl-C stops everything.",
             flush=True,
         )
-        while not stopping:
+        while not stopping.wait(0.5):
             if any(p.poll() is not None for p in processes):
                 print("a posecloud process exited; stopping the others", file=sys.stderr)
                 return 1
-            time.sleep(0.5)
         return 0
     finally:
-        for process in reversed(processes):
-            if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for process in reversed(processes):
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes[::-1], signal.SIGINT, STOP_GRACE_S)  # the worker first, then the API
         if redis_server:
             redis_server.stop()

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -56,23 +57,37 @@ def _start(slot: Slot, loglevel: str) -> None:
     log.info("started %s (pid %d)", slot.name, slot.process.pid)
 
 
+def catch_stop_signals() -> threading.Event:
+    """An event set by Ctrl-C (SIGINT) or SIGTERM, instead of the default abrupt exit."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stopping.set())
+    return stopping
+
+
+def stop_processes(processes: list[subprocess.Popen], signum: int, grace_s: float) -> None:
+    """Send ``signum`` to the processes still running; kill those not gone after ``grace_s``."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(signum)
+    deadline = time.monotonic() + grace_s
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def run_slots(slots: list[Slot], loglevel: str = "INFO") -> int:
     """Run the slots until a signal arrives; a slot that exits is restarted after a short pause."""
-    stopping = False
-
-    def _stop(signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stopping = catch_stop_signals()
     for slot in slots:
         _start(slot, loglevel)
-    while not stopping:
-        time.sleep(0.5)
+    while not stopping.wait(0.5):
         for slot in slots:
             code = slot.process.poll()
-            if code is not None and not stopping:
+            if code is not None and not stopping.is_set():
                 log.warning("%s exited with code %s; restarting it (its job resumes)", slot.name, code)
                 time.sleep(RESTART_DELAY_S)
                 _start(slot, loglevel)
@@ -81,15 +96,6 @@ def run_slots(slots: list[Slot], loglevel: str = "INFO") -> int:
 
 
 def stop_slots(slots: list[Slot]) -> None:
-    """Ask every slot to stop; kill those still running after a grace period. A job that was running
-    is resumed from its last checkpoint by the next worker (its heartbeat stops)."""
-    running = [s.process for s in slots if s.process and s.process.poll() is None]
-    for process in running:
-        process.send_signal(signal.SIGQUIT)  # Celery's cold shutdown: do not wait for a long training
-    deadline = time.monotonic() + STOP_GRACE_S
-    for process in running:
-        try:
-            process.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Stop every slot at once (Celery's cold shutdown, SIGQUIT: do not wait for a long training);
+    a running job is handed back to the queue and resumed by the next worker."""
+    stop_processes([s.process for s in slots if s.process], signal.SIGQUIT, STOP_GRACE_S)
