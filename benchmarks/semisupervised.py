@@ -120,7 +120,7 @@ def calibrate(name: str, project, args: argparse.Namespace, out: Path) -> tuple[
     minutes = max(0.1, min(0.75, args.minutes / 5))
     config = load_train_config(None, {**settings(name, 0, minutes, args), "val_every_n_epochs": 1_000})
     train_model(project, config, out / f"calibrate-{name}", progress=timer)
-    labels = load_project_labels(project)
+    labels = load_project_labels(project)[0]
     steps_per_epoch = len(
         split_frames(len(labels.index), config.train_fraction, config.val_fraction, 0)["train"]
     )
@@ -140,10 +140,10 @@ def video_metrics(model_dir: Path, project, seed: int, config) -> dict:
     model = TrainedModel.load(model_dir)
     video = project.data_dir / project.video_dir / "test_vid.mp4"
     table, _ = predict_video(model, video, batch_size=32)
-    labels = load_project_labels(project)
+    labels = load_project_labels(project)[0]
     train_rows = split_frames(len(labels.index), config.train_fraction, config.val_fraction, seed)["train"]
-    pcas = fit_training_pcas(project, rows_of(labels, train_rows), SEMI_LOSSES[1:], "the training split")
-    metrics = prediction_metrics(table, {f"{k}_error": v for k, v in pcas.items()})
+    pcas = fit_training_pcas(project, [rows_of(labels, train_rows)], SEMI_LOSSES[1:], "the training split")
+    metrics = prediction_metrics(project, [table], {f"{k}_error": v for k, v in pcas.items()})[0]
     norm = metrics["temporal_norm"].to_numpy()
     return {
         "temporal_norm_median": float(np.nanmedian(norm)),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from core.errors import PoseCloudError
+from core.errors import PoseCloudError, VideoError
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -62,6 +62,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except PoseCloudError as e:  # the metrics then use all the project's labels, or are skipped
         print(f"warning: cannot read the model's training labels: {e}", file=sys.stderr)
         train_labels = None
+    predicted: dict[Path, Path] = {}  # video -> its predictions CSV
     for video in args.videos:
         stem, start = Path(video).stem, time.perf_counter()
         if model is not None:
@@ -74,21 +75,35 @@ def cmd_predict(args: argparse.Namespace) -> int:
             )
             csv_path = write_ensemble_prediction(ensemble, out_dir, stem)["eks"]
             table, skeleton = ensemble.smoothed, project.skeleton_indices
+        predicted[Path(video)] = csv_path
         seconds = time.perf_counter() - start
         n = len(table.index)
         print(
             f"{csv_path}: {n} frames, {len(members)} model(s), {seconds:.1f} s ({n / seconds:.1f} frames/s)"
         )
-        # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
-        try:
-            metrics = write_prediction_metrics(csv_path, project, labels=train_labels)
-            print(f"  metrics: {', '.join(p.name for p in metrics.values())}")
-        except PoseCloudError as e:
-            print(f"warning: {csv_path.name}: metrics not written: {e}", file=sys.stderr)
         if args.labeled_video:
             mp4 = write_labeled_video(video, table, skeleton, out_dir / f"{stem}.labeled.mp4")
             print(f"{mp4}: labeled video")
+    # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
+    for csvs in _metric_groups(project, predicted):
+        try:
+            for metrics in write_prediction_metrics(csvs, project, labels=train_labels):
+                print(f"  metrics: {', '.join(p.name for p in metrics.values())}")
+        except PoseCloudError as e:
+            print(f"warning: {', '.join(p.name for p in csvs)}: metrics not written: {e}", file=sys.stderr)
     return 0
+
+
+def _metric_groups(project, predicted: dict[Path, Path]) -> list[list[Path]]:
+    """The predictions CSVs scored together: a session's views for separate cameras (each video on
+    its own, without the multi-view PCA error, when the videos do not make whole sessions)."""
+    from core.data.cameras import group_videos
+
+    try:
+        return [[predicted[v] for v in session] for session in group_videos(list(predicted), project.views)]
+    except VideoError as e:
+        print(f"warning: no multi-view PCA error: {e}", file=sys.stderr)
+        return [[csv] for csv in predicted.values()]
 
 
 def cmd_import(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -24,6 +25,9 @@ BACKBONES = (
 
 T = TypeVar("T", bound=BaseModel)
 
+VIEW_PLACEHOLDER = "{view}"
+VIEW_NAME = re.compile(r"[A-Za-z0-9]+")
+
 UnsupervisedLoss = Literal["temporal", "pca_singleview", "pca_multiview"]
 UNSUPERVISED_LOSSES: tuple[str, ...] = ("temporal", "pca_singleview", "pca_multiview")
 DEFAULT_LOSS_WEIGHT = 0.5 * math.exp(-5.0)
@@ -43,7 +47,12 @@ class ProjectConfig(_Strict):
     name: str = Field(min_length=1)
     keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
     skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
-    views: list[str] = Field(default_factory=lambda: ["main"], description="synchronized camera views")
+    views: list[str] = Field(
+        default_factory=lambda: ["main"],
+        description="camera views: one for a single camera (a mirror's views in one frame included); 2 or more "
+        "for separate synchronized cameras, one video per view whose file name holds the view name as a word "
+        "(session1_top.mp4) and one label file per view (see labels_file)",
+    )
     pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
     view_matches: list[list[str]] = Field(
         default_factory=list,
@@ -53,7 +62,11 @@ class ProjectConfig(_Strict):
         default_factory=list, description="left/right keypoints swapped by a horizontal flip"
     )
     data_dir: Path = Field(default=Path("."), description="folder holding the labels and labeled-data/")
-    labels_file: str = "CollectedData.csv"
+    labels_file: str = Field(
+        default="CollectedData.csv",
+        description="the label file under data_dir; with separate cameras a pattern with {view} "
+        "(CollectedData_{view}.csv): one file per view, row i of every file the same moment",
+    )
     video_dir: str = "videos"
 
     @field_validator("keypoints")
@@ -63,6 +76,41 @@ class ProjectConfig(_Strict):
         if dupes:
             raise ValueError(f"keypoint names must be unique; repeated: {dupes}")
         return names
+
+    @field_validator("views")
+    @classmethod
+    def _view_names(cls, views: list[str]) -> list[str]:
+        if not views:
+            raise ValueError("list at least one view")
+        bad = [v for v in views if not VIEW_NAME.fullmatch(v)]
+        if bad:
+            raise ValueError(
+                f"view names must be letters and digits only (they are matched as a word of video file "
+                f"names such as session1_top.mp4); got {bad}"
+            )
+        if len(set(views)) < len(views):
+            raise ValueError(f"view names must be unique; got {views}")
+        return views
+
+    @model_validator(mode="after")
+    def _camera_layout(self) -> ProjectConfig:
+        if self.separate_cameras:
+            if VIEW_PLACEHOLDER not in self.labels_file:
+                raise ValueError(
+                    f"labels_file: with {len(self.views)} camera views there is one label file per view; write "
+                    f"the file name with {VIEW_PLACEHOLDER} for the view name, e.g. CollectedData_{VIEW_PLACEHOLDER}.csv"
+                )
+            if self.view_matches:
+                raise ValueError(
+                    "view_matches: these list a mirror's views inside one frame; with separate cameras every view "
+                    "has the same keypoints and the multi-view PCA matches them by name: remove view_matches"
+                )
+        elif VIEW_PLACEHOLDER in self.labels_file:
+            raise ValueError(
+                f"labels_file: {VIEW_PLACEHOLDER} names a camera view, but the project has one view "
+                f"({self.views[0]}); list the cameras in views or name one label file"
+            )
+        return self
 
     @model_validator(mode="after")
     def _known_names(self) -> ProjectConfig:
@@ -80,6 +128,20 @@ class ProjectConfig(_Strict):
         if len({len(group) for group in self.view_matches}) > 1:
             raise ValueError("view_matches: every view must list the same number of keypoints")
         return self
+
+    @property
+    def separate_cameras(self) -> bool:
+        """Whether the views are separate synchronized cameras (one video and label file per view)."""
+        return len(self.views) > 1
+
+    def labels_path(self, view: str) -> Path:
+        """The label file of ``view`` (for a single camera, the one label file)."""
+        return Path(self.data_dir) / self.labels_file.replace(VIEW_PLACEHOLDER, view)
+
+    @property
+    def labels_paths(self) -> list[Path]:
+        """One label file per view, in ``views`` order."""
+        return [self.labels_path(view) for view in self.views]
 
     def index_of(self, names: list[str]) -> list[int]:
         return [self.keypoints.index(n) for n in names]

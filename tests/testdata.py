@@ -51,3 +51,59 @@ TINY = {
     "lr_milestones": [1],
     "freeze_backbone_epochs": 0,
 }
+
+
+# The toy data's mirror split into two synchronized "cameras": rows above MIRROR_ROW are the top
+# view, rows from it down the bottom view (the mirror's edge; the labels' top/bottom y ranges
+# are 0-148 and 184-406 px).
+MIRROR_ROW = 168
+BODY_PARTS = ["paw1LH", "paw2LF", "paw3RF", "paw4RH", "tailBase", "tailMid", "nose"]
+CAMERA_VIEWS = {"top": (0, MIRROR_ROW, "_top"), "bottom": (MIRROR_ROW, None, "_bot")}
+
+
+def make_camera_project(dest: Path, video_frames: int | None = None) -> Path:
+    """A two-camera project (views top and bottom) cut from the toy data: each labeled image and
+    the first ``video_frames`` frames of the toy video (all when None) split at MIRROR_ROW into
+    ``labeled-data/<view>/imgNN.png`` and ``videos/test_vid_<view>.mp4``, and one label file per
+    view with the 7 body parts seen in both (y measured from each view's top edge). Returns the
+    path of its project.yaml."""
+    import cv2
+    import yaml
+
+    from core.labels.dlc_csv import write_pose_csv
+    from core.labels.formats import read_labels
+    from core.video.reader import iter_frames
+
+    labels = read_labels(TOY / "CollectedData.csv")
+    frames = []
+    for frame in iter_frames(TOY_VIDEO):
+        if video_frames is not None and len(frames) == video_frames:
+            break
+        frames.append(frame)
+    (dest / "videos").mkdir(parents=True, exist_ok=True)
+    for view, (first, last, suffix) in CAMERA_VIEWS.items():
+        view_labels = labels.select_keypoints([part + suffix for part in BODY_PARTS])
+        values = view_labels.values.copy()
+        values[..., 1] -= first
+        index = []
+        for name in labels.index:
+            image = cv2.imread(str(TOY / name), cv2.IMREAD_UNCHANGED)[first:last]
+            index.append(f"labeled-data/{view}/{Path(name).name}")
+            (dest / index[-1]).parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(dest / index[-1]), image)
+        table = type(labels)(BODY_PARTS, index, values, view_labels.fields, view_labels.scorer)
+        write_pose_csv(table, dest / f"CollectedData_{view}.csv")
+        write_video(
+            dest / "videos" / f"test_vid_{view}.mp4", np.stack([f[first:last] for f in frames]), fps=250
+        )
+    project = {
+        "name": "mirror-mouse-cameras",
+        "views": list(CAMERA_VIEWS),
+        "labels_file": "CollectedData_{view}.csv",
+        "keypoints": BODY_PARTS,
+        "skeleton": [["tailBase", "tailMid"], ["tailBase", "nose"], ["paw1LH", "tailBase"],
+                     ["paw4RH", "tailBase"], ["paw2LF", "nose"], ["paw3RF", "nose"]],
+    }  # fmt: skip
+    path = dest / "project.yaml"
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    return path

@@ -111,7 +111,7 @@ def _write_metrics(ctx: JobContext, predictions_csv: Path, model_dir: Path) -> N
     labels_csv = ctx.workspace.fetch_file(f"{data_prefix(project.id)}/{LABELS_CSV}")
     try:
         write_prediction_metrics(
-            predictions_csv, project_config(project, labels_csv.parent), labels=training_labels(model_dir)
+            [predictions_csv], project_config(project, labels_csv.parent), labels=training_labels(model_dir)
         )
     except PoseCloudError as e:
         log.warning("metrics not written for %s: %s", predictions_csv.name, e)

@@ -33,7 +33,11 @@ class ProjectCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
     skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
-    views: list[str] = Field(default_factory=lambda: ["main"], min_length=1, description="camera views")
+    views: list[str] = Field(
+        default_factory=lambda: ["main"],
+        min_length=1,
+        description="the camera view (one per project in the app; a mirror's views go in view_matches)",
+    )
     pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
     view_matches: list[list[str]] = Field(
         default_factory=list, description="the same body parts in each view of one frame (mirrors)"

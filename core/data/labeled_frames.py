@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 
 from core.config import ProjectConfig, TrainConfig
 from core.data.augment import apply_augmentation, build_augmentation, flip_horizontally, resize_frame
+from core.data.cameras import check_rows_aligned
 from core.data.images import read_rgb
 from core.errors import LabelFormatError
 from core.labels.formats import read_labels
@@ -72,9 +73,16 @@ def _report_missing_context(paths: list[Path], windows: list[list[Path]]) -> Non
         )
 
 
-def load_project_labels(project: ProjectConfig) -> PoseTable:
-    """The project's labels in project keypoint order, after checking names and image files."""
-    path = project.data_dir / project.labels_file
+def load_project_labels(project: ProjectConfig) -> list[PoseTable]:
+    """The project's labels, one table per view (one for a single camera), in project keypoint order,
+    after checking names, image files and (separate cameras) that the views' rows are aligned."""
+    tables = [_load_view_labels(project, path) for path in project.labels_paths]
+    if project.separate_cameras:
+        check_rows_aligned([t.index for t in tables], project.views, project.labels_paths)
+    return tables
+
+
+def _load_view_labels(project: ProjectConfig, path: Path) -> PoseTable:
     table = read_labels(path)
     check_keypoints_match(project.keypoints, table.keypoints, source=str(path))
     table = table.select_keypoints(project.keypoints)
@@ -112,26 +120,28 @@ def split_frames(
 
 class LabeledFrames(Dataset):
     """Items: ``image (H, W, 3)`` uint8 tensor at the model input size, ``keypoints (K, 2)`` float32
-    in model-input pixels (NaN where missing), ``row`` the label-table row.
+    in model-input pixels (NaN where missing), ``row`` the label-table row and ``view`` its index.
 
-    For the context model ``image`` is ``(5, H, W, 3)``: frames t-2..t+2 (``context_paths``), all
-    flipped, augmented and resized alike; the keypoints are frame t's.
+    With separate cameras every view's image of a row is an item of its own (views of one frame
+    differ by the camera, as other frames do by posture; one network learns them all), so there are
+    ``len(rows) x views`` items. For the context model ``image`` is ``(5, H, W, 3)``: frames
+    t-2..t+2 (``context_paths``), all flipped, augmented and resized alike; the keypoints are frame t's.
     """
 
     def __init__(
         self,
         project: ProjectConfig,
-        labels: PoseTable,
+        labels: list[PoseTable],
         rows: np.ndarray,
         train: TrainConfig,
         augment: bool,
     ) -> None:
-        self.paths = [Path(project.data_dir) / labels.index[r] for r in rows]
+        self.items = [(int(r), v) for r in rows for v in range(len(labels))]
+        self.paths = [Path(project.data_dir) / labels[v].index[r] for r, v in self.items]
         self.windows = [context_paths(p) for p in self.paths] if train.uses_context else None
         if self.windows is not None:
             _report_missing_context(self.paths, self.windows)
-        self.keypoints = labels.xy[rows]
-        self.rows = np.asarray(rows)
+        self.keypoints = np.stack([labels[v].xy[r] for r, v in self.items]) if self.items else np.empty((0,))
         self.height, self.width = train.image_height, train.image_width
         self.transform = build_augmentation(train.augmentation if augment else "none")
         self.flip_pairs = (
@@ -149,8 +159,10 @@ class LabeledFrames(Dataset):
             image, keypoints = flip_horizontally(image, keypoints, self.flip_pairs)
         image, keypoints = apply_augmentation(self.transform, image, keypoints)
         image, keypoints = resize_frame(image, keypoints, self.height, self.width)
+        row, view = self.items[i]
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image)),
             "keypoints": torch.from_numpy(keypoints.astype(np.float32)),
-            "row": torch.tensor(self.rows[i]),
+            "row": torch.tensor(row),
+            "view": torch.tensor(view),
         }

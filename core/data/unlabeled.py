@@ -16,6 +16,7 @@ Pixel coordinates follow the pixel-centre convention of ``core.data.augment.scal
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from core.config import ProjectConfig, TrainConfig
+from core.data.cameras import group_videos
 from core.data.images import to_model_input
 from core.errors import ConfigError, VideoError
 from core.predict.video import Decoder, _prefetch
@@ -75,13 +77,15 @@ class Window:
 
 
 class UnlabeledBatch(TypedDict):
-    """What both loaders yield, one window per batch.
+    """What both loaders yield, one window per batch (separate cameras: one window per view, the
+    same frames of each view's video; see ``join_views``).
 
-    - ``frames``: ``(T, 3, h, w)`` float32, ImageNet-normalised like the labeled batches after
-      ``to_model_input``, channels-last memory, on the training device.
-    - ``affine``: ``(3, 3)`` float32 on the same device, frame pixels -> model-input pixels
-      (``[x', y', 1] = affine @ [x, y, 1]``); see ``to_frame_pixels``.
-    - ``video``: the video's file name.
+    - ``frames``: ``(T, 3, h, w)`` float32 (separate cameras: ``(V * T, 3, h, w)``, view-major),
+      ImageNet-normalised like the labeled batches after ``to_model_input``, channels-last memory,
+      on the training device.
+    - ``affine``: ``(3, 3)`` float32 (separate cameras: ``(V, 3, 3)``) on the same device, frame
+      pixels -> model-input pixels (``[x', y', 1] = affine @ [x, y, 1]``); see ``to_frame_pixels``.
+    - ``video``: the video's file name (separate cameras: the views' names joined by " + ").
     - ``frame_indices``: ``(T,)`` int64 (CPU), the frame numbers, consecutive.
     """
 
@@ -104,11 +108,22 @@ def draw_augmentation(rng: np.random.Generator) -> Augmentation:
 
 
 def sample_windows(
-    frame_counts: Sequence[int], seq_len: int, seed: int, augment: bool = True
+    frame_counts: Sequence[int],
+    seq_len: int,
+    seed: int,
+    augment: bool = True,
+    sessions: Sequence[Sequence[int]] | None = None,
 ) -> Iterator[Window]:
-    """Endless seeded windows: every start of every video equally likely (videos shorter than
-    ``seq_len`` are never drawn), with random augmentation unless ``augment`` is False."""
-    starts = np.maximum(np.asarray(frame_counts, dtype=np.int64) - seq_len + 1, 0)
+    """Endless seeded windows: every start of every session equally likely (sessions shorter than
+    ``seq_len`` are never drawn), with random augmentation unless ``augment`` is False.
+
+    ``sessions`` groups the videos of separate synchronized cameras (video numbers, one per view);
+    a draw then yields one window per view in that order, all with the same frames and each with its
+    own augmentation. Default: every video is a session of its own.
+    """
+    sessions = [[v] for v in range(len(frame_counts))] if sessions is None else sessions
+    lengths = np.array([min(frame_counts[v] for v in videos) for videos in sessions], dtype=np.int64)
+    starts = np.maximum(lengths - seq_len + 1, 0)
     if starts.sum() == 0:
         raise VideoError(
             f"no video has {seq_len} frames (frame counts: {list(frame_counts)}); "
@@ -119,11 +134,30 @@ def sample_windows(
 
     def draw() -> Iterator[Window]:
         while True:
-            video = int(rng.choice(len(weights), p=weights))
-            start = int(rng.integers(starts[video]))
-            yield Window(video, start, draw_augmentation(rng) if augment else Augmentation())
+            session = int(rng.choice(len(weights), p=weights))
+            start = int(rng.integers(starts[session]))
+            for video in sessions[session]:
+                yield Window(video, start, draw_augmentation(rng) if augment else Augmentation())
 
     return draw()
+
+
+def join_views(batches: Iterator[UnlabeledBatch], views: int) -> Iterator[UnlabeledBatch]:
+    """Batches of separate cameras: every ``views`` consecutive batches (one window per view of one
+    draw of ``sample_windows``) become one, ``frames`` ``(views * T, 3, h, w)`` view-major and
+    ``affine`` ``(views, 3, 3)``. Closing it closes ``batches``."""
+    try:
+        while len(group := list(itertools.islice(batches, views))) == views:
+            yield {
+                "frames": torch.cat([b["frames"] for b in group]),
+                "affine": torch.stack([b["affine"] for b in group]),
+                "video": " + ".join(b["video"] for b in group),
+                "frame_indices": group[0]["frame_indices"],
+            }
+    finally:
+        close = getattr(batches, "close", None)
+        if close:
+            close()
 
 
 def resize_matrix(from_width: int, from_height: int, to_width: int, to_height: int) -> np.ndarray:
@@ -322,14 +356,25 @@ def make_unlabeled_loader(
     stops the background work.
     """
     device = torch.device(device)
-    infos = [probe_video(p) for p in (videos if videos is not None else project_videos(project))]
-    windows = sample_windows([i.frame_count for i in infos], seq_len, train.seed if seed is None else seed)
+    paths = list(videos if videos is not None else project_videos(project))
+    sessions = group_videos(paths, project.views)
+    paths = [p for session in sessions for p in session]
+    infos = [probe_video(p) for p in paths]
+    views = len(project.views)
+    windows = sample_windows(
+        [i.frame_count for i in infos],
+        seq_len,
+        train.seed if seed is None else seed,
+        sessions=[list(range(n * views, (n + 1) * views)) for n in range(len(sessions))],
+    )
     size = (train.image_height, train.image_width)
     if decoder == "dali" or (decoder == "auto" and device.type == "cuda" and dali_available()):
         from core.data.unlabeled_dali import iter_unlabeled_dali
 
         dali_device = "gpu" if device.type == "cuda" else "cpu"
         log.info("unlabeled frames: %d videos, DALI on the %s", len(infos), dali_device)
-        return iter_unlabeled_dali(infos, windows, seq_len, size, dali_device)
-    log.info("unlabeled frames: %d videos, OpenCV on the CPU", len(infos))
-    return iter_unlabeled_opencv(infos, windows, seq_len, size, device)
+        batches = iter_unlabeled_dali(infos, windows, seq_len, size, dali_device)
+    else:
+        log.info("unlabeled frames: %d videos, OpenCV on the CPU", len(infos))
+        batches = iter_unlabeled_opencv(infos, windows, seq_len, size, device)
+    return join_views(batches, views) if views > 1 else batches

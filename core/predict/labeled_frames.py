@@ -59,9 +59,8 @@ def split_names(n_rows: int, split: dict[str, np.ndarray]) -> list[str]:
 
 def score_labeled_frames(
     model: TrainedModel, labels: PoseTable, data_dir: Path, split: dict[str, np.ndarray], batch_size: int = 16
-) -> tuple[PoseTable, pd.DataFrame, dict]:
-    """Returns predictions (with `set`), the pixel-error table (NaN where the label is missing) and a
-    summary dict."""
+) -> tuple[PoseTable, pd.DataFrame]:
+    """Returns predictions (with `set`) and the pixel-error table (NaN where the label is missing)."""
     xy, confidence = predict_images(model, [data_dir / name for name in labels.index], batch_size)
     sets = split_names(len(labels.index), split)
     predictions = PoseTable(
@@ -75,11 +74,17 @@ def score_labeled_frames(
     error = np.linalg.norm(xy - labels.xy, axis=-1)
     pixel_error = pd.DataFrame(error, index=pd.Index(labels.index, name="image"), columns=labels.keypoints)
     pixel_error["set"] = sets
-    return predictions, pixel_error, summarize(error, confidence, np.isnan(labels.xy).any(-1), split)
+    return predictions, pixel_error
 
 
-def summarize(error: np.ndarray, confidence: np.ndarray, label_missing: np.ndarray, split: dict) -> dict:
-    """Mean/median pixel error per split; mean confidence on held-out keypoints that are labeled vs. NaN."""
+def summarize(labels: list[PoseTable], predictions: list[PoseTable], split: dict) -> dict:
+    """Mean/median pixel error per split; mean confidence on held-out keypoints that are labeled vs.
+    NaN; over every view's labels and predictions of the labeled frames (one table each per view)."""
+    error = np.concatenate(
+        [np.linalg.norm(p.xy - t.xy, axis=-1) for t, p in zip(labels, predictions, strict=True)], 1
+    )
+    confidence = np.concatenate([p.values[..., 2] for p in predictions], 1)
+    label_missing = np.concatenate([np.isnan(t.xy).any(-1) for t in labels], 1)
     summary: dict = {"pixel_error": {}}
     for name, rows in split.items():
         values = error[rows][~np.isnan(error[rows])]

@@ -40,7 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--min-gap", type=int, default=MIN_GAP, help=f"minimum frames between picks (default {MIN_GAP})"
     )
-    parser.add_argument("--video", help="the predicted video, to extract the picked frames from")
+    parser.add_argument(
+        "--video",
+        nargs="+",
+        help="the predicted video, to extract the picked frames from; with separate cameras every view's video "
+        "of the session, to extract the same frames from each",
+    )
     parser.add_argument(
         "--extract",
         metavar="DEST_DIR",
@@ -66,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         table.to_csv(handle, index=False)
     os.replace(tmp, output)
     print(f"{output}: {len(table)} frames: {' '.join(map(str, table['frame']))}")
-    if args.video is not None:
-        images = extract_frames(args.video, table["frame"], args.extract)
-        print(f"{Path(args.extract) / 'labeled-data' / Path(args.video).stem}: {len(images)} images")
+    for video in args.video or ():
+        images = extract_frames(video, table["frame"], args.extract)
+        print(f"{Path(args.extract) / 'labeled-data' / Path(video).stem}: {len(images)} images")
     return 0

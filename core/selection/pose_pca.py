@@ -235,52 +235,79 @@ def _fit(
     )
 
 
-def _labels_to_fit(project: ProjectConfig, labels: PoseTable | None, what: str) -> tuple[PoseTable, str]:
-    """``labels``, or (None) the project's labels (images not checked), and how to name them in errors.
+def _labels_to_fit(
+    project: ProjectConfig, labels: Sequence[PoseTable] | None, what: str, source: str | None
+) -> tuple[Sequence[PoseTable], str]:
+    """``labels`` (one table per view), or (None) the project's label files (images not checked),
+    and how to name them in errors (``source``, if given).
 
     Raises:
         NotEnoughPosesError: no label file yet.
     """
     if labels is not None:
-        return labels, "the given labels"
-    path = project.data_dir / project.labels_file
-    if not path.is_file():
+        return labels, source or "the given labels"
+    paths = project.labels_paths
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
         raise NotEnoughPosesError(
-            f"{what} needs labeled frames but {path} does not exist yet; label some frames first"
+            f"{what} needs labeled frames but {', '.join(missing)} does not exist yet; label some frames first"
         )
-    labels = read_labels(path)
-    check_keypoints_match(project.keypoints, labels.keypoints, source=str(path))
-    return labels, str(path)
+    tables = [read_labels(p) for p in paths]
+    for path, table in zip(paths, tables, strict=True):
+        check_keypoints_match(project.keypoints, table.keypoints, source=str(path))
+    return tables, ", ".join(str(p) for p in paths)
 
 
-def fit_project_pose_pca(project: ProjectConfig, labels: PoseTable | None = None) -> PosePCA:
-    """Fit the Pose PCA on ``labels`` (e.g. the training split; default: all the project's labels),
-    using the project's ``pca_keypoints`` (all keypoints when empty).
+def fit_project_pose_pca(
+    project: ProjectConfig, labels: Sequence[PoseTable] | None = None, source: str | None = None
+) -> PosePCA:
+    """Fit the Pose PCA on ``labels`` (one table per view, e.g. the training split; default: all the
+    project's labels; named ``source`` in errors), using the project's ``pca_keypoints`` (all
+    keypoints when empty). With separate cameras each view's labeled poses are rows of the one fit.
 
     Raises:
         NotEnoughPosesError: no label file yet, or too few complete frames.
     """
-    labels, source = _labels_to_fit(project, labels, "Pose PCA")
+    labels, source = _labels_to_fit(project, labels, "Pose PCA", source)
     names = project.pca_keypoints or project.keypoints
-    return fit_pose_pca(labels.select_keypoints(names).xy, names, source=source)
+    poses = np.concatenate([table.select_keypoints(names).xy for table in labels])
+    return fit_pose_pca(poses, names, source=source)
 
 
-def fit_project_multiview_pca(project: ProjectConfig, labels: PoseTable | None = None) -> PosePCA:
-    """Fit the multi-view PCA of a project with mirrored views (``view_matches``: the same body parts
-    seen in each view of one frame) on ``labels`` (default: all the project's labels). For separate
-    cameras, call ``fit_multiview_pca`` with each view's labels.
+def fit_project_multiview_pca(
+    project: ProjectConfig, labels: Sequence[PoseTable] | None = None, source: str | None = None
+) -> PosePCA:
+    """Fit the multi-view PCA on ``labels`` (one table per view; default: all the project's labels).
+
+    Mirrored views (``view_matches``: the same body parts seen in each view of one frame) are
+    columns of one table. With separate cameras each view's table gives its block of the project's
+    ``pca_keypoints`` (all keypoints when empty), named ``<keypoint>_<view>``; see
+    ``camera_poses``.
 
     Raises:
         NotEnoughPosesError: the project matches no views, no label file yet, or too few rows.
     """
-    if len(project.view_matches) < 2:
+    if not project.separate_cameras and len(project.view_matches) < 2:
         raise NotEnoughPosesError(
             "multi-view PCA needs the same body parts listed for 2 or more views in the project's "
-            f"view_matches; project {project.name!r} lists {len(project.view_matches)}"
+            f"view_matches, or separate cameras; project {project.name!r} has neither"
         )
-    labels, source = _labels_to_fit(project, labels, "multi-view PCA")
-    views = [labels.select_keypoints(names).xy for names in project.view_matches]
+    labels, source = _labels_to_fit(project, labels, "multi-view PCA", source)
+    if project.separate_cameras:
+        names = project.pca_keypoints or project.keypoints
+        views = [table.select_keypoints(names).xy for table in labels]
+        blocks = [[f"{name}_{view}" for name in names] for view in project.views]
+        return fit_multiview_pca(views, blocks, source=source)
+    views = [labels[0].select_keypoints(names).xy for names in project.view_matches]
     return fit_multiview_pca(views, project.view_matches, source=source)
+
+
+def camera_poses(xy: Array, columns: Sequence[int]) -> Array:
+    """Separate cameras' predictions ``(..., V, frames, K, 2)`` of the same frames as the multi-view
+    PCA's poses ``(..., frames, V * P, 2)`` (view-major) of the keypoint ``columns`` (P of them)."""
+    poses = xy[..., list(columns), :]
+    poses = poses.swapaxes(-4, -3)  # (..., frames, V, P, 2)
+    return poses.reshape(*poses.shape[:-3], -1, 2)
 
 
 def reconstruction_errors(poses: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:

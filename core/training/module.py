@@ -136,31 +136,38 @@ class PoseModule(L.LightningModule):
         )
 
     def _predict_run(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Each prediction head's keypoints for a run of consecutive frames ``(T, 3, h, w)``.
+        """Each prediction head's keypoints for runs of T consecutive frames seen by V views,
+        ``(V * T, 3, h, w)`` view-major (V = 1 for a single camera).
 
-        The context model predicts frame t from t-2..t+2, the run's ends padded by repetition like a
-        video's (``ContextHeatmapNet.forward_run``). Decoded with the soft-argmax whatever the
+        The context model predicts frame t from t-2..t+2, each run's ends padded by repetition like
+        a video's (``ContextHeatmapNet.forward_run``). Decoded with the soft-argmax whatever the
         config's decoder (the subpixel maxima have no gradient).
 
         Returns:
-            ``xy (heads, T, K, 2)`` in model-input pixels and ``confidence (heads, T, K)``, detached.
+            ``xy (heads, V, T, K, 2)`` in model-input pixels and ``confidence (heads, V, T, K)``, detached.
         """
-        network = self.network
-        outputs = network.forward_run(frames) if self.train_config.uses_context else network(frames)
+        network, views = self.network, len(self.project.views)
+        if self.train_config.uses_context:
+            runs = [network.forward_run(run) for run in frames.chunk(views)]
+            outputs = [torch.cat(head) for head in zip(*runs, strict=True)]
+        else:
+            outputs = network(frames)
         maps = torch.stack(
             [out[:, : self.num_keypoints].float() for out in outputs[-network.prediction_heads :]]
         )
         xy_hm, confidence = decode_heatmaps(
             maps.flatten(0, 1), "soft_argmax", self.train_config.heatmap_sigma
         )
-        xy = heatmap_to_image_coords(xy_hm.unflatten(0, maps.shape[:2]), HEATMAP_STRIDE)
-        return xy, confidence.unflatten(0, maps.shape[:2]).detach()
+        runs = (maps.shape[0], views, -1)
+        xy = heatmap_to_image_coords(xy_hm.unflatten(0, runs), HEATMAP_STRIDE)
+        return xy, confidence.unflatten(0, runs).detach()
 
     def unsupervised_terms(self, unlabeled: UnlabeledBatch) -> dict:
         """The unsupervised losses (``{name: LossTerm}``) of one unlabeled run, on every prediction
-        head's keypoints mapped back to frame pixels."""
+        head's keypoints mapped back to each view's frame pixels."""
         xy, confidence = self._predict_run(unlabeled["frames"])
-        return self.unsupervised(to_frame_pixels(xy, unlabeled["affine"]), confidence)
+        affine = unlabeled["affine"].reshape(-1, 1, 3, 3)  # (V, 1, 3, 3) against (heads, V, T, K, 2)
+        return self.unsupervised(to_frame_pixels(xy, affine), confidence)
 
     def _unlabeled_batches(self) -> Iterator[UnlabeledBatch]:
         if self._unlabeled is None:

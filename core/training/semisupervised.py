@@ -13,16 +13,24 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from core.config import ProjectConfig, TrainConfig
+from core.data.cameras import group_videos
 from core.data.unlabeled import project_videos
 from core.errors import ConfigError, VideoError
 from core.labels.table import PoseTable
 from core.losses.unsupervised import LossTerm, PCALoss, TemporalLoss
-from core.selection.pose_pca import NotEnoughPosesError, PosePCA, fit_multiview_pca, fit_pose_pca
+from core.selection.pose_pca import (
+    NotEnoughPosesError,
+    PosePCA,
+    camera_poses,
+    fit_project_multiview_pca,
+    fit_project_pose_pca,
+)
 from core.video.reader import probe_video
 
 log = logging.getLogger(__name__)
@@ -33,18 +41,12 @@ SEQ_LEN_CPU = 8
 
 def check_semisupervised(project: ProjectConfig, train: TrainConfig) -> None:
     """Raise a ConfigError for unsupervised losses the project cannot have (before any training)."""
-    if "pca_multiview" in train.losses and len(project.view_matches) < 2:
-        if len(project.views) > 1:
-            raise ConfigError(
-                f"losses: 'pca_multiview' across separate cameras ({len(project.views)} views: "
-                f"{', '.join(project.views)}) is not supported in training yet; it works for mirrored views "
-                "listed in the project's view_matches (the same body parts in each view of one frame). "
-                "Remove 'pca_multiview' from losses or add view_matches to the project."
-            )
+    if "pca_multiview" in train.losses and not project.separate_cameras and len(project.view_matches) < 2:
         raise ConfigError(
-            "losses: 'pca_multiview' needs the project's view_matches: the same body parts listed for 2 or "
-            f"more views of one frame (project {project.name!r} lists {len(project.view_matches)}); add them "
-            "to project.yaml or remove 'pca_multiview' from losses"
+            "losses: 'pca_multiview' needs 2 or more views: separate cameras (the project's views) or a "
+            "mirror's views in one frame (view_matches, the same body parts listed for each view; project "
+            f"{project.name!r} lists {len(project.view_matches)}); add them to project.yaml or remove "
+            "'pca_multiview' from losses"
         )
 
 
@@ -72,30 +74,33 @@ def resolve_seq_len(train: TrainConfig, device: torch.device) -> int:
     return SEQ_LEN_GPU if device.type == "cuda" else SEQ_LEN_CPU
 
 
-def check_videos(videos: list[Path], seq_len: int, label_image: Path | None = None) -> None:
-    """A VideoError unless some video has ``seq_len`` frames; a warning when the videos' frame size
-    differs from the labeled images' (the PCAs are fitted in labeled-image pixels)."""
-    infos = [probe_video(v) for v in videos]
-    if not any(info.frame_count >= seq_len for info in infos):
-        counts = ", ".join(f"{i.path.name}: {i.frame_count}" for i in infos)
+def check_videos(project: ProjectConfig, videos: list[Path], seq_len: int, labels: list[PoseTable]) -> None:
+    """A VideoError unless some video (separate cameras: some session, in every view) has ``seq_len``
+    frames, or when the cameras' videos cannot be grouped into sessions (``group_videos``); a warning
+    when a view's videos differ in frame size from its labeled images (the PCAs are fitted in
+    labeled-image pixels)."""
+    sessions = [[probe_video(v) for v in session] for session in group_videos(videos, project.views)]
+    if not any(min(i.frame_count for i in session) >= seq_len for session in sessions):
+        counts = ", ".join(f"{i.path.name}: {i.frame_count}" for session in sessions for i in session)
         raise VideoError(
             f"semi-supervised training needs videos of at least unlabeled_seq_len={seq_len} frames "
             f"({counts}); add longer videos or set a smaller unlabeled_seq_len"
         )
-    if label_image is not None and label_image.is_file():
-        import cv2
-
-        image = cv2.imread(str(label_image))
-        if image is not None:
-            other = sorted({f"{i.width}x{i.height}" for i in infos if (i.height, i.width) != image.shape[:2]})
-            if other:
-                log.warning(
-                    "unlabeled videos are %s but the labeled frames are %dx%d; the unsupervised losses "
-                    "measure pixels of the videos against PCAs fitted on the labels",
-                    ", ".join(other),
-                    image.shape[1],
-                    image.shape[0],
-                )
+    for view, table in enumerate(labels):
+        image = cv2.imread(str(project.data_dir / table.index[0]))
+        if image is None:
+            continue
+        infos = [session[view] for session in sessions]
+        other = sorted({f"{i.width}x{i.height}" for i in infos if (i.height, i.width) != image.shape[:2]})
+        if other:
+            log.warning(
+                "unlabeled videos%s are %s but the labeled frames are %dx%d; the unsupervised losses "
+                "measure pixels of the videos against PCAs fitted on the labels",
+                f" of view {project.views[view]}" if project.separate_cameras else "",
+                ", ".join(other),
+                image.shape[1],
+                image.shape[0],
+            )
 
 
 def rows_of(table: PoseTable, rows: np.ndarray) -> PoseTable:
@@ -114,40 +119,45 @@ def rows_of(table: PoseTable, rows: np.ndarray) -> PoseTable:
 
 def fit_training_pcas(
     project: ProjectConfig,
-    labels: PoseTable,
+    labels: list[PoseTable],
     names: list[str],
     source: str,
     consequence: str = "training goes on without the {name} loss",
     level: int = logging.WARNING,
 ) -> dict[str, PosePCA]:
     """The PCAs of the losses (or metrics) ``names`` among 'pca_singleview' / 'pca_multiview', fitted
-    on ``labels`` (named ``source`` in messages); one that cannot be fitted is left out and logged at
-    ``level`` with why and ``consequence`` (``{name}`` stands for the loss's name)."""
+    on ``labels`` (one table per view, named ``source`` in messages); one that cannot be fitted is
+    left out and logged at ``level`` with why and ``consequence`` (``{name}`` stands for the loss's name)."""
+    fits = {"pca_singleview": fit_project_pose_pca, "pca_multiview": fit_project_multiview_pca}
     pcas: dict[str, PosePCA] = {}
     for name in names:
         try:
-            if name == "pca_singleview":
-                keypoints = project.pca_keypoints or project.keypoints
-                pcas[name] = fit_pose_pca(labels.select_keypoints(keypoints).xy, keypoints, source=source)
-            elif name == "pca_multiview":
-                if len(project.view_matches) < 2:
-                    raise NotEnoughPosesError(
-                        "multi-view PCA needs the same body parts listed for 2 or more views in the project's "
-                        "view_matches"
-                    )
-                views = [labels.select_keypoints(group).xy for group in project.view_matches]
-                pcas[name] = fit_multiview_pca(views, project.view_matches, source=source)
+            pcas[name] = fits[name](project, labels, source)
         except NotEnoughPosesError as e:
             log.log(level, "%s: %s -> %s", name, e, consequence.format(name=name))
     return pcas
+
+
+class CameraPCALoss(nn.Module):
+    """The multi-view PCA loss of separate cameras: the views' predictions of the same frames,
+    ``(..., V, T, K, 2)``, become the PCA's poses (``camera_poses``) before ``PCALoss``."""
+
+    def __init__(self, pca: PosePCA, columns: list[int]) -> None:
+        super().__init__()
+        self.loss = PCALoss(pca)
+        self.columns = columns
+
+    def forward(self, xy: torch.Tensor) -> LossTerm:
+        return self.loss(camera_poses(xy, self.columns))
 
 
 class UnsupervisedLosses(nn.Module):
     """The unsupervised losses of a run: ``forward(xy, confidence) -> {name: LossTerm}``.
 
     Args of ``forward``:
-        xy: ``(heads, T, K, 2)`` predicted keypoints of a run of T consecutive frames, frame pixels.
-        confidence: ``(heads, T, K)`` the predictions' confidences (gate the temporal loss).
+        xy: ``(heads, V, T, K, 2)`` predicted keypoints of a run of T consecutive frames seen by V
+            views (V = 1 for a single camera), frame pixels.
+        confidence: ``(heads, V, T, K)`` the predictions' confidences (gate the temporal loss).
     """
 
     def __init__(self, project: ProjectConfig, train: TrainConfig, pcas: dict[str, PosePCA]) -> None:
@@ -158,8 +168,14 @@ class UnsupervisedLosses(nn.Module):
             if "temporal" in train.losses
             else None
         )
+        pca_columns = project.index_of(project.pca_keypoints or project.keypoints)
         self.pca = nn.ModuleDict(
-            {name: PCALoss(pca, project.index_of(pca.keypoints)) for name, pca in pcas.items()}
+            {
+                name: CameraPCALoss(pca, pca_columns)
+                if name == "pca_multiview" and project.separate_cameras
+                else PCALoss(pca, project.index_of(pca.keypoints))
+                for name, pca in pcas.items()
+            }
         )
 
     @property
@@ -181,13 +197,13 @@ class UnsupervisedLosses(nn.Module):
 
 
 def build_unsupervised(
-    project: ProjectConfig, train: TrainConfig, train_labels: PoseTable
+    project: ProjectConfig, train: TrainConfig, train_labels: list[PoseTable]
 ) -> UnsupervisedLosses | None:
-    """The losses ``train.losses`` asks for, the PCAs fitted on ``train_labels`` (the training split);
-    None (supervised training, said in a warning) when none of them is left."""
+    """The losses ``train.losses`` asks for, the PCAs fitted on ``train_labels`` (the training split,
+    one table per view); None (supervised training, said in a warning) when none of them is left."""
     if not train.losses:
         return None
-    source = f"the {len(train_labels.index)} labeled frames of the training split"
+    source = f"the {len(train_labels[0].index)} labeled frames of the training split"
     pcas = fit_training_pcas(project, train_labels, [n for n in train.losses if n.startswith("pca_")], source)
     losses = UnsupervisedLosses(project, train, pcas)
     if not losses.names:

@@ -23,7 +23,7 @@ from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
 from core.losses.metrics import prediction_metrics
-from core.predict.labeled_frames import score_labeled_frames, write_pixel_error
+from core.predict.labeled_frames import score_labeled_frames, summarize, write_pixel_error
 from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule
@@ -87,13 +87,13 @@ def train_model(
         videos = unlabeled_video_paths(project, train)
     labels = load_project_labels(project)
     if videos:
-        check_videos(videos, train.unlabeled_seq_len, project.data_dir / labels.index[0])
+        check_videos(project, videos, train.unlabeled_seq_len, labels)
     model_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(train.seed, workers=True, verbose=False)
-    split = split_frames(len(labels.index), train.train_fraction, train.val_fraction, train.seed)
-    _write_config(model_dir, project, train, split, labels.index)
-    unsupervised = build_unsupervised(project, train, rows_of(labels, split["train"]))
+    split = split_frames(len(labels[0].index), train.train_fraction, train.val_fraction, train.seed)
+    _write_config(model_dir, project, train, split, labels[0].index)
+    unsupervised = build_unsupervised(project, train, [rows_of(t, split["train"]) for t in labels])
     seq_len = train.unlabeled_seq_len
 
     def fit(batch_size: int, restarted: bool) -> ModelCheckpoint:
@@ -104,7 +104,7 @@ def train_model(
         if restarted:  # the folder records the batch size in use
             if unsupervised is not None:
                 log.warning("unlabeled frames per step: %d after the out-of-memory error", seq_len)
-            _write_config(model_dir, project, run, split, labels.index)
+            _write_config(model_dir, project, run, split, labels[0].index)
         resume_from = last if (resume or restarted) and last.is_file() else None
         return _fit(project, run, labels, split, model_dir, resume_from, progress, unsupervised, videos)
 
@@ -119,7 +119,7 @@ def train_model(
 def _fit(
     project: ProjectConfig,
     run: TrainConfig,
-    labels: PoseTable,
+    labels: list[PoseTable],
     split: dict[str, np.ndarray],
     model_dir: Path,
     resume_from: Path | None,
@@ -131,16 +131,20 @@ def _fit(
 
     ``unsupervised`` (with the unlabeled ``videos``) makes it semi-supervised."""
     device = pick_device(run.device)
+    datasets = {
+        name: LabeledFrames(project, labels, split[name], run, augment=name == "train")
+        for name in ("train", "validation")
+    }
     loaders = {
         name: DataLoader(
-            LabeledFrames(project, labels, split[name], run, augment=name == "train"),
+            dataset,
             batch_size=run.batch_size,
             shuffle=name == "train",
             num_workers=run.num_workers,
             persistent_workers=run.num_workers > 0,
-            drop_last=name == "train" and len(split[name]) > run.batch_size,
+            drop_last=name == "train" and len(dataset) > run.batch_size,
         )
-        for name in ("train", "validation")
+        for name, dataset in datasets.items()
     }
     has_val = len(split["validation"]) > 0
     checkpoint = ModelCheckpoint(
@@ -185,40 +189,59 @@ def _fit(
     return checkpoint
 
 
-def evaluate(model_dir: Path, labels, split, device: str = "auto") -> dict:
-    """Predict the labeled frames with the best checkpoint and write the scores: predictions.csv,
-    pixel_error.csv, the PCA errors of the predictions (PCAs fitted on the training split;
-    ``predictions.<metric>.csv``, with the pixel-error layout and its `set` column) and summary.json."""
+def evaluate(model_dir: Path, labels: list[PoseTable], split, device: str = "auto") -> dict:
+    """Predict the labeled frames (one label table per view) with the best checkpoint and write the
+    scores: predictions.csv, pixel_error.csv, the PCA errors of the predictions (PCAs fitted on the
+    training split; ``predictions.<metric>.csv``, with the pixel-error layout and its `set` column)
+    and summary.json. With separate cameras the CSVs are per view (``predictions_<view>.csv``, ...)
+    and summary.json holds every view's together plus each view's under ``views``."""
     model = TrainedModel.load(model_dir, device)
-    predictions, pixel_error, summary = score_labeled_frames(model, labels, model.project.data_dir, split)
-    write_pose_csv(predictions, model_dir / "predictions.csv")
-    write_pixel_error(pixel_error, model_dir / "pixel_error.csv")
-    _write_labeled_pca_errors(
-        model, predictions, rows_of(labels, split["train"]), pixel_error["set"], model_dir
-    )
+    project = model.project
+    scored = [score_labeled_frames(model, table, project.data_dir, split) for table in labels]
+    predictions = [p for p, _ in scored]
+    for view, (table, pixel_error) in zip(project.views, scored, strict=True):
+        suffix = view_suffix(project, view)
+        write_pose_csv(table, model_dir / f"predictions{suffix}.csv")
+        write_pixel_error(pixel_error, model_dir / f"pixel_error{suffix}.csv")
+    train_labels = [rows_of(t, split["train"]) for t in labels]
+    _write_labeled_pca_errors(model, predictions, train_labels, scored[0][1]["set"], model_dir)
+    summary = summarize(labels, predictions, split)
+    if project.separate_cameras:
+        summary["views"] = {
+            view: summarize([t], [p], split)
+            for view, t, p in zip(project.views, labels, predictions, strict=True)
+        }
     (model_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     for name, stats in summary["pixel_error"].items():
         log.info("%s: mean pixel error %.2f px (%d keypoints)", name, stats["mean"], stats["keypoints"])
     return summary
 
 
+def view_suffix(project: ProjectConfig, view: str) -> str:
+    """``_<view>`` in the names of a separate camera's files; nothing for a single camera."""
+    return f"_{view}" if project.separate_cameras else ""
+
+
 def _write_labeled_pca_errors(
-    model: TrainedModel, predictions: PoseTable, train_labels: PoseTable, sets, model_dir: Path
+    model: TrainedModel, predictions: list[PoseTable], train_labels: list[PoseTable], sets, model_dir: Path
 ) -> None:
-    """``predictions.pca_singleview_error.csv`` / ``predictions.pca_multiview_error.csv`` for the
-    labeled frames (the temporal norm means nothing for them: they are not consecutive)."""
+    """``predictions.pca_singleview_error.csv`` / ``predictions.pca_multiview_error.csv`` (per view
+    with separate cameras) for the labeled frames (the temporal norm means nothing for them: they
+    are not consecutive)."""
     project = model.project
-    wanted = ["pca_singleview"] + (["pca_multiview"] if len(project.view_matches) >= 2 else [])
-    source = f"the {len(train_labels.index)} labeled frames of the training split"
+    multiview = project.separate_cameras or len(project.view_matches) >= 2
+    wanted = ["pca_singleview"] + (["pca_multiview"] if multiview else [])
+    source = f"the {len(train_labels[0].index)} labeled frames of the training split"
     pcas = fit_training_pcas(
         project, train_labels, wanted, source, "no predictions.{name}_error.csv", logging.INFO
     )
-    tables = prediction_metrics(predictions, {f"{name}_error": pca for name, pca in pcas.items()})
-    for name, table in tables.items():
-        if name != "temporal_norm":
-            table.index.name = "image"
-            table["set"] = list(sets)
-            write_pixel_error(table, model_dir / f"predictions.{name}.csv")
+    metrics = prediction_metrics(project, predictions, {f"{name}_error": pca for name, pca in pcas.items()})
+    for view, tables in zip(project.views, metrics, strict=True):
+        for name, table in tables.items():
+            if name != "temporal_norm":
+                table.index.name = "image"
+                table["set"] = list(sets)
+                write_pixel_error(table, model_dir / f"predictions{view_suffix(project, view)}.{name}.csv")
 
 
 def _write_config(

@@ -11,7 +11,7 @@ def test_import_sleap_makes_a_trainable_project(tmp_path, capsys):
     assert main(["import", str(SLEAP / "minimal_instance.pkg.slp"), "-o", str(dest), "--instance", "1"]) == 0
     project = load_project(dest)
     assert project.keypoints == ["A", "B"] and project.skeleton == [("A", "B")]
-    labels = load_project_labels(project)  # images were written where the labels say
+    (labels,) = load_project_labels(project)  # images were written where the labels say
     assert labels.xy.shape == (1, 2, 2)
     assert abs(labels.xy[0, 0, 0] - 205.9301) < 1e-3
     assert "1 labeled frames, 2 keypoints" in capsys.readouterr().out

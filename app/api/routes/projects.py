@@ -40,6 +40,14 @@ def _require_owner(project: Project, user: User, action: str) -> None:
 @router.post("", status_code=201, response_model=ProjectOut)
 def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> ProjectOut:
     """Create a project owned by the caller; its settings are checked like a project.yaml."""
+    if len(body.views) > 1:
+        raise HTTPException(
+            422,
+            f"views: {', '.join(body.views)} would be separate synchronized cameras (one video and one label "
+            "file per view); the app handles one camera per project for now: a mirror's views in one frame "
+            "are listed in view_matches. Train separate cameras from the command line: posecloud train with a "
+            "project.yaml listing the views (see the README)",
+        )
     config = parse_config(ProjectConfig, body.model_dump(), "project")
     project = Project(
         name=config.name,

@@ -17,7 +17,7 @@ def test_create_get_and_list(client: TestClient, alice: dict[str, str]) -> None:
         "name": "mouse",
         "keypoints": ["a", "b", "c"],
         "skeleton": [["a", "b"]],
-        "views": ["top", "bottom"],
+        "views": ["mirror"],
         "pca_keypoints": ["a", "b", "c"],
         "view_matches": [["a"], ["b"]],
         "flip_pairs": [["a", "c"]],
@@ -51,6 +51,13 @@ def test_invalid_projects_are_422_with_reason(client: TestClient, alice: dict[st
     assert dupes.status_code == 422 and "repeated: ['a']" in dupes.json()["detail"]
     empty = client.post("/projects", json={"name": "p", "keypoints": []}, headers=alice)
     assert empty.status_code == 422 and "body.keypoints" in empty.json()["detail"]
+    cameras = client.post(
+        "/projects", json={"name": "p", "keypoints": ["a"], "views": ["top", "side"]}, headers=alice
+    )
+    assert cameras.status_code == 422
+    assert "top, side would be separate synchronized cameras" in cameras.json()["detail"]
+    assert "Train separate cameras from the command line" in cameras.json()["detail"]
+    assert client.get("/projects", headers=alice).json() == []
 
 
 def test_duplicate_name_is_409_per_owner(client: TestClient, alice: dict[str, str], login: Login) -> None:

@@ -55,10 +55,10 @@ def test_missing_neighbours_are_replaced_by_the_centre_frame(tmp_path):
 
 def test_a_context_item_holds_the_five_frames_at_the_model_size():
     project = load_project(EXAMPLE_PROJECT)
-    labels = load_project_labels(project)
+    (labels,) = load_project_labels(project)
     train = load_train_config(None, {**TINY, "model_type": "context", "augmentation": "none"})
     row = labels.index.index("labeled-data/img05.png")
-    item = LabeledFrames(project, labels, np.array([row]), train, augment=False)[0]
+    item = LabeledFrames(project, [labels], np.array([row]), train, augment=False)[0]
     assert item["image"].shape == (5, 64, 64, 3)
     for i, n in enumerate(range(3, 8)):
         expected, _ = resize_frame(
@@ -66,7 +66,7 @@ def test_a_context_item_holds_the_five_frames_at_the_model_size():
         )
         np.testing.assert_array_equal(item["image"][i].numpy(), expected)
     single = LabeledFrames(
-        project, labels, np.array([row]), train.model_copy(update={"model_type": "heatmap"}), False
+        project, [labels], np.array([row]), train.model_copy(update={"model_type": "heatmap"}), False
     )[0]
     np.testing.assert_array_equal(item["image"][2].numpy(), single["image"].numpy())
     np.testing.assert_array_equal(item["keypoints"].numpy(), single["keypoints"].numpy())
@@ -77,13 +77,13 @@ def test_augmentation_and_flips_treat_the_five_frames_alike(tmp_path):
     project = load_project(EXAMPLE_PROJECT)
     data = tmp_path / "data"
     (data / "labeled-data").mkdir(parents=True)
-    labels = load_project_labels(project)
+    (labels,) = load_project_labels(project)
     for n in range(3, 8):
         shutil.copy(TOY / "labeled-data" / "img05.png", data / "labeled-data" / f"img{n:02d}.png")
     moved = project.model_copy(update={"data_dir": data, "flip_pairs": [("paw1LH_top", "paw4RH_top")]})
     train = load_train_config(None, {**TINY, "model_type": "context", "flip": True})
     frames = LabeledFrames(
-        moved, labels, np.array([labels.index.index("labeled-data/img05.png")]), train, augment=True
+        moved, [labels], np.array([labels.index.index("labeled-data/img05.png")]), train, augment=True
     )
     seen = set()
     for _ in range(12):
@@ -95,11 +95,11 @@ def test_augmentation_and_flips_treat_the_five_frames_alike(tmp_path):
 
 def test_frames_without_neighbours_are_reported(tmp_path, caplog):
     project = load_project(EXAMPLE_PROJECT)
-    labels = load_project_labels(project)
+    (labels,) = load_project_labels(project)
     rows = np.array([labels.index.index(f"labeled-data/img{n:02d}.png") for n in (1, 5)])
     train = load_train_config(None, {**TINY, "model_type": "context"})
     with caplog.at_level(logging.WARNING):
-        LabeledFrames(project, labels, rows, train, augment=False)
+        LabeledFrames(project, [labels], rows, train, augment=False)
     assert (
         "1 of 2 labeled frames lack some of their context frames" in caplog.text
         and "img01.png" in caplog.text

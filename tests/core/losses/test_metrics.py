@@ -46,7 +46,7 @@ def test_writes_the_three_metrics_in_the_pixel_error_layout(
     project, pose_pca, multiview_pca, trajectory, planted, tmp_path
 ):
     csv = write_predictions(planted, tmp_path / "test_vid.csv")
-    written = write_prediction_metrics(csv, project, tmp_path / "metrics")
+    (written,) = write_prediction_metrics([csv], project, tmp_path / "metrics")
     assert {name: path.name for name, path in written.items()} == {
         name: f"test_vid.{name}.csv" for name in METRICS
     }
@@ -91,7 +91,7 @@ def test_skips_a_pca_metric_it_cannot_fit_and_says_why(project, planted, tmp_pat
     single_view = project.model_copy(update={"view_matches": []})
     csv = write_predictions(planted, tmp_path / "clip.eks.csv")
     with caplog.at_level(logging.WARNING, logger="core.losses.metrics"):
-        written = write_prediction_metrics(csv, single_view)
+        (written,) = write_prediction_metrics([csv], single_view)
     assert set(written) == {"temporal_norm", "pca_singleview_error"}
     assert written["temporal_norm"] == tmp_path / "clip.eks.temporal_norm.csv"
     assert not (tmp_path / "clip.eks.pca_multiview_error.csv").exists()
@@ -102,7 +102,7 @@ def test_fits_the_pcas_on_the_labels_given(project, labels, planted, tmp_path, c
     csv = write_predictions(planted, tmp_path / "v.csv")
     few = type(labels)(labels.keypoints, labels.index[:1], labels.values[:1])
     with caplog.at_level(logging.WARNING, logger="core.losses.metrics"):
-        written = write_prediction_metrics(csv, project, labels=few)
+        (written,) = write_prediction_metrics([csv], project, labels=[few])
     assert set(written) == {"temporal_norm"}
     assert "Pose PCA needs at least 29 frames" in caplog.text
     assert "multi-view PCA needs at least 10 body-part positions labeled in all 2 views" in caplog.text

@@ -54,6 +54,20 @@ def test_extracts_the_picks_from_the_video(mouse_members, toy_clip: Path, tmp_pa
     assert f"{len(images)} images" in capsys.readouterr().out
 
 
+def test_extracts_the_same_frames_from_every_camera_view(mouse_members, toy_clip: Path, tmp_path: Path):
+    """Separate cameras: the picks (from one view's predictions) come out of each view's video alike,
+    into folders whose names hold the view, so the views' label rows line up."""
+    videos = [tmp_path / f"session1_{view}.mp4" for view in ("top", "side")]
+    for video in videos:
+        video.symlink_to(toy_clip)
+    members = write_members(mouse_members, tmp_path, frames=40)
+    dest = tmp_path / "project"
+    out = str(tmp_path / "frames.csv")
+    assert cli([*members, "-n", "2", "-o", out, "--video", *map(str, videos), "--extract", str(dest)]) == 0
+    top, side = (sorted(p.name for p in (dest / "labeled-data" / v.stem).glob("*.png")) for v in videos)
+    assert top == side and len(top) >= 6
+
+
 def test_one_member_is_enough(mouse_members, tmp_path: Path):
     out = tmp_path / "frames.csv"
     assert cli([write_members(mouse_members[:1], tmp_path)[0], "-n", "3", "-o", str(out)]) == 0

@@ -59,7 +59,7 @@ def test_mirrored_views_fit_three_components_on_the_real_labels(project, labels)
 
 def test_the_pose_pca_fit_on_given_labels_uses_only_those(project, labels):
     train = type(labels)(labels.keypoints, labels.index[:60], labels.values[:60])
-    pca = fit_project_pose_pca(project, train)
+    pca = fit_project_pose_pca(project, [train])
     complete = np.isfinite(train.select_keypoints(project.pca_keypoints).xy).all(axis=(1, 2))
     assert pca.n_frames == complete.sum() < fit_project_pose_pca(project).n_frames
 
@@ -73,12 +73,12 @@ def test_too_few_rows_labeled_in_all_views_is_a_clear_error(project, labels):
         match=r"multi-view PCA needs at least 10 body-part positions labeled in all 2 views \(4 dimensions\), "
         r"but the given labels have 5\. Label the same body parts in every view",
     ):
-        fit_project_multiview_pca(project, one_frame)
+        fit_project_multiview_pca(project, [one_frame])
     few = type(labels)(labels.keypoints, labels.index[:5], labels.values[:5])  # 2 of them complete
     with pytest.raises(
         NotEnoughPosesError, match=r"Pose PCA needs at least 29 frames .* have 2\. Label more"
     ):
-        fit_project_pose_pca(project, few)
+        fit_project_pose_pca(project, [few])
 
 
 def test_a_body_part_never_seen_in_both_views_is_named(project, labels):
@@ -87,12 +87,12 @@ def test_a_body_part_never_seen_in_both_views_is_named(project, labels):
     with pytest.raises(
         NotEnoughPosesError, match=r"\['nose_top', 'nose_bot'\] are never labeled in all views"
     ):
-        fit_project_multiview_pca(project, type(labels)(labels.keypoints, labels.index, values))
+        fit_project_multiview_pca(project, [type(labels)(labels.keypoints, labels.index, values)])
 
 
 def test_a_project_without_view_matches_cannot_fit_a_multiview_pca(project):
     single = project.model_copy(update={"view_matches": []})
-    with pytest.raises(NotEnoughPosesError, match="view_matches; project 'mirror-mouse' lists 0"):
+    with pytest.raises(NotEnoughPosesError, match="view_matches, or separate cameras; project 'mirror-mouse' has neither"):
         fit_project_multiview_pca(single)
 
 
