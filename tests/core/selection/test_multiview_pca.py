@@ -92,7 +92,9 @@ def test_a_body_part_never_seen_in_both_views_is_named(project, labels):
 
 def test_a_project_without_view_matches_cannot_fit_a_multiview_pca(project):
     single = project.model_copy(update={"view_matches": []})
-    with pytest.raises(NotEnoughPosesError, match="view_matches, or separate cameras; project 'mirror-mouse' has neither"):
+    with pytest.raises(
+        NotEnoughPosesError, match="view_matches, or separate cameras; project 'mirror-mouse' has neither"
+    ):
         fit_project_multiview_pca(single)
 
 
