@@ -47,7 +47,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from core.labels.dlc_csv import write_pose_csv
     from core.losses.metrics import training_labels, write_prediction_metrics
-    from core.predict.ensemble import predict_with_ensemble, resolve_members, write_ensemble_prediction
+    from core.predict.ensemble import (
+        EnsemblePrediction,
+        predict_members,
+        resolve_members,
+        smooth_session,
+        write_ensemble_prediction,
+    )
     from core.predict.labeled_video import write_labeled_video
     from core.predict.trained_model import TrainedModel, load_model_config
     from core.predict.video import predict_video
@@ -62,48 +68,61 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except PoseCloudError as e:  # the metrics then use all the project's labels, or are skipped
         print(f"warning: cannot read the model's training labels: {e}", file=sys.stderr)
         train_labels = None
-    predicted: dict[Path, Path] = {}  # video -> its predictions CSV
-    for video in args.videos:
-        stem, start = Path(video).stem, time.perf_counter()
+    videos = [Path(v) for v in args.videos]
+    sessions = _sessions(project, videos)
+    predicted = {}  # video -> its table (one model) or its members' tables (an ensemble)
+    for video in videos:
+        start = time.perf_counter()
         if model is not None:
-            table, info = predict_video(model, video, batch_size=args.batch_size, decoder=args.decoder)
-            csv_path = write_pose_csv(table, out_dir / f"{stem}.csv")
-            skeleton = model.project.skeleton_indices
-        else:
-            ensemble = predict_with_ensemble(
-                members, video, args.batch_size, args.device, args.decoder, args.s
+            predicted[video], _ = predict_video(
+                model, video, batch_size=args.batch_size, decoder=args.decoder
             )
-            csv_path = write_ensemble_prediction(ensemble, out_dir, stem)["eks"]
-            table, skeleton = ensemble.smoothed, project.skeleton_indices
-        predicted[Path(video)] = csv_path
-        seconds = time.perf_counter() - start
-        n = len(table.index)
-        print(
-            f"{csv_path}: {n} frames, {len(members)} model(s), {seconds:.1f} s ({n / seconds:.1f} frames/s)"
-        )
-        if args.labeled_video:
-            mp4 = write_labeled_video(video, table, skeleton, out_dir / f"{stem}.labeled.mp4")
-            print(f"{mp4}: labeled video")
-    # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
-    for csvs in _metric_groups(project, predicted):
+            frames = len(predicted[video].index)
+        else:
+            predicted[video] = predict_members(members, video, args.batch_size, args.device, args.decoder)
+            frames = len(next(iter(predicted[video].values())).index)
+        rate = frames / (time.perf_counter() - start)
+        print(f"{video.name}: {frames} frames, {len(members)} model(s), {rate:.1f} frames/s")
+    for session in sessions:
+        if model is None:  # the ensemble's EKS (separate cameras: a session's views smoothed together)
+            smoothed = smooth_session([predicted[v] for v in session], args.s)
+            tables = dict(zip(session, smoothed, strict=True))
+            csvs = {
+                v: write_ensemble_prediction(EnsemblePrediction(predicted[v], tables[v]), out_dir, v.stem)[
+                    "eks"
+                ]
+                for v in session
+            }
+        else:
+            tables = {v: predicted[v] for v in session}
+            csvs = {v: write_pose_csv(tables[v], out_dir / f"{v.stem}.csv") for v in session}
+        for video in session:
+            print(f"{csvs[video]}: predictions")
+            if args.labeled_video:
+                mp4 = write_labeled_video(
+                    video, tables[video], project.skeleton_indices, out_dir / f"{video.stem}.labeled.mp4"
+                )
+                print(f"{mp4}: labeled video")
+        # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
         try:
-            for metrics in write_prediction_metrics(csvs, project, labels=train_labels):
+            for metrics in write_prediction_metrics(list(csvs.values()), project, labels=train_labels):
                 print(f"  metrics: {', '.join(p.name for p in metrics.values())}")
         except PoseCloudError as e:
-            print(f"warning: {', '.join(p.name for p in csvs)}: metrics not written: {e}", file=sys.stderr)
+            print(f"warning: {', '.join(v.name for v in session)}: metrics not written: {e}", file=sys.stderr)
     return 0
 
 
-def _metric_groups(project, predicted: dict[Path, Path]) -> list[list[Path]]:
-    """The predictions CSVs scored together: a session's views for separate cameras (each video on
-    its own, without the multi-view PCA error, when the videos do not make whole sessions)."""
+def _sessions(project, videos: list[Path]) -> list[list[Path]]:
+    """The videos predicted and scored together: for separate cameras a session's views (each video
+    on its own, without the multi-view smoothing and PCA error, when they do not make whole
+    sessions); otherwise each video."""
     from core.data.cameras import group_videos
 
     try:
-        return [[predicted[v] for v in session] for session in group_videos(list(predicted), project.views)]
+        return group_videos(videos, project.views)
     except VideoError as e:
-        print(f"warning: no multi-view PCA error: {e}", file=sys.stderr)
-        return [[csv] for csv in predicted.values()]
+        print(f"warning: each video on its own (no multi-view smoothing or PCA error): {e}", file=sys.stderr)
+        return [[video] for video in videos]
 
 
 def cmd_import(args: argparse.Namespace) -> int:

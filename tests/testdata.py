@@ -107,3 +107,25 @@ def make_camera_project(dest: Path, video_frames: int | None = None) -> Path:
     path = dest / "project.yaml"
     path.write_text(yaml.safe_dump(project, sort_keys=False))
     return path
+
+
+def camera_labels_zip(camera_dir: Path, view: str, rows: int | None = None) -> bytes:
+    """One view's label file (its first ``rows`` rows, all when None) and images, zipped as the app
+    takes them."""
+    import io
+    import zipfile
+
+    from core.labels.dlc_csv import write_pose_csv
+    from core.labels.formats import read_labels
+
+    table = read_labels(camera_dir / f"CollectedData_{view}.csv")
+    part = type(table)(table.keypoints, table.index[:rows], table.values[:rows], table.fields, table.scorer)
+    csv = camera_dir / f".upload_{view}.csv"
+    write_pose_csv(part, csv)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.write(csv, f"CollectedData_{view}.csv")
+        for name in part.index:
+            zf.write(camera_dir / name, name)
+    csv.unlink()
+    return buffer.getvalue()

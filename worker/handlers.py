@@ -8,17 +8,18 @@ from __future__ import annotations
 import logging
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 from app.db.models import Job, Model, Project, Video
 from core.config import ProjectConfig, TrainConfig, parse_config
+from core.data.cameras import camera_session
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
-from core.labels.imported import LABELS_CSV
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
 from core.smoothing.io import smooth_files
-from worker.layout import data_prefix, job_prefix, project_prefix
+from worker.layout import data_prefix, job_prefix, labels_file, labels_key
 from worker.runner import Handler, JobContext
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ def project_config(project: Project, data_dir: Path) -> ProjectConfig:
         view_matches=project.view_matches,
         flip_pairs=[tuple(p) for p in project.flip_pairs],
         data_dir=data_dir,
-        labels_file=LABELS_CSV,
+        labels_file=labels_file(project.views),
     )
 
 
@@ -53,8 +54,13 @@ def train(ctx: JobContext) -> dict:
     model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
     project = _get(ctx, Project, ctx.job.project_id, "project")
     data_dir = ctx.workspace.fetch(data_prefix(project.id))
-    if not (data_dir / LABELS_CSV).is_file():
-        raise PoseCloudError("the project has no labels yet; upload or import labels, then train")
+    project_cfg = project_config(project, data_dir)
+    missing = [
+        view for view, path in zip(project.views, project_cfg.labels_paths, strict=True) if not path.is_file()
+    ]
+    if missing:
+        which = f" for view(s) {', '.join(missing)}" if len(project.views) > 1 else ""
+        raise PoseCloudError(f"the project has no labels{which} yet; upload or import labels, then train")
     model_dir = ctx.workspace.local_dir(model.storage_prefix)
     resume = (model_dir / "checkpoints" / "last.ckpt").is_file()
     if resume:
@@ -62,11 +68,12 @@ def train(ctx: JobContext) -> dict:
     elif any(model_dir.iterdir()):
         shutil.rmtree(model_dir)  # an earlier attempt died before its first checkpoint
     config = parse_config(TrainConfig, model.train_config, "train_config")
-    project_cfg = project_config(project, data_dir)
-    if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames
-        videos = ctx.workspace.fetch(f"{project_prefix(project.id)}/videos")
-        project_cfg = project_cfg.model_copy(update={"video_dir": str(videos)})
-    result = train_model(project_cfg, config, model_dir, resume=resume, progress=ctx.report)
+    with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as videos:
+        if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames
+            project_cfg = project_cfg.model_copy(
+                update={"video_dir": str(link_videos(ctx, project, Path(videos)))}
+            )
+        result = train_model(project_cfg, config, model_dir, resume=resume, progress=ctx.report)
     model.summary = result.summary
     ctx.session.commit()
     return {
@@ -74,6 +81,18 @@ def train(ctx: JobContext) -> dict:
         for key in ctx.workspace.publish(model.storage_prefix)
         if "/checkpoints/" not in key
     }
+
+
+def link_videos(ctx: JobContext, project: Project, folder: Path) -> Path:
+    """Links in ``folder`` to the project's videos (transcoded copies where made) under their
+    uploaded names, which say view and session with separate cameras; returns ``folder``."""
+    for video in project.videos:
+        source = video_file(ctx, video)
+        link = folder / f"{Path(video.filename).stem}{source.suffix}"
+        if link.exists():  # the same name uploaded twice (one camera): both are unlabeled frames
+            link = folder / f"{Path(video.filename).stem}-{video.id}{source.suffix}"
+        link.symlink_to(source.resolve())
+    return folder
 
 
 def video_file(ctx: JobContext, video: Video) -> Path:
@@ -108,10 +127,14 @@ def _write_metrics(ctx: JobContext, predictions_csv: Path, model_dir: Path) -> N
     from core.losses.metrics import training_labels, write_prediction_metrics
 
     project = _get(ctx, Project, ctx.job.project_id, "project")
-    labels_csv = ctx.workspace.fetch_file(f"{data_prefix(project.id)}/{LABELS_CSV}")
+    for view in project.views:
+        key = labels_key(project.id, project.views, view)
+        if ctx.storage.exists(key):
+            ctx.workspace.fetch_file(key)
+    data_dir = ctx.workspace.local_dir(data_prefix(project.id))
     try:
         write_prediction_metrics(
-            [predictions_csv], project_config(project, labels_csv.parent), labels=training_labels(model_dir)
+            [predictions_csv], project_config(project, data_dir), labels=training_labels(model_dir)
         )
     except PoseCloudError as e:
         log.warning("metrics not written for %s: %s", predictions_csv.name, e)
@@ -156,7 +179,8 @@ def transcode(ctx: JobContext) -> dict:
 
 def extract_frames(ctx: JobContext) -> dict:
     """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
-    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks."""
+    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks. With
+    separate cameras the same frames are saved from every view's video of the session."""
     from core.selection.extract import extract_frames as write_frames
     from core.selection.initial import pick_initial_frames
 
@@ -166,16 +190,38 @@ def extract_frames(ctx: JobContext) -> dict:
     frames = ctx.job.params.get("frames") or pick_initial_frames(source, ctx.job.params["n"])
     ctx.report({"step": "writing images", "frames": len(frames)})
     data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
-    name = Path(video.filename).stem
-    written = write_frames(source, frames, data_dir, ctx.job.params.get("context", 2), name=name)
+    rows = []
+    for view_video in session_videos(video):
+        name = Path(view_video.filename).stem
+        written = write_frames(
+            video_file(ctx, view_video), frames, data_dir, ctx.job.params.get("context", 2), name=name
+        )
+        rows += [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
+        log.info(
+            "extracted %d frames (%d images with context) from %s",
+            len(frames),
+            len(written),
+            view_video.filename,
+        )
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    rows = [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
     (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
-    log.info(
-        "extracted %d frames (%d images with context) from %s", len(frames), len(written), video.filename
-    )
     return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
+def session_videos(video: Video) -> list[Video]:
+    """``video`` and, with separate cameras, the other views' videos of its session (by file name;
+    a view not uploaded yet is left out), in the project's view order."""
+    views = video.project.views
+    if len(views) == 1:
+        return [video]
+    session, _ = camera_session(Path(video.filename).stem, views)  # one view word: checked at upload
+    found = {}
+    for other in video.project.videos:
+        other_session = camera_session(Path(other.filename).stem, views)
+        if other_session is not None and other_session[0] == session:
+            found[other_session[1]] = other
+    return [found[v] for v in views if v in found]
 
 
 HANDLERS: dict[str, Handler] = {

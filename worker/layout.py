@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core.config import VIEW_PLACEHOLDER
+from core.labels.imported import LABELS_CSV
+
 
 def project_prefix(project_id: int) -> str:
     """Storage folder holding every file of a project."""
@@ -11,6 +14,17 @@ def project_prefix(project_id: int) -> str:
 def data_prefix(project_id: int) -> str:
     """A project's labels (CollectedData.csv) and labeled-data/ images."""
     return f"{project_prefix(project_id)}/data"
+
+
+def labels_file(views: list[str]) -> str:
+    """The name of a project's label file in its data folder: CollectedData.csv, or with separate
+    cameras the pattern CollectedData_{view}.csv (one file per view)."""
+    return LABELS_CSV if len(views) == 1 else LABELS_CSV.replace(".csv", f"_{VIEW_PLACEHOLDER}.csv")
+
+
+def labels_key(project_id: int, views: list[str], view: str) -> str:
+    """The storage key of ``view``'s label file."""
+    return f"{data_prefix(project_id)}/{labels_file(views).replace(VIEW_PLACEHOLDER, view)}"
 
 
 def model_prefix(project_id: int, model_id: int) -> str:

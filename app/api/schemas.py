@@ -36,7 +36,9 @@ class ProjectCreate(BaseModel):
     views: list[str] = Field(
         default_factory=lambda: ["main"],
         min_length=1,
-        description="the camera view (one per project in the app; a mirror's views go in view_matches)",
+        description="camera views: one (a mirror's views in one frame go in view_matches), or 2 or more separate "
+        "synchronized cameras, each with its own label file and one video per view and session, the view's "
+        "name a word of the video's file name (session1_top.mp4)",
     )
     pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
     view_matches: list[list[str]] = Field(
@@ -84,6 +86,7 @@ class VideoOut(BaseModel):
 class LabelsOut(BaseModel):
     """The project's labels after an upload: labeled frames and how many keypoints are labeled."""
 
+    view: str
     frames: int
     keypoints: list[str]
     labeled_keypoints: int

@@ -30,6 +30,12 @@ def session_of(name: str, view: str) -> str:
     return _word(view).sub("{view}", name)
 
 
+def camera_session(name: str, views: Sequence[str]) -> tuple[str, str] | None:
+    """``(session, view)`` of a file name holding exactly one of ``views`` as a word, else None."""
+    found = views_in(name, views)
+    return (session_of(name, found[0]), found[0]) if len(found) == 1 else None
+
+
 def group_videos(videos: Sequence[Path], views: Sequence[str]) -> list[list[Path]]:
     """The videos of separate cameras grouped by session, each group in ``views`` order (one view:
     every video a session of its own).
@@ -42,20 +48,21 @@ def group_videos(videos: Sequence[Path], views: Sequence[str]) -> list[list[Path
         return [[video] for video in videos]
     sessions: dict[str, dict[str, Path]] = {}
     for video in videos:
-        found = views_in(video.stem, views)
-        if len(found) != 1:
-            what = "none of" if not found else "several of"
+        found = camera_session(video.stem, views)
+        if found is None:
+            what = "several of" if views_in(video.stem, views) else "none of"
             raise VideoError(
                 f"{video.name}: the file name holds {what} the project's views ({', '.join(views)}) as a word; "
                 f"name each camera's video after its session and view, e.g. session1_{views[0]}{video.suffix}"
             )
-        per_view = sessions.setdefault(session_of(video.stem, found[0]), {})
-        if found[0] in per_view:
+        session, view = found
+        per_view = sessions.setdefault(session, {})
+        if view in per_view:
             raise VideoError(
-                f"{per_view[found[0]].name} and {video.name} are both the {found[0]} view of one session; "
+                f"{per_view[view].name} and {video.name} are both the {view} view of one session; "
                 "keep one video per view and session"
             )
-        per_view[found[0]] = video
+        per_view[view] = video
     groups = []
     for session, per_view in sorted(sessions.items()):
         missing = [view for view in views if view not in per_view]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from core.predict.trained_model import CONFIG_FILE, TrainedModel
 from core.predict.video import Decoder, predict_video
 from core.smoothing.ensemble import ensemble_stats
 from core.smoothing.io import smoothed_table
+from core.smoothing.multicam import MultiCameraError, smooth_multi_camera
 from core.smoothing.singlecam import smooth_single_camera
+
+log = logging.getLogger(__name__)
 
 
 def resolve_members(spec: str | Path) -> list[Path]:
@@ -41,15 +45,14 @@ class EnsemblePrediction:
     smoothed: PoseTable
 
 
-def predict_with_ensemble(
+def predict_members(
     member_dirs: list[Path],
     video: str | Path,
     batch_size: int = 16,
     device: str = "auto",
     decoder: Decoder = "auto",
-    s: float | None = None,
-) -> EnsemblePrediction:
-    """Predict ``video`` with each member (loaded one at a time), then smooth with the EKS."""
+) -> dict[str, PoseTable]:
+    """Predict ``video`` with each member (loaded one at a time): member folder name -> predictions."""
     names = [d.resolve().name for d in member_dirs]
     if len(set(names)) != len(names):
         raise PoseCloudError(
@@ -67,8 +70,34 @@ def predict_with_ensemble(
         raise PoseCloudError(
             "ensemble members track different keypoints; an ensemble needs one project's models"
         )
-    stats = ensemble_stats(list(members.values()), list(members))
-    return EnsemblePrediction(members, smoothed_table(stats, smooth_single_camera(stats, s)))
+    return members
+
+
+def smooth_session(views: list[dict[str, PoseTable]], s: float | None = None) -> list[PoseTable]:
+    """The EKS of one video's member predictions, or (several) of synchronized cameras' videos of
+    one session smoothed together by the multi-camera EKS; falls back to each view on its own, with
+    a warning, when the views cannot be smoothed together (too few frames seen in all)."""
+    stats = [ensemble_stats(list(members.values()), list(members)) for members in views]
+    if len(stats) > 1:
+        try:
+            result = smooth_multi_camera({str(v): st for v, st in enumerate(stats)}, s)
+            return [smoothed_table(st, result.views[str(v)]) for v, st in enumerate(stats)]
+        except MultiCameraError as e:
+            log.warning("smoothing each camera view on its own: %s", e)
+    return [smoothed_table(st, smooth_single_camera(st, s)) for st in stats]
+
+
+def predict_with_ensemble(
+    member_dirs: list[Path],
+    video: str | Path,
+    batch_size: int = 16,
+    device: str = "auto",
+    decoder: Decoder = "auto",
+    s: float | None = None,
+) -> EnsemblePrediction:
+    """Predict ``video`` with each member (loaded one at a time), then smooth with the EKS."""
+    members = predict_members(member_dirs, video, batch_size, device, decoder)
+    return EnsemblePrediction(members, smooth_session([members], s)[0])
 
 
 def write_ensemble_prediction(

@@ -20,8 +20,11 @@ from app.labels_import import check_labels, labels_from_upload
 from app.settings import Settings
 from app.storage import Storage
 from app.uploads import check_declared_size, receive_to_file
+from core.data.cameras import check_rows_aligned
+from core.labels.formats import read_labels
 from core.labels.imported import LABELS_CSV
-from worker.layout import data_prefix
+from core.labels.table import PoseTable
+from worker.layout import data_prefix, labels_key
 
 router = APIRouter(prefix="/projects/{project_id}/labels", tags=["labels"])
 
@@ -34,19 +37,62 @@ _UPLOAD_BODY = {
 }
 
 
+ViewQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="the camera view the labels are for (projects with separate cameras)"),
+]
+
+
+def project_view(project: Project, view: str | None) -> str:
+    """The view a labels request is for: the project's one view, or (separate cameras) the one named."""
+    if len(project.views) == 1 and view in (None, project.views[0]):
+        return project.views[0]
+    if view is None:
+        raise HTTPException(
+            422,
+            f"project {project.id} has {len(project.views)} camera views ({', '.join(project.views)}); "
+            "say which view's labels these are with ?view=NAME",
+        )
+    if view not in project.views:
+        raise HTTPException(
+            422, f"view {view!r} is not one of project {project.id}'s views ({', '.join(project.views)})"
+        )
+    return view
+
+
+def _check_aligned(table: PoseTable, view: str, project: Project, storage: Storage, work: Path) -> None:
+    """Separate cameras: the new labels' rows must be the same moments as the other views' stored labels."""
+    indexes, views, paths = [], [], []
+    for other in project.views:
+        key = labels_key(project.id, project.views, other)
+        if other == view:
+            indexes.append(table.index)
+        elif storage.exists(key):
+            path = work / Path(key).name
+            storage.get_file(key, path)
+            indexes.append(read_labels(path).index)
+        else:
+            continue
+        views.append(other)
+        paths.append(Path(key))
+    check_rows_aligned(indexes, views, paths)
+
+
 def _store_labels(
-    upload: Path, filename: str, project: Project, settings: Settings, storage: Storage
+    upload: Path, filename: str, view: str, project: Project, settings: Settings, storage: Storage
 ) -> LabelsOut:
     prefix = data_prefix(project.id)
     with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
         folder = labels_from_upload(upload, filename, Path(work), settings.max_upload_bytes)
         table = check_labels(folder, project.keypoints, lambda name: storage.exists(f"{prefix}/{name}"))
+        if len(project.views) > 1:
+            _check_aligned(table, view, project, storage, Path(work))
         # Images first, the label file last: a reader never sees labels whose images are missing.
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LABELS_CSV):
             storage.put_file(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
-        storage.put_file(folder / LABELS_CSV, f"{prefix}/{LABELS_CSV}")
+        storage.put_file(folder / LABELS_CSV, labels_key(project.id, project.views, view))
     labeled = int(np.isfinite(table.xy).all(axis=-1).sum())
-    return LabelsOut(frames=len(table.index), keypoints=table.keypoints, labeled_keypoints=labeled)
+    return LabelsOut(view=view, frames=len(table.index), keypoints=table.keypoints, labeled_keypoints=labeled)
 
 
 @router.put("", response_model=LabelsOut, openapi_extra=_UPLOAD_BODY)
@@ -59,25 +105,32 @@ async def upload_labels(
     ],
     settings: SettingsDep,
     storage: StorageDep,
+    view: ViewQuery = None,
 ) -> LabelsOut:
-    """Replace the project's labels. Keypoint names must match the project; every labeled image must be
-    in the upload or already in the project. Nothing is changed when the upload is rejected."""
+    """Replace the project's labels (with separate cameras: one view's, rows the same moments as
+    the other views'). Keypoint names must match the project; every labeled image must be in the
+    upload or already in the project. Nothing is changed when the upload is rejected."""
+    view = project_view(project, view)
     check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
     upload = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), upload, settings.max_upload_bytes)
     try:
-        return await run_in_threadpool(_store_labels, upload, filename, project, settings, storage)
+        return await run_in_threadpool(_store_labels, upload, filename, view, project, settings, storage)
     finally:
         upload.unlink(missing_ok=True)
 
 
 @router.get("", response_class=Response)
-def download_labels(project: ProjectDep, storage: StorageDep) -> Response:
-    """The project's labels as a DeepLabCut-style CSV."""
-    key = f"{data_prefix(project.id)}/{LABELS_CSV}"
+def download_labels(project: ProjectDep, storage: StorageDep, view: ViewQuery = None) -> Response:
+    """The project's labels (with separate cameras: one view's) as a DeepLabCut-style CSV."""
+    view = project_view(project, view)
+    key = labels_key(project.id, project.views, view)
     if not storage.exists(key):
-        raise HTTPException(404, f"project {project.id} has no labels yet; upload them with PUT labels")
+        which = f" for view {view}" if len(project.views) > 1 else ""
+        raise HTTPException(
+            404, f"project {project.id} has no labels{which} yet; upload them with PUT labels"
+        )
     with storage.open(key) as f:
         content = f.read()
-    headers = {"Content-Disposition": f'attachment; filename="{LABELS_CSV}"'}
+    headers = {"Content-Disposition": f'attachment; filename="{Path(key).name}"'}
     return Response(content, media_type="text/csv", headers=headers)

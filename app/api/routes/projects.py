@@ -10,7 +10,7 @@ from app.api.deps import ProjectDep, SessionDep, StorageDep, UserDep, accessible
 from app.api.schemas import MemberAdd, ProjectCreate, ProjectOut
 from app.db.models import Project, ProjectMember, User
 from core.config import ProjectConfig, parse_config
-from worker.layout import project_prefix
+from worker.layout import labels_file, project_prefix
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -40,15 +40,9 @@ def _require_owner(project: Project, user: User, action: str) -> None:
 @router.post("", status_code=201, response_model=ProjectOut)
 def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> ProjectOut:
     """Create a project owned by the caller; its settings are checked like a project.yaml."""
-    if len(body.views) > 1:
-        raise HTTPException(
-            422,
-            f"views: {', '.join(body.views)} would be separate synchronized cameras (one video and one label "
-            "file per view); the app handles one camera per project for now: a mirror's views in one frame "
-            "are listed in view_matches. Train separate cameras from the command line: posecloud train with a "
-            "project.yaml listing the views (see the README)",
-        )
-    config = parse_config(ProjectConfig, body.model_dump(), "project")
+    config = parse_config(
+        ProjectConfig, {**body.model_dump(), "labels_file": labels_file(body.views)}, "project"
+    )
     project = Project(
         name=config.name,
         owner_id=user.id,

@@ -20,6 +20,7 @@ from app.filenames import extension, safe_filename
 from app.probe import probe_video
 from app.storage import Storage
 from app.uploads import check_declared_size, receive_to_file
+from core.data.cameras import camera_session
 from worker import records
 from worker.layout import project_prefix
 
@@ -60,6 +61,25 @@ def _store_video(tmp: Path, filename: str, project: Project, session: Session, s
     return video
 
 
+def check_camera_video(project: Project, name: str) -> None:
+    """Separate cameras: a video's name must hold one view as a word (which camera), and no other
+    video of the project may be that view of the same session."""
+    session = camera_session(Path(name).stem, project.views)
+    if session is None:
+        raise HTTPException(
+            422,
+            f"{name}: with separate cameras a video's name holds its view as a word, exactly one of "
+            f"{', '.join(project.views)} (e.g. session1_{project.views[0]}.mp4); rename the file and upload again",
+        )
+    for other in project.videos:
+        if camera_session(Path(other.filename).stem, project.views) == session:
+            raise HTTPException(
+                409,
+                f"video {other.id} ({other.filename}) is already the {session[1]} view of session "
+                f"{session[0]!r}; rename the file to give this recording another session name",
+            )
+
+
 @router.post("", status_code=201, response_model=VideoOut, openapi_extra=_UPLOAD_BODY)
 async def upload_video(
     request: Request,
@@ -78,6 +98,8 @@ async def upload_video(
     """
     check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
     name = safe_filename(filename, fallback="video")
+    if len(project.views) > 1:
+        check_camera_video(project, name)
     tmp = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), tmp, settings.max_upload_bytes)
     try:

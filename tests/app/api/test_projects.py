@@ -51,13 +51,9 @@ def test_invalid_projects_are_422_with_reason(client: TestClient, alice: dict[st
     assert dupes.status_code == 422 and "repeated: ['a']" in dupes.json()["detail"]
     empty = client.post("/projects", json={"name": "p", "keypoints": []}, headers=alice)
     assert empty.status_code == 422 and "body.keypoints" in empty.json()["detail"]
-    cameras = client.post(
-        "/projects", json={"name": "p", "keypoints": ["a"], "views": ["top", "side"]}, headers=alice
-    )
-    assert cameras.status_code == 422
-    assert "top, side would be separate synchronized cameras" in cameras.json()["detail"]
-    assert "Train separate cameras from the command line" in cameras.json()["detail"]
-    assert client.get("/projects", headers=alice).json() == []
+    cameras = {"name": "p", "keypoints": ["a"], "views": ["top", "side"], "view_matches": [["a"], ["a"]]}
+    resp = client.post("/projects", json=cameras, headers=alice)
+    assert resp.status_code == 422 and "view_matches: these list a mirror's views" in resp.json()["detail"]
 
 
 def test_duplicate_name_is_409_per_owner(client: TestClient, alice: dict[str, str], login: Login) -> None:

@@ -17,6 +17,8 @@ from core.data.unlabeled import make_unlabeled_loader, sample_windows
 from core.errors import LabelFormatError, VideoError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.formats import read_labels
+from core.predict.ensemble import smooth_session
+from core.smoothing.io import SMOOTHED_FIELDS
 from core.training.semisupervised import build_unsupervised
 from core.training.train import train_model
 from tests.testdata import MIRROR_ROW, TINY, TOY, make_camera_project
@@ -171,8 +173,31 @@ def test_a_camera_model_predicts_each_views_video_in_its_pixels(camera_model, ca
         assert errors.shape == (40, 7) and np.isfinite(errors.to_numpy()).all()
     # one view alone: predicted and scored, without the multi-view PCA error (it needs both)
     assert main(["predict", str(camera_model), videos[0], "-o", str(tmp_path / "one")]) == 0
-    assert "no multi-view PCA error: session 'test_vid_{view}' has no video for view(s) bottom" in (
-        capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "each video on its own (no multi-view smoothing or PCA error): session 'test_vid_{view}' has no "
+        in err
     )
     assert (tmp_path / "one" / "test_vid_top.temporal_norm.csv").is_file()
     assert not (tmp_path / "one" / "test_vid_top.pca_multiview_error.csv").exists()
+
+
+def test_an_ensemble_smooths_a_sessions_views_together(camera_model, cameras, tmp_path):
+    """Two members; the EKS of a session's views is the multi-camera one (the views tied by their
+    3-D subspace), not each view smoothed on its own."""
+    second = tmp_path / "seed1"
+    train_model(cameras, load_train_config(None, {**TINY, "seed": 1, "epochs": 1}), second)
+    videos = [str(cameras.data_dir / "videos" / f"test_vid_{view}.mp4") for view in FRAME_SIZES]
+    out = tmp_path / "out"
+    assert main(["predict", f"{camera_model},{second}", *videos, "-o", str(out)]) == 0
+    members = [
+        {name: read_pose_csv(out / name / f"test_vid_{view}.csv") for name in (camera_model.name, "seed1")}
+        for view in FRAME_SIZES
+    ]
+    together = smooth_session(members)
+    alone = smooth_session(members[:1])[0]
+    for view, expected in zip(FRAME_SIZES, together, strict=True):
+        eks = read_pose_csv(out / f"test_vid_{view}.eks.csv")
+        assert eks.fields == SMOOTHED_FIELDS and eks.values.shape == (40, 7, len(SMOOTHED_FIELDS))
+        np.testing.assert_allclose(eks.values, expected.values, rtol=1e-6, atol=1e-6)
+    assert np.abs(together[0].xy - alone.xy).max() > 0.01

@@ -1,0 +1,73 @@
+"""A project with separate synchronized cameras through the app and a real worker: per-view labels,
+a session's videos, frames extracted from every view alike, semi-supervised training with the
+multi-view PCA loss across the cameras."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.testdata import BODY_PARTS, TINY, camera_labels_zip, make_camera_project
+from tests.worker.conftest import wait_for
+
+
+@pytest.fixture(scope="module")
+def camera_dir(tmp_path_factory):
+    return make_camera_project(tmp_path_factory.mktemp("cameras"), video_frames=40).parent
+
+
+def test_a_camera_project_extracts_and_trains_across_views(
+    client: TestClient, alice, camera_dir, start_worker, database_url
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("one database is enough: the data layer is tested on both elsewhere")
+    body = {"name": "cams", "keypoints": BODY_PARTS, "views": ["top", "bottom"]}
+    p = client.post("/projects", json=body, headers=alice).json()["id"]
+    for view in ("top", "bottom"):
+        resp = client.put(
+            f"/projects/{p}/labels",
+            params={"filename": f"{view}.zip", "view": view},
+            content=camera_labels_zip(camera_dir, view),
+            headers=alice,
+        )
+        assert resp.status_code == 200, resp.text
+    videos = {}
+    for view in ("top", "bottom"):
+        resp = client.post(
+            f"/projects/{p}/videos",
+            params={"filename": f"run1_{view}.mp4"},
+            content=(camera_dir / "videos" / f"test_vid_{view}.mp4").read_bytes(),
+            headers=alice,
+        )
+        assert resp.status_code == 201, resp.text
+        videos[view] = resp.json()["id"]
+    start_worker(1)
+
+    extracted = client.post(
+        f"/projects/{p}/videos/{videos['top']}/extract-frames",
+        json={"frames": [7], "context": 1},
+        headers=alice,
+    ).json()
+    assert wait_for(client, alice, p, extracted["id"], {"succeeded", "failed"})["state"] == "succeeded"
+    frames = pd.read_csv(
+        io.BytesIO(
+            client.get(f"/projects/{p}/jobs/{extracted['id']}/artifacts/frames.csv", headers=alice).content
+        )
+    )
+    assert list(frames["image"]) == [f"labeled-data/run1_{v}/img00000007.png" for v in ("top", "bottom")]
+
+    config = {**TINY, "losses": ["temporal", "pca_multiview"], "unlabeled_seq_len": 4}
+    config.update(anneal_start_epoch=0, anneal_increase_per_epoch=1.0)
+    model = client.post(f"/projects/{p}/models", json={"name": "cams", "train": config}, headers=alice).json()
+    job = wait_for(client, alice, p, model["train_job_id"], {"succeeded", "failed"})
+    assert job["state"] == "succeeded", job
+    assert np.isfinite(job["progress"]["losses"]["train_pca_multiview_loss"])
+    summary = client.get(f"/projects/{p}/models/{model['id']}", headers=alice).json()["summary"]
+    assert set(summary["views"]) == {"top", "bottom"}
+    assert summary["pixel_error"]["train"]["keypoints"] == sum(
+        summary["views"][v]["pixel_error"]["train"]["keypoints"] for v in ("top", "bottom")
+    )
