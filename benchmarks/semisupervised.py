@@ -82,7 +82,7 @@ class StepTimer:
     """Progress hook: the wall time between consecutive training steps (validation passes excluded)."""
 
     def __init__(self) -> None:
-        self.times: list[float] = []
+        self.times: list[tuple[int, float]] = []  # (epoch, seconds)
         self.last_step: int | None = None
         self.epochs = 0
 
@@ -92,13 +92,18 @@ class StepTimer:
             return
         self.epochs = max(self.epochs, progress["epoch"] + 1)
         if self.last_step is not None and progress["step"] == self.last_step + 1:
-            self.times.append(now - self.last_time)
+            self.times.append((progress["epoch"], now - self.last_time))
         # a validation pass reports the same step again: the next step is timed from its end
         self.last_step, self.last_time = progress["step"], now
 
-    def median(self) -> float:
-        """Median seconds per step, the first two (warm-up) left out."""
-        times = self.times[2:] or self.times
+    def median(self, first_epoch: int = 0, end_epoch: int | None = None) -> float:
+        """Median seconds per step in epochs ``first_epoch`` up to ``end_epoch`` (excluded), the run's
+        first two steps (warm-up) left out."""
+        times = [
+            t
+            for epoch, t in self.times[2:]
+            if epoch >= first_epoch and (end_epoch is None or epoch < end_epoch)
+        ]
         return statistics.median(times) if times else float("nan")
 
 
@@ -120,19 +125,24 @@ def settings(name: str, seed: int, minutes: float, args: argparse.Namespace) -> 
     }
 
 
-def calibrate(name: str, project, args: argparse.Namespace, out: Path) -> tuple[float, int]:
-    """Seconds per training step and the epochs a ``--minutes`` run will reach, from a short run."""
+def calibrate(name: str, project, args: argparse.Namespace, out: Path) -> tuple[float, float, int]:
+    """Seconds per training step before and once the unsupervised losses count, and the epochs a
+    ``--minutes`` run will reach with the model's schedule, from a short run whose losses count from
+    its second epoch."""
     timer = StepTimer()
     minutes = max(0.1, min(0.75, args.minutes / 5))
-    config = load_train_config(None, {**settings(name, 0, minutes, args), "val_every_n_epochs": 1_000})
+    overrides = {"val_every_n_epochs": 1_000, "anneal_start_epoch": 0, "anneal_increase_per_epoch": 1.0}
+    config = load_train_config(None, {**settings(name, 0, minutes, args), **overrides})
     train_model(project, config, out / f"calibrate-{name}", progress=timer)
     labels = load_project_labels(project)[0]
     steps_per_epoch = len(
         split_frames(len(labels.index), config.train_fraction, config.val_fraction, 0)["train"]
     )
     steps_per_epoch //= args.batch_size
-    epochs = max(1, int(args.minutes * 60 / (timer.median() * steps_per_epoch)))
-    return timer.median(), epochs
+    supervised, semi = timer.median(0, 1), timer.median(1)
+    start = SCHEDULES.get(name, LP_SCHEDULE)[0]
+    epoch_seconds = steps_per_epoch * (start * supervised + (1 - start) * semi)
+    return supervised, semi, max(1, int(args.minutes * 60 / epoch_seconds))
 
 
 def annealing(name: str, epochs: int) -> dict:
@@ -190,12 +200,11 @@ def main() -> None:
     schedules = {}
     for name in args.models:
         if "losses" in MODELS[name]:
-            step, epochs = calibrate(name, project, args, out)
+            supervised, semi, epochs = calibrate(name, project, args, out)
             schedules[name] = annealing(name, epochs)
+            calibration = {"s_per_step_before": supervised, "s_per_step_with_losses": semi}
             print(
-                json.dumps(
-                    {"calibration": name, "s_per_step": step, "epochs_expected": epochs, **schedules[name]}
-                )
+                json.dumps({"calibration": name, **calibration, "epochs_expected": epochs, **schedules[name]})
             )
 
     rows = []
@@ -216,6 +225,9 @@ def main() -> None:
                     "minutes_total": minutes,
                     "epochs": timer.epochs,
                     "s_per_step": timer.median(),
+                    "s_per_step_with_losses": timer.median(schedules[name]["anneal_start_epoch"] + 1)
+                    if name in schedules
+                    else float("nan"),
                     "test_mean_px": test["mean"],
                     "test_median_px": test["median"],
                     **video_metrics(result.model_dir, project, seed, config),
@@ -230,10 +242,10 @@ def main() -> None:
         f"{args.seq_len} unlabeled frames per step.\n"
     )
     print(
-        "| model | epochs | s / step | test mean px | test median px | temporal norm median px | "
-        "temporal norm p95 px | Pose PCA err median px | multi-view PCA err median px |"
+        "| model | epochs | s / step | s / step, losses on | test mean px | test median px | "
+        "temporal norm median px | temporal norm p95 px | Pose PCA err median px | multi-view PCA err median px |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models:
         runs = [r for r in rows if r["model"] == name]
         cells = [
@@ -241,6 +253,7 @@ def main() -> None:
             for k in (
                 "epochs",
                 "s_per_step",
+                "s_per_step_with_losses",
                 "test_mean_px",
                 "test_median_px",
                 "temporal_norm_median",
