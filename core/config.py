@@ -34,6 +34,12 @@ DEFAULT_LOSS_WEIGHT = 0.5 * math.exp(-5.0)
 """Lightning Pose's ``log_weight: 5.0`` for every unsupervised loss, as a plain weight ``1 / (2 e^5)``."""
 
 
+def view_suffix(views: list[str], view: str) -> str:
+    """``_<view>`` in the names of a separate camera's files (predictions_top.csv) when ``views``
+    are separate cameras; nothing for a single camera."""
+    return f"_{view}" if len(views) > 1 else ""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -12,13 +12,12 @@ import tempfile
 from pathlib import Path
 
 from app.db.models import Job, Model, Project, Video
-from core.config import ProjectConfig, TrainConfig, parse_config
+from core.config import ProjectConfig, TrainConfig, parse_config, view_suffix
 from core.data.cameras import camera_session
 from core.errors import PoseCloudError
-from core.labels.dlc_csv import write_pose_csv
+from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
-from core.smoothing.io import smooth_files
 from worker.layout import data_prefix, job_prefix, labels_file, labels_key
 from worker.runner import Handler, JobContext
 
@@ -101,7 +100,8 @@ def video_file(ctx: JobContext, video: Video) -> Path:
 
 
 def predict(ctx: JobContext) -> dict:
-    """Predict one video with one model: ``predictions.csv`` (x, y, likelihood per keypoint and frame)."""
+    """Predict one video with one model: ``predictions.csv`` (x, y, likelihood per keypoint and
+    frame). With separate cameras every view's video of the session: ``predictions_<view>.csv``."""
     model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
     if model.summary is None:
@@ -110,20 +110,35 @@ def predict(ctx: JobContext) -> dict:
         )
     model_dir = ctx.workspace.fetch(model.storage_prefix)
     trained = TrainedModel.load(model_dir)
-    table, _ = predict_video(
-        trained,
-        video_file(ctx, video),
-        progress=lambda done, total: ctx.report({"frames": done, "total_frames": total}),
-    )
-    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    csv = write_pose_csv(table, ctx.workspace.local_dir(prefix) / "predictions.csv")
-    _write_metrics(ctx, csv, model_dir)
-    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+    out = ctx.workspace.local_dir(job_prefix(ctx.job.project_id, ctx.job.id))
+    csvs = []
+    for view_video in session_videos(video):
+        table, _ = predict_video(
+            trained,
+            video_file(ctx, view_video),
+            progress=lambda done, total, name=view_video.filename: ctx.report(
+                {"video": name, "frames": done, "total_frames": total}
+            ),
+        )
+        csvs.append(write_pose_csv(table, out / f"predictions{_suffix(view_video)}.csv"))
+    _write_metrics(ctx, csvs, model_dir)
+    return {
+        key.rpartition("/")[2]: key
+        for key in ctx.workspace.publish(job_prefix(ctx.job.project_id, ctx.job.id))
+    }
 
 
-def _write_metrics(ctx: JobContext, predictions_csv: Path, model_dir: Path) -> None:
-    """Temporal norm and PCA errors per frame x keypoint next to the predictions, the PCAs fitted on
-    the model's training split; a prediction without them is still a prediction."""
+def _suffix(video: Video) -> str:
+    """``_<view>`` in the names of a camera view's files; nothing for a single camera."""
+    views = video.project.views
+    session = camera_session(Path(video.filename).stem, views)
+    return view_suffix(views, session[1] if session else views[0])
+
+
+def _write_metrics(ctx: JobContext, predictions_csvs: list[Path], model_dir: Path) -> None:
+    """Temporal norm and PCA errors per frame x keypoint next to the predictions (separate cameras:
+    one CSV per view of a session), the PCAs fitted on the model's training split; a prediction
+    without them is still a prediction."""
     from core.losses.metrics import training_labels, write_prediction_metrics
 
     project = _get(ctx, Project, ctx.job.project_id, "project")
@@ -134,22 +149,37 @@ def _write_metrics(ctx: JobContext, predictions_csv: Path, model_dir: Path) -> N
     data_dir = ctx.workspace.local_dir(data_prefix(project.id))
     try:
         write_prediction_metrics(
-            [predictions_csv], project_config(project, data_dir), labels=training_labels(model_dir)
+            predictions_csvs, project_config(project, data_dir), labels=training_labels(model_dir)
         )
     except PoseCloudError as e:
-        log.warning("metrics not written for %s: %s", predictions_csv.name, e)
+        log.warning("metrics not written for %s: %s", ", ".join(p.name for p in predictions_csvs), e)
 
 
 def smooth(ctx: JobContext) -> dict:
-    """Combine the predictions of the job's children (ensemble members) with the EKS: ``eks.csv``."""
+    """Combine the predictions of the job's children (ensemble members) with the EKS: ``eks.csv``;
+    with separate cameras ``eks_<view>.csv``, the session's views smoothed together."""
+    from core.predict.ensemble import smooth_session
+
     children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
-    members = [ctx.workspace.fetch_file(c.artifacts["predictions.csv"]) for c in children]
-    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    ctx.report({"members": len(members)})
-    eks = smooth_files(members, ctx.workspace.local_dir(prefix) / "eks.csv", ctx.job.params.get("s"))
+    project = _get(ctx, Project, ctx.job.project_id, "project")
+    in_view_order = [f"predictions{view_suffix(project.views, view)}.csv" for view in project.views]
+    names = [name for name in in_view_order if name in children[0].artifacts]
+    views = [
+        {f"member{c.id}": read_pose_csv(ctx.workspace.fetch_file(c.artifacts[name])) for c in children}
+        for name in names
+    ]
+    out = ctx.workspace.local_dir(job_prefix(ctx.job.project_id, ctx.job.id))
+    ctx.report({"members": len(children)})
+    eks = [
+        write_pose_csv(table, out / name.replace("predictions", "eks"))
+        for name, table in zip(names, smooth_session(views, ctx.job.params.get("s")), strict=True)
+    ]
     first_member = _get(ctx, Model, children[0].params["model_id"], "model")
     _write_metrics(ctx, eks, ctx.workspace.fetch(first_member.storage_prefix))
-    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+    return {
+        key.rpartition("/")[2]: key
+        for key in ctx.workspace.publish(job_prefix(ctx.job.project_id, ctx.job.id))
+    }
 
 
 def transcode(ctx: JobContext) -> dict:

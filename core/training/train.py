@@ -17,7 +17,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import CSVLogger
 from torch.utils.data import DataLoader
 
-from core.config import ProjectConfig, TrainConfig
+from core.config import ProjectConfig, TrainConfig, view_suffix
 from core.data.labeled_frames import LabeledFrames, load_project_labels, split_frames
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
@@ -200,7 +200,7 @@ def evaluate(model_dir: Path, labels: list[PoseTable], split, device: str = "aut
     scored = [score_labeled_frames(model, table, project.data_dir, split) for table in labels]
     predictions = [p for p, _ in scored]
     for view, (table, pixel_error) in zip(project.views, scored, strict=True):
-        suffix = view_suffix(project, view)
+        suffix = view_suffix(project.views, view)
         write_pose_csv(table, model_dir / f"predictions{suffix}.csv")
         write_pixel_error(pixel_error, model_dir / f"pixel_error{suffix}.csv")
     train_labels = [rows_of(t, split["train"]) for t in labels]
@@ -215,11 +215,6 @@ def evaluate(model_dir: Path, labels: list[PoseTable], split, device: str = "aut
     for name, stats in summary["pixel_error"].items():
         log.info("%s: mean pixel error %.2f px (%d keypoints)", name, stats["mean"], stats["keypoints"])
     return summary
-
-
-def view_suffix(project: ProjectConfig, view: str) -> str:
-    """``_<view>`` in the names of a separate camera's files; nothing for a single camera."""
-    return f"_{view}" if project.separate_cameras else ""
 
 
 def _write_labeled_pca_errors(
@@ -241,7 +236,9 @@ def _write_labeled_pca_errors(
             if name != "temporal_norm":
                 table.index.name = "image"
                 table["set"] = list(sets)
-                write_pixel_error(table, model_dir / f"predictions{view_suffix(project, view)}.{name}.csv")
+                write_pixel_error(
+                    table, model_dir / f"predictions{view_suffix(project.views, view)}.{name}.csv"
+                )
 
 
 def _write_config(

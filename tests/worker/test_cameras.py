@@ -1,6 +1,7 @@
 """A project with separate synchronized cameras through the app and a real worker: per-view labels,
-a session's videos, frames extracted from every view alike, semi-supervised training with the
-multi-view PCA loss across the cameras."""
+a session's videos, frames extracted from every view alike, a semi-supervised ensemble with the
+multi-view PCA loss across the cameras, predictions of a session's views by one model and by the
+ensemble (the multi-camera EKS)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def camera_dir(tmp_path_factory):
     return make_camera_project(tmp_path_factory.mktemp("cameras"), video_frames=40).parent
 
 
-def test_a_camera_project_extracts_and_trains_across_views(
+def test_a_camera_project_extracts_trains_and_predicts_across_views(
     client: TestClient, alice, camera_dir, start_worker, database_url
 ) -> None:
     if not database_url.startswith("sqlite"):
@@ -62,12 +63,42 @@ def test_a_camera_project_extracts_and_trains_across_views(
 
     config = {**TINY, "losses": ["temporal", "pca_multiview"], "unlabeled_seq_len": 4}
     config.update(anneal_start_epoch=0, anneal_increase_per_epoch=1.0)
-    model = client.post(f"/projects/{p}/models", json={"name": "cams", "train": config}, headers=alice).json()
-    job = wait_for(client, alice, p, model["train_job_id"], {"succeeded", "failed"})
-    assert job["state"] == "succeeded", job
-    assert np.isfinite(job["progress"]["losses"]["train_pca_multiview_loss"])
+    ensemble = client.post(
+        f"/projects/{p}/ensembles", json={"name": "cams", "train": config, "seeds": [0, 1]}, headers=alice
+    ).json()
+    for member in ensemble["members"]:
+        job = wait_for(client, alice, p, member["train_job_id"], {"succeeded", "failed"})
+        assert job["state"] == "succeeded", job
+        assert np.isfinite(job["progress"]["losses"]["train_pca_multiview_loss"])
+    model = ensemble["members"][0]
     summary = client.get(f"/projects/{p}/models/{model['id']}", headers=alice).json()["summary"]
     assert set(summary["views"]) == {"top", "bottom"}
     assert summary["pixel_error"]["train"]["keypoints"] == sum(
         summary["views"][v]["pixel_error"]["train"]["keypoints"] for v in ("top", "bottom")
     )
+
+    def predict(body: dict) -> dict:
+        resp = client.post(
+            f"/projects/{p}/predictions", json={"video_id": videos["bottom"], **body}, headers=alice
+        )
+        assert resp.status_code == 201, resp.text
+        job = wait_for(client, alice, p, resp.json()["id"], {"succeeded", "failed"})
+        assert job["state"] == "succeeded", job
+        return job
+
+    def artifact(job: dict, name: str) -> pd.DataFrame:
+        content = client.get(f"/projects/{p}/jobs/{job['id']}/artifacts/{name}", headers=alice).content
+        pose = name.count(".") == 1  # predictions_<view>.csv has DeepLabCut's three header rows
+        return pd.read_csv(io.BytesIO(content), header=[0, 1, 2] if pose else 0, index_col=0)
+
+    # one model, asked for the bottom view: the session's every view, and the multi-view PCA error
+    single = predict({"model_id": model["id"]})
+    for view in ("top", "bottom"):
+        assert artifact(single, f"predictions_{view}.csv").shape == (40, 7 * 3)
+        errors = artifact(single, f"predictions_{view}.pca_multiview_error.csv")
+        assert errors.shape == (40, 7) and np.isfinite(errors.to_numpy()).all()
+    # the ensemble: the members' predictions of both views smoothed together
+    smoothed = predict({"ensemble_id": ensemble["id"]})
+    assert {"eks_top.csv", "eks_bottom.csv", "eks_top.pca_multiview_error.csv"} <= set(smoothed["artifacts"])
+    eks = artifact(smoothed, "eks_bottom.csv")
+    assert eks.shape[0] == 40 and np.isfinite(eks.xs("x", axis=1, level=2).to_numpy()).all()

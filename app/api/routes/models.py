@@ -167,7 +167,9 @@ def predict(
     settings: SettingsDep,
 ) -> JobOut:
     """Predict a video. With a model: one job whose artifact is predictions.csv. With an ensemble: a
-    smoothing job (artifact eks.csv) whose children predict with each member in parallel."""
+    smoothing job (artifact eks.csv) whose children predict with each member in parallel. With
+    separate cameras every view's video of the video's session is predicted (predictions_<view>.csv,
+    eks_<view>.csv: the views smoothed together)."""
     if (body.model_id is None) == (body.ensemble_id is None):
         raise HTTPException(422, "give exactly one of model_id or ensemble_id")
     video = get_video(project, body.video_id, session)
