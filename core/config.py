@@ -34,6 +34,11 @@ DEFAULT_LOSS_WEIGHT = 0.5 * math.exp(-5.0)
 """Lightning Pose's ``log_weight: 5.0`` for every unsupervised loss, as a plain weight ``1 / (2 e^5)``."""
 
 
+def repeated(names: list[str]) -> list[str]:
+    """The names that occur more than once, sorted."""
+    return sorted({n for n in names if names.count(n) > 1})
+
+
 def view_suffix(views: list[str], view: str) -> str:
     """``_<view>`` in the names of a separate camera's files (predictions_top.csv) when ``views``
     are separate cameras; nothing for a single camera."""
@@ -78,8 +83,7 @@ class ProjectConfig(_Strict):
     @field_validator("keypoints")
     @classmethod
     def _unique(cls, names: list[str]) -> list[str]:
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
+        if dupes := repeated(names):
             raise ValueError(f"keypoint names must be unique; repeated: {dupes}")
         return names
 
@@ -94,8 +98,8 @@ class ProjectConfig(_Strict):
                 f"view names must be letters and digits only (they are matched as a word of video file "
                 f"names such as session1_top.mp4); got {bad}"
             )
-        if len(set(views)) < len(views):
-            raise ValueError(f"view names must be unique; got {views}")
+        if dupes := repeated(views):
+            raise ValueError(f"view names must be unique; repeated: {dupes}")
         return views
 
     @model_validator(mode="after")
@@ -244,8 +248,7 @@ class TrainConfig(_Strict):
     @field_validator("losses")
     @classmethod
     def _distinct_losses(cls, losses: list[str]) -> list[str]:
-        dupes = sorted({n for n in losses if losses.count(n) > 1})
-        if dupes:
+        if dupes := repeated(losses):
             raise ValueError(f"each unsupervised loss may be listed once; repeated: {dupes}")
         return losses
 

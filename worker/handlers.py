@@ -110,9 +110,11 @@ def predict(ctx: JobContext) -> dict:
         )
     model_dir = ctx.workspace.fetch(model.storage_prefix)
     trained = TrainedModel.load(model_dir)
-    out = ctx.workspace.local_dir(job_prefix(ctx.job.project_id, ctx.job.id))
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    out = ctx.workspace.local_dir(prefix)
+    views = video.project.views
     csvs = []
-    for view_video in session_videos(video):
+    for view, view_video in session_videos(video).items():
         table, _ = predict_video(
             trained,
             video_file(ctx, view_video),
@@ -120,19 +122,9 @@ def predict(ctx: JobContext) -> dict:
                 {"video": name, "frames": done, "total_frames": total}
             ),
         )
-        csvs.append(write_pose_csv(table, out / f"predictions{_suffix(view_video)}.csv"))
+        csvs.append(write_pose_csv(table, out / f"predictions{view_suffix(views, view)}.csv"))
     _write_metrics(ctx, csvs, model_dir)
-    return {
-        key.rpartition("/")[2]: key
-        for key in ctx.workspace.publish(job_prefix(ctx.job.project_id, ctx.job.id))
-    }
-
-
-def _suffix(video: Video) -> str:
-    """``_<view>`` in the names of a camera view's files; nothing for a single camera."""
-    views = video.project.views
-    session = camera_session(Path(video.filename).stem, views)
-    return view_suffix(views, session[1] if session else views[0])
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
 
 
 def _write_metrics(ctx: JobContext, predictions_csvs: list[Path], model_dir: Path) -> None:
@@ -168,7 +160,8 @@ def smooth(ctx: JobContext) -> dict:
         {f"member{c.id}": read_pose_csv(ctx.workspace.fetch_file(c.artifacts[name])) for c in children}
         for name in names
     ]
-    out = ctx.workspace.local_dir(job_prefix(ctx.job.project_id, ctx.job.id))
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    out = ctx.workspace.local_dir(prefix)
     ctx.report({"members": len(children)})
     eks = [
         write_pose_csv(table, out / name.replace("predictions", "eks"))
@@ -176,10 +169,7 @@ def smooth(ctx: JobContext) -> dict:
     ]
     first_member = _get(ctx, Model, children[0].params["model_id"], "model")
     _write_metrics(ctx, eks, ctx.workspace.fetch(first_member.storage_prefix))
-    return {
-        key.rpartition("/")[2]: key
-        for key in ctx.workspace.publish(job_prefix(ctx.job.project_id, ctx.job.id))
-    }
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
 
 
 def transcode(ctx: JobContext) -> dict:
@@ -221,7 +211,7 @@ def extract_frames(ctx: JobContext) -> dict:
     ctx.report({"step": "writing images", "frames": len(frames)})
     data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
     rows = []
-    for view_video in session_videos(video):
+    for view_video in session_videos(video).values():
         name = Path(view_video.filename).stem
         written = write_frames(
             video_file(ctx, view_video), frames, data_dir, ctx.job.params.get("context", 2), name=name
@@ -239,19 +229,19 @@ def extract_frames(ctx: JobContext) -> dict:
     return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
 
 
-def session_videos(video: Video) -> list[Video]:
-    """``video`` and, with separate cameras, the other views' videos of its session (by file name;
-    a view not uploaded yet is left out), in the project's view order."""
+def session_videos(video: Video) -> dict[str, Video]:
+    """View -> video: ``video`` under the project's one view or, with separate cameras, every view's
+    video of its session (by file name; a view not uploaded yet is left out), in view order."""
     views = video.project.views
     if len(views) == 1:
-        return [video]
+        return {views[0]: video}
     session, _ = camera_session(Path(video.filename).stem, views)  # one view word: checked at upload
     found = {}
     for other in video.project.videos:
         other_session = camera_session(Path(other.filename).stem, views)
         if other_session is not None and other_session[0] == session:
             found[other_session[1]] = other
-    return [found[v] for v in views if v in found]
+    return {v: found[v] for v in views if v in found}
 
 
 HANDLERS: dict[str, Handler] = {

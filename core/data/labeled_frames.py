@@ -141,7 +141,7 @@ class LabeledFrames(Dataset):
         self.windows = [context_paths(p) for p in self.paths] if train.uses_context else None
         if self.windows is not None:
             _report_missing_context(self.paths, self.windows)
-        self.keypoints = np.stack([labels[v].xy[r] for r, v in self.items]) if self.items else np.empty((0,))
+        self.keypoints = np.array([labels[v].xy[r] for r, v in self.items])
         self.height, self.width = train.image_height, train.image_width
         self.transform = build_augmentation(train.augmentation if augment else "none")
         self.flip_pairs = (
