@@ -23,6 +23,7 @@ install: system $(STAMP)
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --config pyproject.toml
 
 test: install lint
 	$(VENV)/bin/pytest

@@ -1,47 +1,22 @@
-"""Service settings, read from ``POSECLOUD_*`` environment variables (or passed explicitly)."""
+"""The service's settings: the shared state settings plus uploads, sign-in tokens and password
+hashing, read from ``POSECLOUD_*`` environment variables (or passed explicitly)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field
+
+from worker.settings import StateSettings
 
 
-class Settings(BaseSettings):
-    """Where the service keeps its data and how it limits requests.
+class Settings(StateSettings):
+    """What the service adds to the shared settings: how it limits requests and signs users in."""
 
-    Empty ``database_url`` / ``storage_url`` default to a SQLite file and a folder inside ``data_root``.
-    """
-
-    model_config = SettingsConfigDict(env_prefix="POSECLOUD_")
-
-    data_root: Path = Field(default=Path("posecloud-data"), description="folder for the database and files")
-    database_url: str = Field(default="", description="SQLAlchemy URL, e.g. postgresql+psycopg://u@host/db")
-    storage_url: str = Field(default="", description="local folder or fsspec URL such as s3://bucket/prefix")
-    storage_options: dict[str, Any] = Field(
-        default_factory=dict, description='fsspec options as JSON, e.g. {"endpoint_url": "http://minio:9000"}'
-    )
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="largest accepted upload, bytes")
     token_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0, description="bearer token lifetime, seconds")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash")
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8, description="argon2id memory per hash, KiB")
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Celery broker (the job queue)")
-    heartbeat_s: float = Field(default=2.0, gt=0, description="how often a running job reports it is alive")
-    stale_after_s: float = Field(
-        default=30.0, gt=0, description="a running job silent this long has lost its worker"
-    )
-    max_attempts: int = Field(default=3, ge=1, description="deliveries of a job before it fails for good")
-
-    @model_validator(mode="after")
-    def _defaults_in_data_root(self) -> Settings:
-        self.data_root = self.data_root.expanduser().resolve()
-        if not self.database_url:
-            self.database_url = f"sqlite:///{self.data_root / 'posecloud.db'}"
-        if not self.storage_url:
-            self.storage_url = str(self.data_root / "storage")
-        return self
 
     @property
     def upload_tmp_dir(self) -> Path:

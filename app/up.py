@@ -19,6 +19,21 @@ from worker.supervisor import catch_stop_signals, stop_processes
 
 READY_TIMEOUT_S = 120
 STOP_GRACE_S = 30.0
+DEFAULT_DEMO_PASSWORD = "posecloud-demo"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def demo_password(host: str, load_example_project: bool) -> str:
+    """The demo account's password: POSECLOUD_DEMO_PASSWORD, or the README's default, which only a
+    server reachable from this machine alone may use."""
+    password = os.environ.get("POSECLOUD_DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
+    if load_example_project and host not in LOOPBACK and password == DEFAULT_DEMO_PASSWORD:
+        raise ConfigError(
+            f"--host {host} makes posecloud reachable from other machines, and the demo account would have the "
+            "default password everyone can read in the README; set POSECLOUD_DEMO_PASSWORD to a password of "
+            "your own, or start with --no-example"
+        )
+    return password
 
 
 def _wait_ready(url: str, process: subprocess.Popen) -> None:
@@ -35,6 +50,7 @@ def _wait_ready(url: str, process: subprocess.Popen) -> None:
 
 def run_app(host: str, port: int, slots: int, load_example_project: bool = True) -> int:
     settings = Settings()
+    password = demo_password(host, load_example_project)
     redis_server = None
     if not reachable(settings.redis_url):
         parsed = urllib.parse.urlparse(settings.redis_url)
@@ -49,18 +65,21 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
         "POSECLOUD_REDIS_URL": settings.redis_url,
         "POSECLOUD_DATA_ROOT": str(settings.data_root),
     }
-    cli = [sys.executable, "-m", "core.cli"]
+    cli = [sys.executable, "-m", "app.cli"]
     processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
     stopping = catch_stop_signals()
     try:
         base = f"http://{host}:{port}"
         _wait_ready(f"{base}/openapi.json", processes[0])
         processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
-        password = os.environ.get("POSECLOUD_DEMO_PASSWORD", "posecloud-demo")
-        summary = load_example(base, password) if load_example_project else "example project not loaded"
+        summary = "example project not loaded"
+        if load_example_project:
+            summary = load_example(base, password)
+            summary += f"; sign in as {DEMO_USER!r} with the password in POSECLOUD_DEMO_PASSWORD"
+            summary += " (unset: the README's default)" if password == DEFAULT_DEMO_PASSWORD else ""
         print(
             f"\nposecloud is up: API {base} (docs {base}/docs), queue {settings.redis_url}, "
-            f"data {settings.data_root}\n{summary}; log in as {DEMO_USER!r} / {password!r}\nCtrl-C stops everything.",
+            f"data {settings.data_root}\n{summary}\nCtrl-C stops everything.",
             flush=True,
         )
         while not stopping.wait(0.5):

@@ -1,6 +1,6 @@
 """The service (issue 5), measured on this machine in one run against real processes: a private
-redis-server on a free port, the API under uvicorn (`python -m core.cli api`), SQLite, and real worker
-slots (`python -m core.cli worker --slots N --gpus none`). Each part gets a fresh data root and
+redis-server on a free port, the API under uvicorn (`python -m app.cli api`), SQLite, and real worker
+slots (`python -m app.cli worker --slots N --gpus none`). Each part gets a fresh data root and
 database.
 
 1. Ensemble training on 1 vs 2 worker slots: a 4-member ensemble with the TINY settings of
@@ -180,7 +180,7 @@ class Stack:
     def _spawn(self, args: list[str], log_name: str) -> subprocess.Popen:
         with (self.root / log_name).open("ab") as out:
             return subprocess.Popen(
-                [sys.executable, "-m", "core.cli", *args],
+                [sys.executable, "-m", "app.cli", *args],
                 cwd=REPO,
                 env=self.env,
                 stdout=out,
@@ -509,7 +509,7 @@ def report(m: dict, args: argparse.Namespace, ens: list[dict], up: dict | None, 
         f"redis-server {m['redis']}, SQLite; load average {load} at the start, {load_end} at the end (1, 5, "
         f"15 min); measured {m['date']}. Every "
         "part runs against real processes on 127.0.0.1: a private redis-server, the API under uvicorn "
-        "(`python -m core.cli api`, one process) and worker slots (`python -m core.cli worker --slots N "
+        "(`python -m app.cli api`, one process) and worker slots (`python -m app.cli worker --slots N "
         "--gpus none`); each part starts with a fresh data root and database.",
     ]
     if ens:

@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -151,37 +152,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_api(args: argparse.Namespace) -> int:
-    from app.api.main import run
-
-    run(args.host, args.port)
-    return 0
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.supervisor import detect_gpus, plan_slots, run_slots
-
-    if args.gpus == "auto":
-        gpus = detect_gpus()
-    elif args.gpus == "none":
-        gpus = []
-    else:
-        gpus = [g.strip() for g in args.gpus.split(",") if g.strip()]
-    return run_slots(plan_slots(gpus, args.slots), "INFO" if args.verbose else "WARNING")
-
-
-def cmd_up(args: argparse.Namespace) -> int:
-    from app.up import run_app
-
-    return run_app(args.host, args.port, args.slots, load_example_project=not args.no_example)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="posecloud", description="Animal pose estimation: train, predict, smooth."
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    sub = parser.add_subparsers(dest="command", required=True)
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the pose library's commands: train, predict, import, smooth, suggest-frames."""
+    from core.selection.command import register as register_suggest
+    from core.smoothing.command import add_smoothing_option
+    from core.smoothing.command import register as register_smooth
 
     p = sub.add_parser("train", help="train a model on a project's labeled frames")
     p.add_argument("project", help="project.yaml, or the folder holding it")
@@ -208,15 +183,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("videos", nargs="+", help="video files")
     p.add_argument("-o", "--output", help="output folder (default: <model>/predictions)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument(
+        "--batch-size", type=int, default=16, help="frames per network pass (default 16; halved on GPU OOM)"
+    )
+    p.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        default="auto",
+        help="where the network runs (auto: CUDA when there is a GPU)",
+    )
     p.add_argument(
         "--decoder",
         choices=["auto", "opencv", "dali"],
         default="auto",
         help="auto: DALI on a CUDA GPU when installed, else OpenCV",
     )
-    p.add_argument("--s", type=float, help="ensembles: fixed EKS smoothing parameter (default: fitted)")
+    add_smoothing_option(p, "ensembles: ")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.set_defaults(run=cmd_predict)
 
@@ -229,41 +211,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(run=cmd_import)
 
-    from core.smoothing.command import register as register_smooth
-
     register_smooth(sub)
-
-    from core.selection.command import register as register_suggest
-
     register_suggest(sub)
 
-    p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.set_defaults(run=cmd_api)
 
-    p = sub.add_parser("worker", help="run job slots: one per GPU, or --slots sharing the CPU")
-    p.add_argument(
-        "--gpus",
-        default="auto",
-        help="GPU indices, one slot each (e.g. 0,1); auto: every GPU; none: CPU only",
-    )
-    p.add_argument("--slots", type=int, default=1, help="CPU slots when there is no GPU (default 1)")
-    p.set_defaults(run=cmd_worker)
+Register = Callable[[argparse._SubParsersAction], None]
 
-    p = sub.add_parser(
-        "up", help="start Redis, the API and a worker on this machine, with the example project"
+
+def build_parser(*more: Register) -> argparse.ArgumentParser:
+    """The ``posecloud`` parser with the pose library's commands and those the layers above add."""
+    parser = argparse.ArgumentParser(
+        prog="posecloud",
+        description="Animal pose estimation: label, train, predict, smooth; as commands or as a web app.",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--slots", type=int, default=1, help="CPU worker slots (one per GPU when CUDA is present)")
-    p.add_argument("--no-example", action="store_true", help="do not load the example project")
-    p.set_defaults(run=cmd_up)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add_commands in (register, *more):
+        add_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The pose library's commands alone (``python -m core.cli``); ``posecloud`` is ``app.cli``."""
+    return run(build_parser(), argv)
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; a PoseCloudError is printed as one line (exit code 2)."""
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

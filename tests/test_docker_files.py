@@ -220,13 +220,13 @@ def test_posecloud_commands(config):
 
 @pytest.mark.parametrize("service", ["api", "worker", "ui"])
 def test_compose_commands_are_posecloud_commands(config, service):
-    from core.cli import build_parser
+    from app.cli import build_parser
 
     parser = build_parser()
     subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     command = config["services"][service]["command"]
     if command[0] not in subcommands:
-        pytest.skip(f"`posecloud {command[0]}` is not in core/cli.py yet")
+        pytest.skip(f"`posecloud {command[0]}` does not exist")
     try:
         parser.parse_args(command)
     except SystemExit:

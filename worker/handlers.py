@@ -11,13 +11,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from app.db.models import Job, Model, Project, Video
 from core.config import ProjectConfig, TrainConfig, parse_config, view_suffix
 from core.data.cameras import camera_session
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
+from worker.db.models import Job, Model, Project, Video
 from worker.layout import data_prefix, job_prefix, labels_file, labels_key
 from worker.runner import Handler, JobContext
 
@@ -174,7 +174,8 @@ def smooth(ctx: JobContext) -> dict:
 
 def transcode(ctx: JobContext) -> dict:
     """Re-encode an upload as constant-frame-rate H.264 (yuv420p), every frame a keyframe, so frame
-    seeking is exact and every decoder (DALI included) reads it; the original is kept."""
+    seeking is exact and every decoder (DALI included) reads it; the original is kept. ffmpeg reports
+    the frames written twice a second, which is when a cancel stops it."""
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
     source = video_file(ctx, video)
     key = video.storage_key.rsplit(".", 1)[0] + ".cfr.mp4"
@@ -184,13 +185,31 @@ def transcode(ctx: JobContext) -> dict:
         "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
         "-g", "1", "-fps_mode", "cfr", "-r", f"{video.fps:.6f}", "-an",
         "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2",  # yuv420p needs even sizes; odd sizes gain one black pixel
+        "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         str(out),
     ]  # fmt: skip
-    ctx.report({"step": "transcoding"})
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        out.unlink(missing_ok=True)
-        raise PoseCloudError(f"ffmpeg could not transcode {video.filename}: {done.stderr.strip()[-500:]}")
+    ctx.report({"step": "transcoding", "frames": 0, "total_frames": video.frames})
+    with tempfile.TemporaryFile("w+") as errors:
+        ffmpeg = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
+        frames = 0
+        try:
+            for line in ffmpeg.stdout:
+                if line.startswith("frame="):
+                    frames = int(line.partition("=")[2])
+                    ctx.report({"step": "transcoding", "frames": frames, "total_frames": video.frames})
+        except BaseException:  # cancelled (or the worker stops): no ffmpeg or partial file left behind
+            ffmpeg.kill()
+            ffmpeg.wait()
+            out.unlink(missing_ok=True)
+            raise
+        ffmpeg.wait()
+        errors.seek(0)
+        if ffmpeg.returncode != 0:
+            out.unlink(missing_ok=True)
+            raise PoseCloudError(
+                f"ffmpeg could not transcode {video.filename}: {errors.read().strip()[-500:]}"
+            )
+    ctx.report({"step": "transcoded", "frames": frames, "total_frames": frames})
     ctx.storage.put_file(out, key)
     video.transcoded_key = key
     ctx.session.commit()

@@ -1,8 +1,18 @@
 """Job records: the states a job moves through, written to the database by the service and workers.
 
     waiting ──(its inputs are ready)──> queued ──(a slot claims it)──> running ──> succeeded
-                                          ^                               │  └──> failed / cancelled
-                                          └──── retry / lost worker ──────┘
+       │                                  ^                               │  └──> failed / cancelled
+       │                                  └─ retry / lost worker / hand back ┘
+       └──(a group: all its children succeeded)──> succeeded
+
+A parent job waits for its children: a smoothing job for its members' predictions (then it is
+queued and runs), an ensemble's training group for its members' trainings (a group has no work of
+its own: it succeeds when they all have). When a child fails or is cancelled the parent ends the
+same way at once, naming the child and its error; the other children run to the end (their results
+stay usable), and retrying the parent reruns only the children that did not succeed.
+
+Every new delivery (claim after a retry, a reap, a hand-back) starts with clean progress, worker and
+log; the earlier attempt's outcome, error and log tail are appended to ``history``.
 
 Every change is a conditional UPDATE, so two processes racing (a duplicate message, a cancel during
 a claim, two reapers) cannot both win.
@@ -12,15 +22,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from app.db.models import Job, utcnow
+from worker.db.models import Job, utcnow
 from worker.queue import JobQueue
 
 ACTIVE = ("waiting", "queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled")
 LOG_TAIL_CHARS = 8000
+GROUP_KINDS = ("ensemble",)  # parents with no work of their own: they end with their children
 
 
 class JobStateError(Exception):
@@ -49,6 +60,7 @@ def new_job(
         progress={},
         log_tail="",
         artifacts={},
+        history=[],
         parent_id=parent.id if parent else None,
     )
     session.add(job)
@@ -75,7 +87,16 @@ def claim(session: Session, job_id: int, attempt: int, worker: str) -> Job | Non
     claimed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.attempt == attempt, Job.state == "queued")
-        .values(state="running", started_at=now, heartbeat_at=now, worker=worker)
+        .values(
+            state="running",
+            started_at=now,
+            heartbeat_at=now,
+            finished_at=None,
+            worker=worker,
+            progress={},
+            log_tail="",
+            error=None,
+        )
     ).rowcount
     session.commit()
     return session.get(Job, job_id) if claimed else None
@@ -107,17 +128,29 @@ def finish(
     *,
     error: str | None = None,
     artifacts: dict | None = None,
+    progress: dict | None = None,
     log_tail: str = "",
 ) -> bool:
-    """End this delivery of a running job as succeeded, failed or cancelled; False if it lost the job."""
+    """End this delivery of a running job as succeeded, failed or cancelled, with its final progress
+    (a job shorter than one heartbeat still shows it); False if it lost the job.
+
+    A job whose cancel was asked never ends succeeded, even when its work finished before it saw
+    the request: the state is decided in the UPDATE itself, so a cancel that lands between the
+    handler's return and this write still wins."""
     values: dict = {
-        "state": state,
         "finished_at": utcnow(),
         "error": error,
         "log_tail": log_tail[-LOG_TAIL_CHARS:],
     }
+    if state == "succeeded":
+        values["state"] = case((Job.cancel_requested, "cancelled"), else_="succeeded")
+        values["error"] = case((Job.cancel_requested, "cancelled by a user"), else_=None)
+    else:
+        values["state"] = state
     if artifacts is not None:
         values["artifacts"] = artifacts
+    if progress is not None:
+        values["progress"] = progress
     done = session.execute(
         update(Job).where(Job.id == job_id, Job.attempt == attempt, Job.state == "running").values(**values)
     ).rowcount
@@ -125,14 +158,34 @@ def finish(
     return bool(done)
 
 
+def _attempt_record(job: Job, outcome: str, error: str | None) -> dict:
+    """What ``history`` keeps of the attempt that ``job`` holds now."""
+    times = {"started_at": job.started_at, "finished_at": job.finished_at or utcnow()}
+    return {
+        "attempt": job.attempt,
+        "outcome": outcome,
+        "error": error,
+        "worker": job.worker,
+        **{name: t.isoformat() if t else None for name, t in times.items()},
+        "log_tail": job.log_tail,
+    }
+
+
 def hand_back(session: Session, job_id: int, attempt: int, queue: JobQueue) -> bool:
     """Return a running job to the queue because its worker is shutting down (not the job's fault, so
     it costs no attempt); the next worker resumes it."""
     job = session.get(Job, job_id)
+    session.refresh(job)
+    past = _attempt_record(job, "handed back", "its worker stopped (shutdown); resumed by the next worker")
     handed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.attempt == attempt, Job.state == "running")
-        .values(attempt=attempt + 1, max_attempts=Job.max_attempts + 1, heartbeat_at=None)
+        .values(
+            attempt=attempt + 1,
+            max_attempts=Job.max_attempts + 1,
+            heartbeat_at=None,
+            history=[*job.history, past],
+        )
     ).rowcount
     session.commit()
     if handed:
@@ -163,10 +216,15 @@ def retry(session: Session, job: Job, queue: JobQueue) -> None:
     if job.state not in ("failed", "cancelled"):
         raise JobStateError(f"job {job.id} is {job.state}; only failed or cancelled jobs can be retried")
     job.max_attempts += 1 if job.attempt >= job.max_attempts else 0
+    job.history = [*job.history, _attempt_record(job, job.state, job.error)]
     _reset(job, job.attempt + 1)
     unfinished = [c for c in job.children if c.state != "succeeded"]
     if not unfinished:
-        send(session, job, queue)
+        if job.kind in GROUP_KINDS:
+            job.state, job.finished_at = "succeeded", utcnow()
+            session.commit()
+        else:
+            send(session, job, queue)
         return
     job.state = "waiting"
     session.commit()
@@ -177,34 +235,41 @@ def retry(session: Session, job: Job, queue: JobQueue) -> None:
 
 def _reset(job: Job, attempt: int) -> None:
     job.attempt, job.error, job.cancel_requested = attempt, None, False
-    job.started_at = job.finished_at = job.heartbeat_at = None
-    job.progress = {}
+    job.started_at = job.finished_at = job.heartbeat_at = job.worker = None
+    job.progress, job.log_tail = {}, ""
 
 
 def child_finished(session: Session, child: Job, queue: JobQueue) -> None:
-    """After a child job ends: fail the parent if the child failed, send it once all children succeeded."""
+    """After a child job ends: end the parent the same way if the child failed or was cancelled
+    (naming it); once all children succeeded, send the parent (or, for a group, mark it succeeded)."""
     if child.parent_id is None:
         return
     parent = session.get(Job, child.parent_id)
     session.refresh(parent)
     states = [c.state for c in parent.children]
+    done = {"members_done": states.count("succeeded"), "members": len(states)}
     if child.state in ("failed", "cancelled"):
-        reason = f"{child.kind} job {child.id} {child.state}: {child.error}"
+        reason = f"member job {child.id} ({child.kind}) {child.state}: {child.error}"
         session.execute(
             update(Job)
             .where(Job.id == parent.id, Job.state == "waiting")
-            .values(state=child.state, error=reason, finished_at=utcnow())
+            .values(state=child.state, error=reason, finished_at=utcnow(), progress=done)
         )
         session.commit()
     elif all(s == "succeeded" for s in states):
-        # Only one finishing child wins this update, so the parent is sent once.
+        # Only one finishing child wins this update, so the parent is sent (or ended) once.
+        group = parent.kind in GROUP_KINDS
+        values = {"state": "succeeded", "finished_at": utcnow()} if group else {"state": "queued"}
         won = session.execute(
-            update(Job).where(Job.id == parent.id, Job.state == "waiting").values(state="queued")
+            update(Job).where(Job.id == parent.id, Job.state == "waiting").values(**values, progress=done)
         ).rowcount
         session.commit()
-        if won:
+        if won and not group:
             session.refresh(parent)
             send(session, parent, queue)
+    else:  # the parent's record shows how many members are done while it waits
+        session.execute(update(Job).where(Job.id == parent.id, Job.state == "waiting").values(progress=done))
+        session.commit()
 
 
 def reap(session: Session, queue: JobQueue, stale_after_s: float) -> list[str]:
@@ -220,10 +285,13 @@ def reap(session: Session, queue: JobQueue, stale_after_s: float) -> list[str]:
     for job in lost:
         attempt = job.attempt
         if attempt < job.max_attempts:
+            past = _attempt_record(
+                job, "worker lost", f"no heartbeat from {job.worker} for {stale_after_s:.0f} s"
+            )
             won = session.execute(
                 update(Job)
                 .where(Job.id == job.id, Job.attempt == attempt, Job.state == "running")
-                .values(state="queued", attempt=attempt + 1, heartbeat_at=None)
+                .values(state="queued", attempt=attempt + 1, heartbeat_at=None, history=[*job.history, past])
             ).rowcount
             session.commit()
             if won:

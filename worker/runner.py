@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.models import Job
-from app.storage import Storage
 from core.errors import PoseCloudError
 from worker import records
+from worker.db.models import Job
 from worker.queue import JobQueue
+from worker.storage import Storage
 from worker.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,14 @@ def execute(
             return None
         log.info("job %d %s%s", job_id, state, f": {error}" if error else "")
         if records.finish(
-            session, job_id, attempt, state, error=error, artifacts=artifacts, log_tail=tail.text
+            session,
+            job_id,
+            attempt,
+            state,
+            error=error,
+            artifacts=artifacts,
+            progress=ctx.latest_progress,
+            log_tail=tail.text,
         ):
             records.child_finished(session, session.get(Job, job_id), queue)
         return state

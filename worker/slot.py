@@ -1,8 +1,9 @@
 """One worker slot: the Celery app that runs jobs, one at a time, on one GPU (or a share of the CPU).
 
 Started by ``posecloud worker`` as ``celery -A worker.slot worker --pool solo``; settings come from
-``POSECLOUD_*`` variables like the service's, whose start-up migrates the database. Each slot also runs the reaper, which recovers jobs whose
-worker died and queue messages lost with a Redis restart.
+``POSECLOUD_*`` variables like the service's, whose start-up migrates the database. Each slot beats
+into ``worker_slots`` (``GET /workers``) and runs the reaper, which recovers jobs whose worker died
+and queue messages lost with a Redis restart (the service runs one too).
 """
 
 from __future__ import annotations
@@ -15,17 +16,17 @@ import threading
 
 from celery.signals import worker_ready, worker_shutdown
 
-from app.db.engine import make_engine, make_sessionmaker
-from app.settings import Settings
-from app.storage import Storage
-from worker import records
+from worker.db.engine import make_engine, make_sessionmaker
 from worker.handlers import HANDLERS
+from worker.liveness import SlotIdentity, beat_slot, keep_watch, remove_slot
 from worker.queue import RUN_JOB, JobQueue
 from worker.runner import execute, shutting_down
+from worker.settings import StateSettings
+from worker.storage import Storage
 from worker.workspace import Workspace
 
 log = logging.getLogger("posecloud.worker")
-settings = Settings()
+settings = StateSettings()
 queue = JobQueue(settings.redis_url)
 app = queue.celery
 engine = make_engine(settings.database_url)
@@ -33,7 +34,8 @@ sessions = make_sessionmaker(engine)
 storage = Storage(settings.storage_url, settings.storage_options)
 workspace = Workspace(storage, settings.data_root / "worker-cache")
 slot_name = os.environ.get("POSECLOUD_SLOT_NAME", f"slot@{socket.gethostname()}")
-_stop_reaper = threading.Event()
+_stop_watch = threading.Event()
+_identity: list[SlotIdentity] = []  # this process's slot, once Celery is ready
 
 
 @app.task(name=RUN_JOB, acks_late=True)
@@ -51,21 +53,31 @@ def run_job(job_id: int, attempt: int) -> str | None:
     )
 
 
-def _reaper() -> None:
-    while not _stop_reaper.wait(max(1.0, settings.stale_after_s / 3)):
-        try:
-            with sessions() as session:
-                for action in records.reap(session, queue, settings.stale_after_s):
-                    log.warning("reaper: %s", action)
-        except Exception as e:  # the database or Redis may be restarting; try again next round
-            log.warning("reaper: %s", e)
+def _device() -> str:
+    """``cpu``, or the slot's GPU (its index on this machine and its model)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    if not visible:
+        return "cpu"
+    import torch  # the slot's jobs load it anyway
+
+    model = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not usable: no CUDA driver"
+    return f"GPU {visible} ({model})"
 
 
 @worker_ready.connect
 def _start(**_kwargs) -> None:
     for signum in (signal.SIGQUIT, signal.SIGTERM, signal.SIGINT):
         _mark_shutdown_first(signum)
-    threading.Thread(target=_reaper, daemon=True, name="reaper").start()
+    identity = SlotIdentity(slot_name, socket.gethostname(), _device(), os.getpid())
+    _identity.append(identity)
+    keep_watch(
+        sessions,
+        queue,
+        settings.stale_after_s,
+        settings.heartbeat_s,
+        _stop_watch,
+        beat=lambda session: beat_slot(session, identity),
+    )
     log.info("%s ready (database %s, queue %s)", slot_name, engine.url.render_as_string(), settings.redis_url)
 
 
@@ -84,4 +96,7 @@ def _mark_shutdown_first(signum: int) -> None:
 
 @worker_shutdown.connect
 def _stop(**_kwargs) -> None:
-    _stop_reaper.set()
+    _stop_watch.set()
+    for identity in _identity:
+        with sessions() as session:
+            remove_slot(session, identity)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.storage import Storage
+from worker.storage import Storage
 
 
 class Workspace:

@@ -10,11 +10,11 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from app.db.models import AuthToken, Project, ProjectMember, User, utcnow
 from app.security import Passwords, token_digest
 from app.settings import Settings
-from app.storage import Storage
+from worker.db.models import AuthToken, Project, ProjectMember, User, utcnow
 from worker.queue import JobQueue
+from worker.storage import Storage
 
 _bearer = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,13 +10,14 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, jobs, labels, models, projects, videos
-from app.db.engine import make_engine, make_sessionmaker, migrate
+from app.api.routes import auth, jobs, labels, models, projects, videos, workers
 from app.probe import require_ffprobe
 from app.security import Passwords
 from app.settings import Settings
-from app.storage import Storage
+from worker.db.engine import make_engine, make_sessionmaker, migrate
+from worker.liveness import keep_watch
 from worker.queue import JobQueue
+from worker.storage import Storage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,7 +30,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(migrate, engine)
+        # The service reaps too: a dead worker's job is taken over even when no worker slot is alive.
+        stop = threading.Event()
+        watch = keep_watch(
+            app.state.sessions, app.state.queue, settings.stale_after_s, settings.heartbeat_s, stop
+        )
         yield
+        stop.set()
+        watch.join()
         app.state.queue.close()
         engine.dispose()
 
@@ -45,6 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app.state.queue = JobQueue(settings.redis_url)
     install_error_handlers(app)
-    for module in (auth, projects, videos, labels, models, jobs):
+    for module in (auth, projects, videos, labels, models, jobs, workers):
         app.include_router(module.router)
     return app

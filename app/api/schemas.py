@@ -119,6 +119,8 @@ class ModelOut(BaseModel):
 class EnsembleOut(BaseModel):
     id: int
     name: str
+    state: str = Field(description="the state of the ensemble's training job (its members' group)")
+    train_job_id: int | None
     members: list[ModelOut]
     created_at: datetime
 
@@ -140,6 +142,18 @@ class PredictionCreate(BaseModel):
     s: float | None = Field(default=None, gt=0, description="EKS smoothing parameter; fitted when omitted")
 
 
+class JobMember(BaseModel):
+    """A child job of a parent (an ensemble member's training or prediction)."""
+
+    id: int
+    kind: str
+    params: dict
+    state: str
+    attempt: int
+    progress: dict
+    error: str | None
+
+
 class JobSummary(BaseModel):
     """A job as listed: what it does, where it stands, what it produced."""
 
@@ -150,16 +164,35 @@ class JobSummary(BaseModel):
     params: dict
     state: str
     attempt: int
-    progress: dict
+    max_attempts: int
+    cancel_requested: bool = Field(description="a cancel was asked; a running job stops at its next report")
+    progress: dict = Field(description="the current attempt's latest report (final once the job ends)")
     error: str | None
     artifacts: list[str] = Field(description="file names to download from .../artifacts/{name}")
     worker: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    heartbeat_age_s: float | None = Field(description="seconds since a running job's last heartbeat")
+    members: list[JobMember] = Field(description="the child jobs (ensemble members), in order")
 
 
 class JobOut(JobSummary):
-    """One job in full, with the last lines it logged."""
+    """One job in full, with the last lines it logged and its earlier attempts."""
 
     log_tail: str
+    history: list[dict] = Field(description="earlier attempts: outcome, error, worker, times, log tail")
+
+
+class WorkerSlotOut(BaseModel):
+    """A live worker slot: where it runs, on what, and the job it runs (when the caller may see it)."""
+
+    name: str
+    host: str
+    device: str
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age_s: float
+    busy: bool
+    job_id: int | None = Field(description="the running job, when it is in one of the caller's projects")
+    project_id: int | None

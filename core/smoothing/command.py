@@ -14,6 +14,28 @@ Several cameras: posecloud smooth *.csv --views Cam-A,Cam-B,Cam-C -o outdir/ (ea
 contain exactly one view name; one CSV per view is written into outdir as <view>.csv)."""
 
 
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"the smoothing parameter must be above 0, got {text}")
+    return value
+
+
+def add_smoothing_option(parser: argparse.ArgumentParser, applies_to: str = "") -> None:
+    """``--smoothing`` (``--s`` for short, as the reference smoother names it): the EKS's fixed
+    smoothing parameter; fitted when left out."""
+    parser.add_argument(
+        "--smoothing",
+        "--s",
+        dest="s",
+        type=_positive,
+        default=None,
+        metavar="S",
+        help=f"{applies_to}EKS smoothing parameter: random-walk variance in pixels² per frame (smaller = "
+        "smoother); default: fitted per keypoint by maximum marginal likelihood",
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``smooth`` subcommand to an argparse CLI."""
     parser = subparsers.add_parser(
@@ -26,13 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "-o", "--output", required=True, help="output CSV (single camera) or directory (with --views)"
     )
-    parser.add_argument(
-        "--s",
-        type=float,
-        default=None,
-        help="smoothing parameter: random-walk variance in pixels² per frame (smaller = smoother); "
-        "default: fitted per keypoint by maximum marginal likelihood",
-    )
+    add_smoothing_option(parser)
     parser.add_argument(
         "--views",
         default=None,

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.settings import Settings
+from tests.testdata import TOY_VIDEO
 
-TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+TEST_VIDEO = TOY_VIDEO
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ import pytest
 
 from app.probe import VideoInfo, probe_video
 from core.errors import ConfigError, VideoError
+from tests.testdata import TOY_VIDEO
 
-TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+TEST_VIDEO = TOY_VIDEO
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"

@@ -27,7 +27,7 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
     port, redis_port = free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {**os.environ, "POSECLOUD_DATA_ROOT": str(tmp_path / "data"), "POSECLOUD_REDIS_URL": redis_url}
-    command = [sys.executable, "-m", "core.cli", "up", "--port", str(port)]
+    command = [sys.executable, "-m", "app.cli", "up", "--port", str(port)]
     up = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )

@@ -56,7 +56,7 @@ class Worker:
             "POSECLOUD_STALE_AFTER_S": str(settings.stale_after_s),
         }
         self.log_file = log_file
-        command = [sys.executable, "-m", "core.cli", "-v", "worker", "--slots", str(slots)]
+        command = [sys.executable, "-m", "app.cli", "-v", "worker", "--slots", str(slots)]
         with log_file.open("ab") as log:
             self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 

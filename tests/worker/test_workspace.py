@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.storage import Storage
+from worker.storage import Storage
 from worker.workspace import Workspace
 
 

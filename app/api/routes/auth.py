@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import PasswordsDep, SessionDep, SettingsDep, UserDep
 from app.api.schemas import TokenOut, UserCreate, UserOut
-from app.db.models import AuthToken, User, utcnow
 from app.security import new_token, token_digest
+from worker.db.models import AuthToken, User, utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

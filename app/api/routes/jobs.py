@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, StorageDep
-from app.api.schemas import JobOut, JobSummary
-from app.db.models import Job, Project
+from app.api.schemas import JobMember, JobOut, JobSummary
 from worker import records
+from worker.db.models import Job, Project, utcnow
 
 router = APIRouter(prefix="/projects/{project_id}/jobs", tags=["jobs"])
 
@@ -32,7 +33,13 @@ def list_jobs(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[JobSummary]:
     """The project's jobs, newest first (GET one job for its log tail)."""
-    query = select(Job).where(Job.project_id == project.id).order_by(Job.id.desc()).limit(limit)
+    query = (
+        select(Job)
+        .where(Job.project_id == project.id)
+        .options(selectinload(Job.children))
+        .order_by(Job.id.desc())
+        .limit(limit)
+    )
     if state:
         query = query.where(Job.state == state)
     return [to_out(j, JobSummary) for j in session.scalars(query)]
@@ -86,5 +93,15 @@ def download_artifact(
 
 
 def to_out(job: Job, schema: type[JobSummary] = JobOut) -> JobSummary:
-    fields = {name: getattr(job, name) for name in schema.model_fields if name != "artifacts"}
-    return schema(**fields, artifacts=sorted(job.artifacts))
+    derived = ("artifacts", "heartbeat_age_s", "members")
+    fields = {name: getattr(job, name) for name in schema.model_fields if name not in derived}
+    return schema(
+        **fields,
+        artifacts=sorted(job.artifacts),
+        heartbeat_age_s=seconds_since(job.heartbeat_at) if job.state == "running" else None,
+        members=[JobMember.model_validate(c, from_attributes=True) for c in job.children],
+    )
+
+
+def seconds_since(moment: datetime | None) -> float | None:
+    return None if moment is None else round((utcnow() - moment).total_seconds(), 1)

@@ -15,16 +15,16 @@ from fastapi.responses import Response
 
 from app.api.deps import ProjectDep, SettingsDep, StorageDep
 from app.api.schemas import LabelsOut
-from app.db.models import Project
 from app.labels_import import check_labels, labels_from_upload
 from app.settings import Settings
-from app.storage import Storage
 from app.uploads import check_declared_size, receive_to_file
 from core.data.cameras import check_rows_aligned
 from core.labels.formats import read_labels
 from core.labels.imported import LABELS_CSV
 from core.labels.table import PoseTable
+from worker.db.models import Project
 from worker.layout import data_prefix, labels_key
+from worker.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/labels", tags=["labels"])
 

@@ -16,11 +16,10 @@ from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, UserDep
 from app.api.routes.jobs import to_out
 from app.api.routes.videos import get_video
 from app.api.schemas import EnsembleCreate, EnsembleOut, JobOut, ModelCreate, ModelOut, PredictionCreate
-from app.db.models import Ensemble, Model, Project, User
 from app.settings import Settings
 from core.config import TrainConfig, parse_config
-from worker import records
-from worker.layout import model_prefix
+from worker import submit
+from worker.db.models import Ensemble, Model, Project, User
 from worker.queue import JobQueue
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["models"])
@@ -41,7 +40,15 @@ def model_out(model: Model) -> ModelOut:
 
 def ensemble_out(ensemble: Ensemble) -> EnsembleOut:
     members = [model_out(m) for m in ensemble.members]
-    return EnsembleOut(id=ensemble.id, name=ensemble.name, members=members, created_at=ensemble.created_at)
+    state = ensemble.train_job.state if ensemble.train_job else "unknown"
+    return EnsembleOut(
+        id=ensemble.id,
+        name=ensemble.name,
+        state=state,
+        train_job_id=ensemble.train_job_id,
+        members=members,
+        created_at=ensemble.created_at,
+    )
 
 
 def _train_models(
@@ -53,32 +60,25 @@ def _train_models(
     configs: dict[str, dict],
     ensemble: Ensemble | None = None,
 ) -> list[Model]:
-    """Record one model and one training job per ``{name: train settings}``, then enqueue the jobs."""
+    """Check each ``{name: train settings}``, then record and enqueue the trainings (worker.submit)."""
     checked = {
         name: parse_config(TrainConfig, config, "train").model_dump(mode="json")
         for name, config in configs.items()
     }
-    models = []
     try:
-        for name, config in checked.items():
-            model = Model(project_id=project.id, name=name, train_config=config, ensemble=ensemble)
-            session.add(model)
-            session.flush()
-            model.storage_prefix = model_prefix(project.id, model.id)
-            job = records.new_job(
-                session, project.id, user.id, "train", {"model_id": model.id}, settings.max_attempts
-            )
-            model.train_job_id = job.id
-            models.append(model)
-        session.commit()
+        return submit.start_training(
+            session,
+            queue,
+            project_id=project.id,
+            user_id=user.id,
+            configs=checked,
+            max_attempts=settings.max_attempts,
+            ensemble=ensemble,
+        )
     except IntegrityError:
-        session.rollback()
         raise HTTPException(
             409, f"project {project.id} already has a model or ensemble with that name"
         ) from None
-    for model in models:
-        records.send(session, model.train_job, queue)
-    return models
 
 
 @router.post("/models", status_code=201, response_model=ModelOut)
@@ -130,7 +130,6 @@ def train_ensemble(
     if len(set(body.seeds)) != len(body.seeds):
         raise HTTPException(422, f"seeds must be distinct, got {body.seeds}")
     ensemble = Ensemble(project_id=project.id, name=body.name)
-    session.add(ensemble)
     configs = {f"{body.name}-seed{seed}": {**body.train, "seed": seed} for seed in body.seeds}
     _train_models(session, queue, settings, project, user, configs, ensemble)
     session.refresh(ensemble)
@@ -166,10 +165,10 @@ def predict(
     queue: QueueDep,
     settings: SettingsDep,
 ) -> JobOut:
-    """Predict a video. With a model: one job whose artifact is predictions.csv. With an ensemble: a
-    smoothing job (artifact eks.csv) whose children predict with each member in parallel. With
-    separate cameras every view's video of the video's session is predicted (predictions_<view>.csv,
-    eks_<view>.csv: the views smoothed together)."""
+    """Predict a video. With a model: one job whose artifacts are ``<video>.csv`` and its metric CSVs.
+    With an ensemble: a smoothing job (``<video>.eks.csv``) whose children predict with each member in
+    parallel. With separate cameras every view's video of the session is predicted (one CSV per
+    view's video; an ensemble's views smoothed together)."""
     if (body.model_id is None) == (body.ensemble_id is None):
         raise HTTPException(422, "give exactly one of model_id or ensemble_id")
     video = get_video(project, body.video_id, session)
@@ -182,43 +181,18 @@ def predict(
         raise HTTPException(
             409, f"models {untrained} have not finished training; predict once their training jobs succeed"
         )
-    params = {"video_id": video.id}
-    if body.model_id is not None:
-        job = records.new_job(
-            session,
-            project.id,
-            user.id,
-            "predict",
-            {**params, "model_id": models[0].id},
-            settings.max_attempts,
-        )
-        records.send(session, job, queue)
-        return to_out(job)
-    parent = records.new_job(
+    job = submit.start_prediction(
         session,
-        project.id,
-        user.id,
-        "smooth",
-        {**params, "ensemble_id": body.ensemble_id, "s": body.s},
-        settings.max_attempts,
+        queue,
+        project_id=project.id,
+        user_id=user.id,
+        video_id=video.id,
+        models=models,
+        ensemble_id=body.ensemble_id,
+        s=body.s,
+        max_attempts=settings.max_attempts,
     )
-    children = [
-        records.new_job(
-            session,
-            project.id,
-            user.id,
-            "predict",
-            {**params, "model_id": m.id},
-            settings.max_attempts,
-            parent,
-        )
-        for m in models
-    ]
-    session.commit()
-    for child in children:
-        records.send(session, child, queue)
-    session.refresh(parent)
-    return to_out(parent)
+    return to_out(job)
 
 
 @router.get("/train-config-schema", tags=["models"])

@@ -8,8 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import ProjectDep, SessionDep, StorageDep, UserDep, accessible_projects
 from app.api.schemas import MemberAdd, ProjectCreate, ProjectOut
-from app.db.models import Project, ProjectMember, User
 from core.config import ProjectConfig, parse_config
+from worker.db.models import Project, ProjectMember, User
 from worker.layout import labels_file, project_prefix
 
 router = APIRouter(prefix="/projects", tags=["projects"])

@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
 from app.api.routes.jobs import to_out
 from app.api.schemas import FrameExtraction, JobOut, VideoOut
-from app.db.models import Project, Video
 from app.filenames import extension, safe_filename
 from app.probe import probe_video
-from app.storage import Storage
 from app.uploads import check_declared_size, receive_to_file
 from core.data.cameras import camera_session
 from worker import records
+from worker.db.models import Project, Video
 from worker.layout import project_prefix
+from worker.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/videos", tags=["videos"])
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from app.db.models import AuthToken, User, utcnow
+from worker.db.models import AuthToken, User, utcnow
 
 
 def test_register_login_and_me(client: TestClient) -> None:

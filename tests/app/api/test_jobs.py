@@ -24,7 +24,7 @@ def _queued_messages(redis_url: str) -> list[list]:
     return [json.loads(base64.b64decode(m["body"]))[0] for m in messages]
 
 
-def test_ensemble_records_one_queued_job_per_member(
+def test_ensemble_records_one_queued_job_per_member_under_a_group_job(
     client: TestClient, alice, project_id, redis_url: str
 ) -> None:
     resp = client.post(
@@ -37,8 +37,13 @@ def test_ensemble_records_one_queued_job_per_member(
     assert [m["train_config"]["seed"] for m in members] == [3, 4]
     assert [m["state"] for m in members] == ["queued", "queued"]
     assert sorted(_queued_messages(redis_url)) == sorted([[m["train_job_id"], 1] for m in members])
-    jobs = client.get(f"/projects/{project_id}/jobs", headers=alice).json()
-    assert {j["kind"] for j in jobs} == {"train"} and len(jobs) == 2
+    jobs = {j["id"]: j for j in client.get(f"/projects/{project_id}/jobs", headers=alice).json()}
+    group = jobs[resp.json()["train_job_id"]]
+    assert (group["kind"], group["state"], resp.json()["state"]) == ("ensemble", "waiting", "waiting")
+    assert [m["id"] for m in group["members"]] == [m["train_job_id"] for m in members]
+    assert [m["state"] for m in group["members"]] == ["queued", "queued"]
+    assert [jobs[m["train_job_id"]]["parent_id"] for m in members] == [group["id"]] * 2
+    assert not group["cancel_requested"] and group["heartbeat_age_s"] is None
 
 
 def test_bad_requests_get_a_reason(client: TestClient, alice, project_id) -> None:

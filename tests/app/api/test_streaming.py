@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from app.settings import Settings
+from tests.testdata import TOY_VIDEO
 
-TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+TEST_VIDEO = TOY_VIDEO
 REPO = Path(__file__).resolve().parents[3]
 BODY_MB = 200
 

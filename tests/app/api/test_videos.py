@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.settings import Settings
+from tests.testdata import TOY_VIDEO
 
-TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+TEST_VIDEO = TOY_VIDEO
 
 
 def _files(root: Path) -> list[Path]:

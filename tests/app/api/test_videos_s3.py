@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
 from app.settings import Settings
-from app.storage import Storage
+from tests.testdata import TOY_VIDEO
+from worker.storage import Storage
 
-TEST_VIDEO = Path("/work/shared/data/mirror-mouse-example/videos/test_vid.mp4")
+TEST_VIDEO = TOY_VIDEO
 
 
 def test_video_round_trip_through_s3(settings: Settings, s3_storage: tuple[str, dict[str, Any]]) -> None:

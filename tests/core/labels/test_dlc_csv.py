@@ -10,7 +10,7 @@ from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.table import PoseTable
 
-MOUSE = Path("/work/shared/data/mirror-mouse-example")
+MOUSE = TOY
 MOUSE_CSV = MOUSE / "CollectedData.csv"
 
 

@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import h5py
 import numpy as np
 import pandas as pd
@@ -10,7 +8,7 @@ from core.labels.dlc_csv import read_pose_csv
 from core.labels.dlc_h5 import COLUMN_LEVELS, read_pose_h5, write_pose_h5
 from core.labels.table import PoseTable
 
-MOUSE = Path("/work/shared/data/mirror-mouse-example")
+MOUSE = TOY
 
 
 def _dlc_frame(index: pd.Index, columns: list[tuple[str, ...]], values: np.ndarray) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.dlc_project import import_dlc_project
 
-MOUSE = Path("/work/shared/data/mirror-mouse-example")
+MOUSE = TOY
 SKELETON = [["paw1LH_top", "paw2LF_top"], ["tailBase_bot", "tailMid_bot"]]
 
 

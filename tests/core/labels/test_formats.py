@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -8,7 +6,7 @@ from core.labels.dlc_h5 import write_pose_h5
 from core.labels.formats import export_labels_csv, read_labels
 from core.labels.table import PoseTable
 
-MOUSE_CSV = Path("/work/shared/data/mirror-mouse-example/CollectedData.csv")
+MOUSE_CSV = TOY / "CollectedData.csv"
 
 
 def test_read_labels_dispatches_on_extension(tmp_path):

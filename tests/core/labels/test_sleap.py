@@ -10,7 +10,7 @@ from core.errors import LabelFormatError, VideoError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.sleap import import_sleap
 
-DATA = Path("/work/shared/data/sleap_minimal")
+DATA = SHARED_DATA / "sleap_minimal"
 PKG = DATA / "minimal_instance.pkg.slp"
 ROBOT = DATA / "small_robot_minimal.slp"
 

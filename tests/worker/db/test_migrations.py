@@ -7,8 +7,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from app.db.engine import alembic_config, make_engine, migrate
-from app.db.models import Base
+from worker.db.engine import alembic_config, make_engine, migrate
+from worker.db.models import Base
 
 
 def test_upgrade_matches_models_and_is_repeatable(database_url: str) -> None:
@@ -18,7 +18,7 @@ def test_upgrade_matches_models_and_is_repeatable(database_url: str) -> None:
         migrate(engine)
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-            assert MigrationContext.configure(conn).get_current_revision() == "0002"
+            assert MigrationContext.configure(conn).get_current_revision() == "0003"
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn

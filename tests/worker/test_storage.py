@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.storage import Storage
+from worker.storage import Storage
 
 
 @pytest.fixture(params=["local", "s3"])

@@ -34,7 +34,7 @@ def make_engine(url: str) -> Engine:
 
 
 def alembic_config() -> Config:
-    """Alembic configuration pointing at ``app/db/migrations``."""
+    """Alembic configuration pointing at ``worker/db/migrations``."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg

@@ -1,15 +1,15 @@
-"""Alembic environment: migrates the connection handed over by ``app.db.engine.migrate``.
+"""Alembic environment: migrates the connection handed over by ``worker.db.engine.migrate``.
 
 Run outside the service (e.g. ``alembic revision --autogenerate``) it connects to the database of
-``app.settings.Settings()`` (``POSECLOUD_DATABASE_URL``).
+``worker.settings.StateSettings()`` (``POSECLOUD_DATABASE_URL``).
 """
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.db.engine import make_engine
-from app.db.models import Base
-from app.settings import Settings
+from worker.db.engine import make_engine
+from worker.db.models import Base
+from worker.settings import StateSettings
 
 
 def _run(connection: Connection) -> None:
@@ -22,5 +22,5 @@ given = context.config.attributes.get("connection")
 if given is not None:
     _run(given)
 else:
-    with make_engine(Settings().database_url).begin() as connection:
+    with make_engine(StateSettings().database_url).begin() as connection:
         _run(connection)

@@ -1,4 +1,5 @@
-"""Database tables: users, auth tokens, projects, project members, videos, models, ensembles, jobs."""
+"""Database tables: users, auth tokens, projects, project members, videos, models, ensembles, jobs,
+worker slots."""
 
 from __future__ import annotations
 
@@ -133,9 +134,13 @@ class Ensemble(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    train_job_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     members: Mapped[list[Model]] = relationship(back_populates="ensemble", order_by="Model.id")
+    train_job: Mapped[Job | None] = relationship(foreign_keys=[train_job_id])
 
 
 class Model(Base):
@@ -167,7 +172,9 @@ class Job(Base):
 
     ``state``: waiting (for other jobs) | queued | running | succeeded | failed | cancelled.
     ``attempt`` grows with every (re)delivery the service makes; a message whose attempt is not the
-    record's is stale and ignored, so duplicates never run twice.
+    record's is stale and ignored, so duplicates never run twice. ``progress``, ``worker``, ``log_tail``
+    and the times are the current attempt's; ``history`` keeps each earlier attempt's outcome, error
+    and log tail.
     """
 
     __tablename__ = "jobs"
@@ -188,6 +195,7 @@ class Job(Base):
     log_tail: Mapped[str] = mapped_column(Text, default="")
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     artifacts: Mapped[dict] = mapped_column(JSON, default=dict)
+    history: Mapped[list[dict]] = mapped_column(JSON, default=list)
     broker_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     worker: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -197,3 +205,17 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     children: Mapped[list[Job]] = relationship(order_by="Job.id")
+
+
+class WorkerSlot(Base):
+    """A worker slot that is (or was) alive: it beats every few seconds while its process runs; the
+    job it runs is the running job whose ``worker`` is this slot's name."""
+
+    __tablename__ = "worker_slots"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    device: Mapped[str] = mapped_column(String(64))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -1,0 +1,58 @@
+"""The ``posecloud`` command line: the pose library's commands, the worker's, and the service's."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import core.cli
+import worker.cli
+from worker.cli import positive_int
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from app.api.main import run
+
+    run(args.host, args.port)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from app.up import run_app
+
+    return run_app(args.host, args.port, args.slots, load_example_project=not args.no_example)
+
+
+def _add_address(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the service's commands: api, up."""
+    p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
+    _add_address(p)
+    p.set_defaults(run=cmd_api)
+
+    p = sub.add_parser(
+        "up", help="start Redis, the API and a worker on this machine, with the example project"
+    )
+    _add_address(p)
+    p.add_argument(
+        "--slots", type=positive_int, default=1, help="CPU worker slots (one per GPU when CUDA is present)"
+    )
+    p.add_argument("--no-example", action="store_true", help="do not load the example project")
+    p.set_defaults(run=cmd_up)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``posecloud``: every layer's commands."""
+    return core.cli.build_parser(worker.cli.register, register)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return core.cli.run(build_parser(), argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""What the service asks the workers for, as job records: the job graph of each request, built here
+so the HTTP handlers only check the request and report the result.
+
+- training one model: one ``train`` job;
+- training an ensemble: one ``train`` job per member under an ``ensemble`` group job, which ends
+  when its members have (see ``worker.records``);
+- predicting with a model: one ``predict`` job;
+- predicting with an ensemble: one ``predict`` job per member under a ``smooth`` job (the EKS),
+  queued once they all succeed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from worker import records
+from worker.db.models import Ensemble, Job, Model
+from worker.layout import model_prefix
+from worker.queue import JobQueue
+
+
+def start_training(
+    session: Session,
+    queue: JobQueue,
+    *,
+    project_id: int,
+    user_id: int,
+    configs: dict[str, dict],
+    max_attempts: int,
+    ensemble: Ensemble | None = None,
+) -> list[Model]:
+    """Record one model and its training job per ``{name: checked train settings}`` (an ensemble's
+    under one group job), commit, then enqueue. A name already taken raises IntegrityError with
+    nothing recorded."""
+    parent = None
+    if ensemble is not None:
+        session.add(ensemble)
+        session.flush()
+        parent = records.new_job(
+            session, project_id, user_id, "ensemble", {"ensemble_id": ensemble.id}, max_attempts
+        )
+        ensemble.train_job_id = parent.id
+    models = []
+    try:
+        for name, config in configs.items():
+            model = Model(project_id=project_id, name=name, train_config=config, ensemble=ensemble)
+            session.add(model)
+            session.flush()
+            model.storage_prefix = model_prefix(project_id, model.id)
+            job = records.new_job(
+                session, project_id, user_id, "train", {"model_id": model.id}, max_attempts, parent
+            )
+            model.train_job_id = job.id
+            models.append(model)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    for model in models:
+        records.send(session, model.train_job, queue)
+    return models
+
+
+def start_prediction(
+    session: Session,
+    queue: JobQueue,
+    *,
+    project_id: int,
+    user_id: int,
+    video_id: int,
+    models: list[Model],
+    ensemble_id: int | None,
+    s: float | None,
+    max_attempts: int,
+) -> Job:
+    """Predict a video with one model (one job), or with an ensemble's members under a smoothing
+    job; returns the job to watch."""
+    params = {"video_id": video_id}
+    if ensemble_id is None:
+        (model,) = models
+        job = records.new_job(
+            session, project_id, user_id, "predict", {**params, "model_id": model.id}, max_attempts
+        )
+        records.send(session, job, queue)
+        return job
+    parent = records.new_job(
+        session, project_id, user_id, "smooth", {**params, "ensemble_id": ensemble_id, "s": s}, max_attempts
+    )
+    children = [
+        records.new_job(
+            session, project_id, user_id, "predict", {**params, "model_id": m.id}, max_attempts, parent
+        )
+        for m in models
+    ]
+    session.commit()
+    for child in children:
+        records.send(session, child, queue)
+    session.refresh(parent)
+    return parent
