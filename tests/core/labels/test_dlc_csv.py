@@ -9,6 +9,7 @@ import pytest
 from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.table import PoseTable
+from tests.testdata import TOY
 
 MOUSE = TOY
 MOUSE_CSV = MOUSE / "CollectedData.csv"

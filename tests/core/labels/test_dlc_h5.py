@@ -7,6 +7,7 @@ from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.dlc_h5 import COLUMN_LEVELS, read_pose_h5, write_pose_h5
 from core.labels.table import PoseTable
+from tests.testdata import TOY
 
 MOUSE = TOY
 

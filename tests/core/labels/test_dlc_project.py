@@ -9,6 +9,7 @@ import yaml
 from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.dlc_project import import_dlc_project
+from tests.testdata import TOY
 
 MOUSE = TOY
 SKELETON = [["paw1LH_top", "paw2LF_top"], ["tailBase_bot", "tailMid_bot"]]

@@ -5,6 +5,7 @@ from core.errors import LabelFormatError
 from core.labels.dlc_h5 import write_pose_h5
 from core.labels.formats import export_labels_csv, read_labels
 from core.labels.table import PoseTable
+from tests.testdata import TOY
 
 MOUSE_CSV = TOY / "CollectedData.csv"
 

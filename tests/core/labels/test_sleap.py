@@ -9,6 +9,7 @@ import sleap_io as sio
 from core.errors import LabelFormatError, VideoError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.sleap import import_sleap
+from tests.testdata import SHARED_DATA
 
 DATA = SHARED_DATA / "sleap_minimal"
 PKG = DATA / "minimal_instance.pkg.slp"
