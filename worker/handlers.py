@@ -131,7 +131,7 @@ def _write_metrics(ctx: JobContext, predictions_csvs: list[Path], model_dir: Pat
     """Temporal norm and PCA errors per frame x keypoint next to the predictions (separate cameras:
     one CSV per view of a session), the PCAs fitted on the model's training split; a prediction
     without them is still a prediction."""
-    from core.losses.metrics import training_labels, write_prediction_metrics
+    from core.predict.metrics import training_labels, write_prediction_metrics
 
     project = _get(ctx, Project, ctx.job.project_id, "project")
     for view in project.views:
@@ -225,15 +225,28 @@ def extract_frames(ctx: JobContext) -> dict:
 
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
     source = video_file(ctx, video)
-    ctx.report({"step": "picking frames"})
-    frames = ctx.job.params.get("frames") or pick_initial_frames(source, ctx.job.params["n"])
-    ctx.report({"step": "writing images", "frames": len(frames)})
+    frames = ctx.job.params.get("frames") or pick_initial_frames(
+        source,
+        ctx.job.params["n"],
+        progress=lambda done, total: ctx.report(
+            {"step": "picking frames", "frames_read": done, "total_frames": total}
+        ),
+    )
     data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
+    views = session_videos(video)
+    total = len(frames) * len(views)
     rows = []
-    for view_video in session_videos(video).values():
+    for i, view_video in enumerate(views.values()):
         name = Path(view_video.filename).stem
         written = write_frames(
-            video_file(ctx, view_video), frames, data_dir, ctx.job.params.get("context", 2), name=name
+            video_file(ctx, view_video),
+            frames,
+            data_dir,
+            ctx.job.params.get("context", 2),
+            name=name,
+            progress=lambda done, _total, before=i * len(frames): ctx.report(
+                {"step": "writing images", "frames": before + done, "total_frames": total}
+            ),
         )
         rows += [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
         log.info(
@@ -242,6 +255,7 @@ def extract_frames(ctx: JobContext) -> dict:
             len(written),
             view_video.filename,
         )
+    ctx.report({"step": "done", "frames": total, "total_frames": total})
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")

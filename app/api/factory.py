@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, jobs, labels, models, projects, videos, workers
+from app.api.routes import auth, health, jobs, labels, models, projects, videos, workers
 from app.probe import require_ffprobe
 from app.security import Passwords
 from app.settings import Settings
@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app.state.queue = JobQueue(settings.redis_url)
     install_error_handlers(app)
-    for module in (auth, projects, videos, labels, models, jobs, workers):
+    for module in (health, auth, projects, videos, labels, models, jobs, workers):
         app.include_router(module.router)
     return app

@@ -10,26 +10,47 @@ ProgressHook = Callable[[dict], None]
 
 
 class ProgressReporter(L.Callback):
-    """Calls ``hook({"epoch", "epochs", "step", "total_steps", "losses"})`` after every training
-    batch and every validation pass; losses are floats."""
+    """Calls ``hook({"epoch", "epochs", "step", "total_steps", "losses", "history"})`` after every
+    training batch, every validation pass and once when training ends.
+
+    ``epoch`` counts from 1 (the epoch in progress; when training ends, the last one done, so a
+    finished run shows ``epoch == epochs``); ``losses`` are the latest values logged (floats);
+    ``history`` has one entry per finished epoch (its epoch number, step and losses), for curves.
+    """
 
     def __init__(self, hook: ProgressHook) -> None:
         self.hook = hook
+        self.history: list[dict] = []
 
-    def _report(self, trainer: L.Trainer) -> None:
-        losses = {k: float(v) for k, v in trainer.callback_metrics.items() if "loss" in k or "error" in k}
+    def _losses(self, trainer: L.Trainer) -> dict[str, float]:
+        return {k: float(v) for k, v in trainer.callback_metrics.items() if "loss" in k or "error" in k}
+
+    def _report(self, trainer: L.Trainer, epoch: int) -> None:
         self.hook(
             {
-                "epoch": trainer.current_epoch,
+                "epoch": epoch,
                 "epochs": trainer.max_epochs,
                 "step": trainer.global_step,
                 "total_steps": trainer.estimated_stepping_batches,
-                "losses": losses,
+                "losses": self._losses(trainer),
+                "history": self.history,
             }
         )
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self._report(trainer)
+        self._report(trainer, trainer.current_epoch + 1)
 
     def on_validation_end(self, trainer, pl_module) -> None:
-        self._report(trainer)
+        if not trainer.sanity_checking:
+            self._report(trainer, trainer.current_epoch + 1)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        epoch = trainer.current_epoch + 1
+        self.history = [
+            *self.history,
+            {"epoch": epoch, "step": trainer.global_step, "losses": self._losses(trainer)},
+        ]
+        self._report(trainer, epoch)
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._report(trainer, self.history[-1]["epoch"] if self.history else trainer.current_epoch)

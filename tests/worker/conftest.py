@@ -149,3 +149,46 @@ def toy_video_id(client: TestClient, alice: dict[str, str], toy_project: int) ->
     )
     assert resp.status_code == 201, resp.text
     return resp.json()["id"]
+
+
+@pytest.fixture(scope="session")
+def long_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6,000 frames of ffmpeg's moving test pattern at 640x480: long enough to cancel every kind of
+    job while it runs (transcoding it takes tens of seconds here)."""
+    path = tmp_path_factory.mktemp("long") / "long_run.mp4"
+    command = [
+        "ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=size=640x480:rate=30", "-t", "200",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, check=True)
+    return path
+
+
+def upload_video(client: TestClient, headers: dict, project_id: int, path: Path) -> dict:
+    resp = client.post(
+        f"/projects/{project_id}/videos",
+        params={"filename": path.name},
+        content=path.read_bytes(),
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+def wait_until(
+    client: TestClient, headers: dict, project_id: int, job_id: int, ready, timeout: float = 240
+) -> dict:
+    """Poll a job until ``ready(job)``; fails with the job record when it ends first or on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/projects/{project_id}/jobs/{job_id}", headers=headers).json()
+        if ready(job):
+            return job
+        if job["state"] in ("succeeded", "failed", "cancelled") or time.monotonic() > deadline:
+            pytest.fail(f"job {job_id} never got there: {job}")
+        time.sleep(0.2)
+
+
+def transcode_job(client: TestClient, headers: dict, project_id: int, video_id: int) -> dict:
+    jobs = client.get(f"/projects/{project_id}/jobs", headers=headers).json()
+    return next(j for j in jobs if j["kind"] == "transcode" and j["params"]["video_id"] == video_id)

@@ -27,7 +27,7 @@ def _train(client: TestClient, headers: dict, project: int, name: str, config: d
 def _wait_epoch(
     client: TestClient, headers: dict, project: int, job_id: int, epoch: int, attempt: int | None = None
 ) -> dict:
-    """Wait until the job (in that attempt, when given) is running at ``epoch`` or later."""
+    """Wait until the job (in that attempt, when given) is running at ``epoch`` (from 1) or later."""
     deadline = time.monotonic() + 240
     while True:
         job = client.get(f"/projects/{project}/jobs/{job_id}", headers=headers).json()
@@ -44,9 +44,9 @@ def test_killed_worker_resumes_then_fails_clearly_then_retry_resumes(
     worker = start_worker(1)
     job_id = _train(client, alice, toy_project, "killed", LONG)
 
-    _wait_epoch(client, alice, toy_project, job_id, 1, attempt=1)
+    _wait_epoch(client, alice, toy_project, job_id, 2, attempt=1)
     worker.kill_slots()  # attempt 1 dies; the restarted slot's reaper delivers attempt 2
-    resumed = _wait_epoch(client, alice, toy_project, job_id, 2, attempt=2)
+    resumed = _wait_epoch(client, alice, toy_project, job_id, 3, attempt=2)
     assert "resuming model killed from its last checkpoint (attempt 2)" in resumed["log_tail"]
 
     worker.kill_slots()  # attempt 2 of 2 dies: the job fails with the reason
@@ -61,7 +61,8 @@ def test_killed_worker_resumes_then_fails_clearly_then_retry_resumes(
     done = wait_for(client, alice, toy_project, job_id, {"failed", "succeeded"})
     assert done["state"] == "succeeded", done
     assert "resuming model killed from its last checkpoint (attempt 3)" in done["log_tail"]
-    assert done["progress"]["epoch"] == LONG["epochs"] - 1
+    assert done["progress"]["epoch"] == LONG["epochs"]
+    assert [a["outcome"] for a in done["history"]] == ["worker lost", "failed"]
     model = client.get(f"/projects/{toy_project}/models", headers=alice).json()[0]
     assert model["state"] == "succeeded" and model["summary"]["pixel_error"]["train"]["mean"] > 0
 
@@ -71,7 +72,7 @@ def test_redis_restart_loses_no_job(
 ) -> None:
     start_worker(1)
     running = _train(client, alice, toy_project, "during-restart", {**TINY, "epochs": 15})
-    _wait_epoch(client, alice, toy_project, running, 1)
+    _wait_epoch(client, alice, toy_project, running, 2)
     redis_server.stop()
     # the API stays up without Redis: the job is recorded and sent once Redis is back
     queued = _train(client, alice, toy_project, "while-down", TINY)
@@ -88,11 +89,11 @@ def test_cancel_a_running_training_then_retry_resumes(
 ) -> None:
     start_worker(1)
     job_id = _train(client, alice, toy_project, "cancelled", LONG)
-    _wait_epoch(client, alice, toy_project, job_id, 1)
+    _wait_epoch(client, alice, toy_project, job_id, 2)
     assert client.post(f"/projects/{toy_project}/jobs/{job_id}/cancel", headers=alice).status_code == 200
     job = wait_for(client, alice, toy_project, job_id, {"cancelled", "failed", "succeeded"}, timeout=60)
     assert job["state"] == "cancelled" and job["error"] == "cancelled by a user"
-    assert job["progress"]["epoch"] < LONG["epochs"] - 1
+    assert job["progress"]["epoch"] < LONG["epochs"]
     again = client.post(f"/projects/{toy_project}/jobs/{job_id}/cancel", headers=alice)
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     assert client.post(f"/projects/{toy_project}/jobs/{job_id}/retry", headers=alice).status_code == 200
@@ -105,7 +106,7 @@ def test_stopping_the_worker_hands_the_running_job_back(
 ) -> None:
     worker = start_worker(1)
     job_id = _train(client, alice, toy_project, "handed-back", LONG)
-    _wait_epoch(client, alice, toy_project, job_id, 1)
+    _wait_epoch(client, alice, toy_project, job_id, 2)
     worker.stop()  # Ctrl-C: the slot stops at once and returns its job to the queue
     job = client.get(f"/projects/{toy_project}/jobs/{job_id}", headers=alice).json()
     assert job["state"] == "queued" and job["error"] is None, job

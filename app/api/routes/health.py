@@ -1,0 +1,54 @@
+"""``GET /health``: whether the parts the service needs are up, for probes (Compose, ``posecloud up``)
+and for people. It says only states and counts, nothing about another user's work."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select, text
+
+from app.api.deps import QueueDep, SessionDep, SettingsDep
+from worker.db.models import WorkerSlot, utcnow
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(session: SessionDep, queue: QueueDep, settings: SettingsDep) -> JSONResponse:
+    """``{"status": "ok" | "down", "parts": {name: {"state", "detail"}}}``; 503 when the database or
+    the job queue (Redis) is down. Workers are reported but not required: jobs wait in the queue
+    until a worker slot is alive."""
+    parts = {"database": _database(session), "redis": _redis(queue)}
+    alive_since = utcnow() - timedelta(seconds=settings.stale_after_s)
+    slots = 0
+    if parts["database"]["state"] == "up":
+        slots = session.scalar(select(func.count()).where(WorkerSlot.heartbeat_at >= alive_since))
+    parts["workers"] = {
+        "state": "up" if slots else "none",
+        "detail": f"{slots} live worker slot(s)"
+        if slots
+        else "no live worker slot: jobs wait until one starts",
+    }
+    down = [name for name in ("database", "redis") if parts[name]["state"] != "up"]
+    body = {"status": "down" if down else "ok", "parts": parts}
+    return JSONResponse(body, status_code=503 if down else 200)
+
+
+def _database(session) -> dict:
+    try:
+        session.execute(text("SELECT 1"))
+        return {"state": "up", "detail": session.get_bind().dialect.name}
+    except Exception as e:  # any driver error means the same to a probe
+        session.rollback()
+        return {"state": "down", "detail": f"the database does not answer: {type(e).__name__}"}
+
+
+def _redis(queue) -> dict:
+    if queue.run_id() is None:
+        return {
+            "state": "down",
+            "detail": "Redis (the job queue) does not answer; jobs are sent once it is back",
+        }
+    return {"state": "up", "detail": "Redis answers"}
