@@ -49,8 +49,8 @@ def _wait_ready(url: str, process: subprocess.Popen) -> None:
 
 
 def run_app(host: str, port: int, slots: int, load_example_project: bool = True) -> int:
-    settings = Settings()
     password = demo_password(host, load_example_project)
+    settings = Settings()
     redis_server = None
     if not reachable(settings.redis_url):
         parsed = urllib.parse.urlparse(settings.redis_url)
@@ -70,7 +70,7 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
     stopping = catch_stop_signals()
     try:
         base = f"http://{host}:{port}"
-        _wait_ready(f"{base}/openapi.json", processes[0])
+        _wait_ready(f"{base}/health", processes[0])
         processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
         summary = "example project not loaded"
         if load_example_project:

@@ -38,6 +38,7 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
             assert up.poll() is None and time.monotonic() < deadline, "".join(lines)
             lines.append(up.stdout.readline())
         assert reachable(redis_url), "up should start its own Redis when none is reachable"
+        assert not any("posecloud-demo" in line for line in lines), "up must not print a password"
         base = f"http://127.0.0.1:{port}"
         form = urllib.parse.urlencode({"username": "demo", "password": "posecloud-demo"}).encode()
         with urllib.request.urlopen(f"{base}/auth/login", data=form, timeout=30) as resp:
@@ -59,3 +60,13 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
         ["pgrep", "-f", f"--port {port}"], capture_output=True, text=True
     ).stdout.split()
     assert children == []
+
+
+def test_up_refuses_the_default_demo_password_beyond_this_machine(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "POSECLOUD_DEMO_PASSWORD"}
+    env["POSECLOUD_DATA_ROOT"] = str(tmp_path / "data")
+    command = [sys.executable, "-m", "app.cli", "up", "--host", "0.0.0.0", "--port", str(free_port())]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "set POSECLOUD_DEMO_PASSWORD to a password of your own" in done.stderr
+    assert not (tmp_path / "data").exists(), "nothing should have started"
