@@ -1,4 +1,5 @@
 import logging
+import urllib.error
 
 import pytest
 import torch
@@ -48,11 +49,16 @@ def test_imagenet_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch):
 
 
 def test_unreachable_imagenet_weights_fall_back_to_random_init_and_say_so(tmp_path, monkeypatch, caplog):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # empty cache; this machine has no route to the weights
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache, so the weights would be fetched
+
+    def unreachable(url: str, *args, **kwargs) -> None:  # the fetch fails, online or not
+        raise urllib.error.URLError(f"no route to {url}")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
     with caplog.at_level(logging.WARNING):
         _, _, loaded = build_backbone("resnet18", "imagenet")
     assert not loaded
-    assert "random initialisation" in caplog.text
+    assert "random initialisation" in caplog.text and "no route to https://" in caplog.text
 
 
 def test_bad_weights_files(tmp_path):
