@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_project, load_train_config  # noqa: E402
-from core.predict.ensemble import predict_with_ensemble, write_ensemble_prediction  # noqa: E402
+from core.labels.dlc_csv import read_pose_csv  # noqa: E402
+from core.predict.pipeline import predict_with_ensemble_session  # noqa: E402
 from core.training.train import train_model  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "mirror-mouse"
@@ -52,16 +53,16 @@ def main() -> None:
         errors[member.name] = json.loads((member / "summary.json").read_text())["pixel_error"]["test"]["mean"]
         members.append(member)
     start = time.perf_counter()
-    result = predict_with_ensemble(members, VIDEO)
+    (eks,) = predict_with_ensemble_session(members, [VIDEO], out / "predictions")
     seconds = time.perf_counter() - start
-    write_ensemble_prediction(result, out / "predictions", VIDEO.stem)
-    smoothed = result.smoothed
+    smoothed = read_pose_csv(eks)
     median = smoothed.values[..., 3:5]
-    print(f"ensemble prediction + EKS of {len(smoothed.index)} frames: {seconds:.1f} s")
+    print(f"ensemble prediction + EKS + metrics of {len(smoothed.index)} frames: {seconds:.1f} s")
     print("| trajectory | temporal norm (px/frame) | test pixel error (px) |")
     print("| --- | --- | --- |")
-    for name, table in result.members.items():
-        print(f"| member {name} | {temporal_norm(table.xy):.2f} | {errors[name]:.2f} |")
+    for member in members:
+        table = read_pose_csv(out / "predictions" / member.name / f"{VIDEO.stem}.csv")
+        print(f"| member {member.name} | {temporal_norm(table.xy):.2f} | {errors[member.name]:.2f} |")
     print(f"| ensemble median | {temporal_norm(median):.2f} | - |")
     print(f"| EKS | {temporal_norm(smoothed.xy):.2f} | - |")
 

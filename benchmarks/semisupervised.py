@@ -41,7 +41,7 @@ import torch  # noqa: E402
 
 from core.config import load_project, load_train_config  # noqa: E402
 from core.data.labeled_frames import load_project_labels, split_frames  # noqa: E402
-from core.losses.metrics import prediction_metrics  # noqa: E402
+from core.predict.metrics import prediction_metrics  # noqa: E402
 from core.predict.trained_model import TrainedModel  # noqa: E402
 from core.predict.video import predict_video  # noqa: E402
 from core.training.semisupervised import fit_training_pcas, rows_of  # noqa: E402

@@ -46,71 +46,52 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.labels.dlc_csv import write_pose_csv
-    from core.losses.metrics import training_labels, write_prediction_metrics
-    from core.predict.ensemble import (
-        EnsemblePrediction,
-        predict_members,
-        resolve_members,
-        smooth_session,
-        write_ensemble_prediction,
-    )
-    from core.predict.labeled_video import write_labeled_video
-    from core.predict.trained_model import TrainedModel, load_model_config
-    from core.predict.video import predict_video
+    from core.predict.ensemble import resolve_members
+    from core.predict.pipeline import labeled_video_path, predict_session, predict_with_ensemble_session
+    from core.predict.trained_model import load_model_config
 
     members = resolve_members(args.model)
     default_out = Path(args.model.split(",")[0]) if len(members) == 1 else members[0].parent
     out_dir = Path(args.output) if args.output else default_out / "predictions"
-    model = TrainedModel.load(members[0], device=args.device) if len(members) == 1 else None
-    project = load_model_config(members[0])[0]
-    try:
-        train_labels = training_labels(members[0])
-    except PoseCloudError as e:  # the metrics then use all the project's labels, or are skipped
-        print(f"warning: cannot read the model's training labels: {e}", file=sys.stderr)
-        train_labels = None
-    videos = [Path(v) for v in args.videos]
-    sessions = _sessions(project, videos)
-    predicted = {}  # video -> its table (one model) or its members' tables (an ensemble)
-    for video in videos:
+    options = {
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "decoder": args.decoder,
+        "labeled_video": args.labeled_video,
+    }
+    decoded: dict[str, int] = {}  # video name -> frames decoded (the last report of its prediction)
+
+    def progress(report: dict) -> None:
+        if "video" in report:
+            decoded[report["video"]] = report["frames"]
+
+    for session in _sessions(load_model_config(members[0])[0], [Path(v) for v in args.videos]):
         start = time.perf_counter()
-        if model is not None:
-            predicted[video], _ = predict_video(
-                model, video, batch_size=args.batch_size, decoder=args.decoder
+        if len(members) == 1:
+            csvs = predict_session(members[0], session, out_dir, progress=progress, **options)
+        else:
+            csvs = predict_with_ensemble_session(
+                members, session, out_dir, s=args.s, progress=progress, **options
             )
-            frames = len(predicted[video].index)
-        else:
-            predicted[video] = predict_members(members, video, args.batch_size, args.device, args.decoder)
-            frames = len(next(iter(predicted[video].values())).index)
-        rate = frames / (time.perf_counter() - start)
-        print(f"{video.name}: {frames} frames, {len(members)} model(s), {rate:.1f} frames/s")
-    for session in sessions:
-        if model is None:  # the ensemble's EKS (separate cameras: a session's views smoothed together)
-            smoothed = smooth_session([predicted[v] for v in session], args.s)
-            tables = dict(zip(session, smoothed, strict=True))
-            csvs = {
-                v: write_ensemble_prediction(EnsemblePrediction(predicted[v], tables[v]), out_dir, v.stem)[
-                    "eks"
-                ]
-                for v in session
-            }
-        else:
-            tables = {v: predicted[v] for v in session}
-            csvs = {v: write_pose_csv(tables[v], out_dir / f"{v.stem}.csv") for v in session}
-        for video in session:
-            print(f"{csvs[video]}: predictions")
-            if args.labeled_video:
-                mp4 = write_labeled_video(
-                    video, tables[video], project.skeleton_indices, out_dir / f"{video.stem}.labeled.mp4"
-                )
-                print(f"{mp4}: labeled video")
-        # temporal norm and PCA errors per frame x keypoint, PCAs fitted on the (first) model's training split
-        try:
-            for metrics in write_prediction_metrics(list(csvs.values()), project, labels=train_labels):
-                print(f"  metrics: {', '.join(p.name for p in metrics.values())}")
-        except PoseCloudError as e:
-            print(f"warning: {', '.join(v.name for v in session)}: metrics not written: {e}", file=sys.stderr)
+        frames = sum(decoded[video.name] for video in session)
+        names = ", ".join(video.name for video in session)
+        print(f"{names}: {frames} frames, {len(members)} model(s), {time.perf_counter() - start:.1f} s")
+        what = "predictions" if len(members) == 1 else "EKS"
+        for video, csv in zip(session, csvs, strict=True):
+            _print_outputs(csv, what, labeled_video_path(out_dir, video) if args.labeled_video else None)
     return 0
+
+
+def _print_outputs(csv: Path, what: str, labeled_video: Path | None) -> None:
+    """Where a video's predictions (``what``: or its EKS), labeled video and metrics are."""
+    from core.predict.metrics import METRICS, metric_csv
+
+    print(f"{csv}: {what}")
+    if labeled_video:
+        print(f"{labeled_video}: labeled video")
+    metrics = [path.name for path in (metric_csv(csv, name) for name in METRICS) if path.is_file()]
+    if metrics:
+        print(f"  metrics: {', '.join(metrics)}")
 
 
 def _sessions(project, videos: list[Path]) -> list[list[Path]]:

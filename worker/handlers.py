@@ -11,12 +11,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from core.config import ProjectConfig, TrainConfig, parse_config, view_suffix
+from core.config import ProjectConfig, TrainConfig, parse_config
 from core.data.cameras import camera_session
 from core.errors import PoseCloudError
-from core.labels.dlc_csv import read_pose_csv, write_pose_csv
-from core.predict.trained_model import TrainedModel
-from core.predict.video import predict_video
 from worker.db.models import Job, Model, Project, Video
 from worker.layout import data_prefix, job_prefix, labels_file, labels_key
 from worker.runner import Handler, JobContext
@@ -69,9 +66,8 @@ def train(ctx: JobContext) -> dict:
     config = parse_config(TrainConfig, model.train_config, "train_config")
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as videos:
         if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames
-            project_cfg = project_cfg.model_copy(
-                update={"video_dir": str(link_videos(ctx, project, Path(videos)))}
-            )
+            link_videos(ctx, project.videos, Path(videos))
+            project_cfg = project_cfg.model_copy(update={"video_dir": videos})
         result = train_model(project_cfg, config, model_dir, resume=resume, progress=ctx.report)
     model.summary = result.summary
     ctx.session.commit()
@@ -82,16 +78,19 @@ def train(ctx: JobContext) -> dict:
     }
 
 
-def link_videos(ctx: JobContext, project: Project, folder: Path) -> Path:
-    """Links in ``folder`` to the project's videos (transcoded copies where made) under their
-    uploaded names, which say view and session with separate cameras; returns ``folder``."""
-    for video in project.videos:
+def link_videos(ctx: JobContext, videos: list[Video], folder: Path) -> list[Path]:
+    """Links in ``folder`` to ``videos`` (transcoded copies where made) under their uploaded names,
+    which say view and session with separate cameras and name what is written about them; returns
+    the links in order."""
+    links = []
+    for video in videos:
         source = video_file(ctx, video)
         link = folder / f"{Path(video.filename).stem}{source.suffix}"
         if link.exists():  # the same name uploaded twice (one camera): both are unlabeled frames
             link = folder / f"{Path(video.filename).stem}-{video.id}{source.suffix}"
         link.symlink_to(source.resolve())
-    return folder
+        links.append(link)
+    return links
 
 
 def video_file(ctx: JobContext, video: Video) -> Path:
@@ -99,9 +98,24 @@ def video_file(ctx: JobContext, video: Video) -> Path:
     return ctx.workspace.fetch_file(video.transcoded_key or video.storage_key)
 
 
+def _fetch_labels(ctx: JobContext, project: Project) -> None:
+    """The project's label files in the workspace, for the metrics' PCAs (a model's training split)."""
+    for view in project.views:
+        key = labels_key(project.id, project.views, view)
+        if ctx.storage.exists(key):
+            ctx.workspace.fetch_file(key)
+
+
+def _published(ctx: JobContext, prefix: str) -> dict:
+    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+
+
 def predict(ctx: JobContext) -> dict:
-    """Predict one video with one model: ``predictions.csv`` (x, y, likelihood per keypoint and
-    frame). With separate cameras every view's video of the session: ``predictions_<view>.csv``."""
+    """Predict one video with one model (``core.predict.pipeline.predict_session``): ``<video>.csv``
+    (x, y, likelihood per keypoint and frame) and its metric CSVs. With separate cameras every view's
+    video of the session, one CSV per video."""
+    from core.predict.pipeline import predict_session
+
     model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
     if model.summary is None:
@@ -109,67 +123,35 @@ def predict(ctx: JobContext) -> dict:
             f"model {model.name!r} has not finished training; predict once its training succeeds"
         )
     model_dir = ctx.workspace.fetch(model.storage_prefix)
-    trained = TrainedModel.load(model_dir)
+    _fetch_labels(ctx, video.project)
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    out = ctx.workspace.local_dir(prefix)
-    views = video.project.views
-    csvs = []
-    for view, view_video in session_videos(video).items():
-        table, _ = predict_video(
-            trained,
-            video_file(ctx, view_video),
-            progress=lambda done, total, name=view_video.filename: ctx.report(
-                {"video": name, "frames": done, "total_frames": total}
-            ),
-        )
-        csvs.append(write_pose_csv(table, out / f"predictions{view_suffix(views, view)}.csv"))
-    _write_metrics(ctx, csvs, model_dir)
-    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
-
-
-def _write_metrics(ctx: JobContext, predictions_csvs: list[Path], model_dir: Path) -> None:
-    """Temporal norm and PCA errors per frame x keypoint next to the predictions (separate cameras:
-    one CSV per view of a session), the PCAs fitted on the model's training split; a prediction
-    without them is still a prediction."""
-    from core.predict.metrics import training_labels, write_prediction_metrics
-
-    project = _get(ctx, Project, ctx.job.project_id, "project")
-    for view in project.views:
-        key = labels_key(project.id, project.views, view)
-        if ctx.storage.exists(key):
-            ctx.workspace.fetch_file(key)
-    data_dir = ctx.workspace.local_dir(data_prefix(project.id))
-    try:
-        write_prediction_metrics(
-            predictions_csvs, project_config(project, data_dir), labels=training_labels(model_dir)
-        )
-    except PoseCloudError as e:
-        log.warning("metrics not written for %s: %s", ", ".join(p.name for p in predictions_csvs), e)
+    with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
+        videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
+        predict_session(model_dir, videos, ctx.workspace.local_dir(prefix), progress=ctx.report)
+    return _published(ctx, prefix)
 
 
 def smooth(ctx: JobContext) -> dict:
-    """Combine the predictions of the job's children (ensemble members) with the EKS: ``eks.csv``;
-    with separate cameras ``eks_<view>.csv``, the session's views smoothed together."""
-    from core.predict.ensemble import smooth_session
+    """Combine the predictions of the job's children (ensemble members) with the EKS
+    (``core.predict.pipeline.smooth_session``): ``<video>.eks.csv`` and its metric CSVs; with
+    separate cameras one per view's video, the session's views smoothed together."""
+    from core.predict.pipeline import smooth_session
 
     children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
-    project = _get(ctx, Project, ctx.job.project_id, "project")
-    in_view_order = [f"predictions{view_suffix(project.views, view)}.csv" for view in project.views]
-    names = [name for name in in_view_order if name in children[0].artifacts]
-    views = [
-        {f"member{c.id}": read_pose_csv(ctx.workspace.fetch_file(c.artifacts[name])) for c in children}
-        for name in names
-    ]
-    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    out = ctx.workspace.local_dir(prefix)
-    ctx.report({"members": len(children)})
-    eks = [
-        write_pose_csv(table, out / name.replace("predictions", "eks"))
-        for name, table in zip(names, smooth_session(views, ctx.job.params.get("s")), strict=True)
-    ]
+    video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
+    names = [f"{Path(v.filename).stem}.csv" for v in session_videos(video).values()]
+    member_csvs = [[ctx.workspace.fetch_file(c.artifacts[name]) for c in children] for name in names]
     first_member = _get(ctx, Model, children[0].params["model_id"], "model")
-    _write_metrics(ctx, eks, ctx.workspace.fetch(first_member.storage_prefix))
-    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+    _fetch_labels(ctx, video.project)
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    smooth_session(
+        member_csvs,
+        ctx.workspace.local_dir(prefix),
+        s=ctx.job.params.get("s"),
+        metrics_model_dir=ctx.workspace.fetch(first_member.storage_prefix),
+        progress=ctx.report,
+    )
+    return _published(ctx, prefix)
 
 
 def transcode(ctx: JobContext) -> dict:
@@ -238,15 +220,18 @@ def extract_frames(ctx: JobContext) -> dict:
     rows = []
     for i, view_video in enumerate(views.values()):
         name = Path(view_video.filename).stem
+        before = i * len(frames)  # images of the earlier views
+
+        def report(done: int, _total: int, before: int = before) -> None:
+            ctx.report({"step": "writing images", "frames": before + done, "total_frames": total})
+
         written = write_frames(
             video_file(ctx, view_video),
             frames,
             data_dir,
             ctx.job.params.get("context", 2),
             name=name,
-            progress=lambda done, _total, before=i * len(frames): ctx.report(
-                {"step": "writing images", "frames": before + done, "total_frames": total}
-            ),
+            progress=report,
         )
         rows += [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
         log.info(
@@ -259,7 +244,7 @@ def extract_frames(ctx: JobContext) -> dict:
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
-    return {key.rpartition("/")[2]: key for key in ctx.workspace.publish(prefix)}
+    return _published(ctx, prefix)
 
 
 def session_videos(video: Video) -> dict[str, Video]:

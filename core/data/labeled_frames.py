@@ -13,11 +13,11 @@ from torch.utils.data import Dataset
 from core.config import ProjectConfig, TrainConfig
 from core.data.augment import apply_augmentation, build_augmentation, flip_horizontally, resize_frame
 from core.data.cameras import check_rows_aligned
+from core.data.context_window import CONTEXT_OFFSETS
 from core.data.images import read_rgb
 from core.errors import LabelFormatError
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
-from core.models.context import CONTEXT_OFFSETS
 
 log = logging.getLogger(__name__)
 

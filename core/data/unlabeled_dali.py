@@ -1,5 +1,5 @@
 """The unlabeled-video loader's DALI path: NVDEC decoding and resizing on the GPU (or DALI's CPU
-decoder, VP8/VP9/MJPEG only), then the shared torch augmentation of ``core.data.unlabeled``.
+decoder, VP8/VP9/MJPEG only), then the shared torch augmentation of ``core.data.unlabeled_batch``.
 
 The windows come from the same seeded sampler as the OpenCV path, not from DALI's own shuffling
 (which only mixes a buffer of ``initial_fill`` neighbouring sequences, so the first thousand
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import torch
 
-from core.data.unlabeled import UnlabeledBatch, Window, checked_windows, make_batch
+from core.data.unlabeled_batch import UnlabeledBatch, Window, checked_windows, make_batch
 from core.errors import VideoError
 from core.video.dali_reader import CPU_CODECS, _dali_failure, _link_dir, _versioned_path, dali_available
 from core.video.reader import VideoInfo
@@ -85,7 +85,7 @@ def iter_unlabeled_dali(
     device: Literal["cpu", "gpu"],
     windows_per_pipeline: int = 1024,
 ) -> Iterator[UnlabeledBatch]:
-    """One batch per window (the contract of ``core.data.unlabeled``), decoded and resized by DALI.
+    """One batch per window (the contract of ``core.data.unlabeled_batch``), decoded and resized by DALI.
 
     ``device="gpu"`` decodes with NVDEC and yields CUDA tensors (augmented on the GPU);
     ``device="cpu"`` reads only VP8/VP9/MJPEG. ``size`` is the model input ``(height, width)`` in

@@ -1,3 +1,2 @@
 """Lightning Pose's unsupervised losses (temporal, Pose PCA, multi-view PCA) with their weighting and
-annealing (``unsupervised``), and the matching per frame x keypoint metrics written after
-prediction (``metrics``)."""
+annealing; their post-hoc counterparts, written after prediction, are ``core.predict.metrics``."""

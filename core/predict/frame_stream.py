@@ -3,18 +3,35 @@ the context model's sliding 5-frame windows with each frame's features computed 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
+from torch import nn
 
-from core.models.context import WINDOW, pad_ends, stack_windows
-
-if TYPE_CHECKING:
-    from core.predict.trained_model import TrainedModel
+from core.config import ProjectConfig
+from core.data.context_window import WINDOW, pad_ends, stack_windows
 
 Keypoints = tuple[np.ndarray, np.ndarray]
 """``xy (N, K, 2)`` in frame pixels and ``confidence (N, K)`` in [0, 1]."""
+
+
+class StreamedModel(Protocol):
+    """What a stream needs of the model it predicts with (``core.predict.trained_model.TrainedModel``,
+    which makes the streams: a protocol here keeps the two modules from importing each other)."""
+
+    network: nn.Module
+    project: ProjectConfig
+
+    def autocast(self) -> torch.autocast: ...
+
+    def model_input(self, inputs: np.ndarray | torch.Tensor) -> torch.Tensor: ...
+
+    def keypoints(self, outputs: list[torch.Tensor], frame_width: int, frame_height: int) -> Keypoints: ...
+
+    def predict_resized(
+        self, inputs: np.ndarray | torch.Tensor, frame_width: int, frame_height: int
+    ) -> Keypoints: ...
 
 
 def join_keypoints(parts: list[Keypoints]) -> Keypoints:
@@ -22,7 +39,7 @@ def join_keypoints(parts: list[Keypoints]) -> Keypoints:
     return np.concatenate([xy for xy, _ in parts]), np.concatenate([conf for _, conf in parts])
 
 
-def no_keypoints(model: TrainedModel) -> Keypoints:
+def no_keypoints(model: StreamedModel) -> Keypoints:
     """Zero rows."""
     keypoints = len(model.project.keypoints)
     return np.zeros((0, keypoints, 2)), np.zeros((0, keypoints), np.float32)
@@ -39,7 +56,7 @@ class FrameStream(Protocol):
 class SingleFrames:
     """Each frame predicted on its own, as it is pushed."""
 
-    def __init__(self, model: TrainedModel, frame_width: int, frame_height: int) -> None:
+    def __init__(self, model: StreamedModel, frame_width: int, frame_height: int) -> None:
         self.model, self.frame_size = model, (frame_width, frame_height)
 
     def push(self, frames: np.ndarray | torch.Tensor) -> Keypoints:
@@ -60,7 +77,7 @@ class ContextWindows:
     nothing, so the same frames can be pushed again in smaller parts.
     """
 
-    def __init__(self, model: TrainedModel, frame_width: int, frame_height: int) -> None:
+    def __init__(self, model: StreamedModel, frame_width: int, frame_height: int) -> None:
         self.model, self.frame_size = model, (frame_width, frame_height)
         self.network = model.network
         self.single: torch.Tensor | None = None

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
@@ -17,57 +14,11 @@ from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.predict.frame_stream import join_keypoints
 from core.predict.oom import HalvingBatches
 from core.predict.trained_model import TrainedModel
-from core.video.dali_reader import dali_available, iter_batches_dali
+from core.video.dali_reader import Decoder, decodes_with_dali, iter_batches_dali
+from core.video.prefetch import prefetch
 from core.video.reader import VideoInfo, iter_batches, probe_video
 
 log = logging.getLogger(__name__)
-
-
-def _prefetch(batches: Iterator[np.ndarray], depth: int = 2) -> Iterator[np.ndarray]:
-    """Run ``batches`` (decode + resize) in a thread so the model never waits for frames.
-
-    If the consumer stops early (an error, a cancelled job), the thread is told to stop and the
-    source is closed, so no thread or open video is left behind.
-    """
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in batches:
-                if not put(item):
-                    return
-        except BaseException as e:  # re-raised in the consumer
-            put(e)
-        finally:
-            close = getattr(batches, "close", None)
-            if close:
-                close()
-        put(done)
-
-    worker = threading.Thread(target=produce, daemon=True)
-    worker.start()
-    try:
-        while (item := slots.get()) is not done:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
-Decoder = Literal["auto", "opencv", "dali"]
 
 
 def model_sized_batches(
@@ -79,12 +30,11 @@ def model_sized_batches(
     never leave the GPU), else with OpenCV in a background thread. ``dali`` on a CPU model uses
     DALI's CPU decoder (VP8/VP9/MJPEG only).
     """
-    use_dali = decoder == "dali" or (decoder == "auto" and model.device.type == "cuda" and dali_available())
     size = (model.train.image_height, model.train.image_width)
-    if use_dali:
+    if decodes_with_dali(decoder, model.device):
         device = "gpu" if model.device.type == "cuda" else "cpu"
         return iter_batches_dali(info.path, batch_size, device, resize_to=size)
-    return _prefetch(model.resize_for_model(b) for b in iter_batches(info.path, batch_size))
+    return prefetch(model.resize_for_model(b) for b in iter_batches(info.path, batch_size))
 
 
 def predict_video(

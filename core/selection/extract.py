@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -20,17 +20,26 @@ def frame_image_path(video: str | Path, frame: int) -> Path:
 
 
 def extract_frames(
-    video: str | Path, frames: Iterable[int], dest_dir: str | Path, context: int = 2, name: str | None = None
+    video: str | Path,
+    frames: Iterable[int],
+    dest_dir: str | Path,
+    context: int = 2,
+    name: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Save each picked frame and its ``context`` neighbours on each side (clipped at the video's ends)
     as lossless PNGs under ``dest_dir`` (see ``frame_image_path``; ``name`` replaces the video's file
     name there), decoding the video once, in order.
 
+    ``progress(picked frames written, picked frames)`` is called after each decoded frame, so that
+    a callback that raises (a cancelled job) stops the decoding between two far-apart picks too.
+
     Returns:
         the written image paths, in frame order.
     """
     info = probe_video(video)
-    picked = sorted({int(f) for f in frames})
+    chosen = {int(f) for f in frames}
+    picked = sorted(chosen)
     outside = [f for f in picked if not 0 <= f < info.frame_count]
     if outside:
         raise VideoError(
@@ -41,13 +50,17 @@ def extract_frames(
         {t for f in picked for t in range(max(0, f - context), min(info.frame_count, f + context + 1))}
     )
     written: list[Path] = []
-    decoded = 0
+    decoded = picks_written = 0
     for image in iter_frames(video):
         if len(written) == len(wanted):
             break
         if decoded == wanted[len(written)]:
             written.append(_write_png(Path(dest_dir) / frame_image_path(name or video, decoded), image))
+            if decoded in chosen:
+                picks_written += 1
         decoded += 1
+        if progress:
+            progress(picks_written, len(picked))
     if len(written) < len(wanted):
         raise VideoError(
             f"{info.path.name} ended after {decoded} decoded frames, before frame {wanted[len(written)]}; "

@@ -8,34 +8,46 @@ the frame nearest each cluster's centre.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from core.errors import VideoError
+from core.pca import principal_subspace
 from core.selection.outliers import kmeans_labels
-from core.video.reader import iter_frames
+from core.video.reader import iter_frames, probe_video
 
 THUMBNAIL_WIDTH = 64
 MAX_COMPONENTS = 32
 
 
-def thumbnails(video: str | Path) -> np.ndarray:
-    """``(frames, h, 64)`` float32 grey thumbnails of every frame."""
+def thumbnails(video: str | Path, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """``(frames, h, 64)`` float32 grey thumbnails of every frame; ``progress(frames read, frames
+    the container lists)`` after each frame."""
+    total = probe_video(video).frame_count
     thumbs = []
     for frame in iter_frames(video):
         height = max(1, round(frame.shape[0] * THUMBNAIL_WIDTH / frame.shape[1]))
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         thumbs.append(cv2.resize(grey, (THUMBNAIL_WIDTH, height), interpolation=cv2.INTER_AREA))
+        if progress:
+            progress(len(thumbs), total)
     if not thumbs:
         raise VideoError(f"{Path(video).name}: no frame could be decoded; the video is probably corrupt")
     return np.stack(thumbs).astype(np.float32)
 
 
-def pick_initial_frames(video: str | Path, n: int, seed: int = 0) -> list[int]:
-    """``n`` frame numbers (sorted) spread over the postures of ``video``."""
-    thumbs = thumbnails(video)
+def pick_initial_frames(
+    video: str | Path, n: int, seed: int = 0, progress: Callable[[int, int], None] | None = None
+) -> list[int]:
+    """``n`` frame numbers (sorted) spread over the postures of ``video``.
+
+    Reading the video is most of the time: ``progress(frames read, frames the container lists)`` is
+    called after each frame (a callback that raises, e.g. for a cancelled job, stops the reading).
+    """
+    thumbs = thumbnails(video, progress)
     if n > len(thumbs):
         raise VideoError(
             f"{Path(video).name} has {len(thumbs)} frames; cannot pick {n}. Ask for fewer frames"
@@ -46,9 +58,8 @@ def pick_initial_frames(video: str | Path, n: int, seed: int = 0) -> list[int]:
     if len(candidates) < n:
         candidates = np.arange(len(thumbs))
     data = thumbs[candidates].reshape(len(candidates), -1)
-    data = data - data.mean(axis=0)
-    _, _, axes = np.linalg.svd(data, full_matrices=False)
-    projected = data @ axes[: min(MAX_COMPONENTS, len(axes))].T
+    mean, axes, _ = principal_subspace(data, MAX_COMPONENTS)
+    projected = (data - mean) @ axes.T
     labels = kmeans_labels(projected, n, seed)
     picks = []
     for cluster in np.unique(labels):

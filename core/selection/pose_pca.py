@@ -6,8 +6,7 @@ One fit serves every PCA of the project:
 - the **Pose PCA**: a row is one frame's pose (the selected keypoints), with as many components as
   explain 99 % of the variance;
 - the **multi-view PCA**: a row is one body part in one frame, seen in V views (2V numbers); a 3-D
-  point seen by V cameras lies in a 3-D subspace, so exactly 3 components;
-- the multi-camera smoother's per-keypoint subspace (``principal_subspace``).
+  point seen by V cameras lies in a 3-D subspace, so exactly 3 components.
 
 The reconstruction errors serve frame selection and the metrics written after prediction (NaN
 aware, numpy) and the unsupervised losses (``core.losses``; ``mean``, ``components`` and
@@ -27,11 +26,11 @@ from core.config import ProjectConfig
 from core.errors import PoseCloudError
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
+from core.pca import VARIANCE_EXPLAINED, principal_subspace
 
 if TYPE_CHECKING:
     import torch
 
-VARIANCE_EXPLAINED = 0.99
 MULTIVIEW_COMPONENTS = 3
 MIN_FRAMES = 10
 ERROR_PERCENTILE = 99.0
@@ -105,24 +104,6 @@ def from_pca_rows(values: Array, frames: int, views: int) -> Array:
     if views == 1:
         return values
     return values.reshape(frames, -1, views).swapaxes(1, 2).reshape(frames, -1)
-
-
-def principal_subspace(
-    rows: np.ndarray, n_components: int | None = None, variance_explained: float = VARIANCE_EXPLAINED
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean ``(D,)``, principal axes ``(C, D)`` (orthonormal, largest variance first) and the variance
-    along every axis ``(min(n, D),)`` (sum of squares) of complete ``(n, D)`` rows.
-
-    ``n_components`` fixes C; when None, C is the fewest axes explaining ``variance_explained`` of
-    the total variance (which must then be positive).
-    """
-    mean = rows.mean(axis=0)
-    _, singular, axes = np.linalg.svd(rows - mean, full_matrices=False)
-    variance = singular**2
-    if n_components is None:
-        cumulative = np.cumsum(variance) / variance.sum()
-        n_components = int(np.searchsorted(cumulative, variance_explained - 1e-12) + 1)
-    return mean, axes[:n_components], variance
 
 
 def fit_pose_pca(

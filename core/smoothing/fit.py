@@ -23,7 +23,11 @@ _INVPHI = (np.sqrt(5.0) - 1.0) / 2.0
 
 
 def golden_section_max(
-    objective: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, tol: float
+    objective: Callable[[np.ndarray], np.ndarray],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tol: float,
+    step: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """Maximise B independent 1-D functions at once by golden-section search.
 
@@ -31,6 +35,7 @@ def golden_section_max(
         objective: maps ``(B,)`` arguments to ``(B,)`` values (one call per iteration).
         lo, hi: ``(B,)`` search intervals.
         tol: final interval width.
+        step: called after each iteration (a callback that raises stops the search).
 
     Returns:
         ``(B,)`` maximisers (exact for unimodal functions, to within ``tol``).
@@ -49,6 +54,8 @@ def golden_section_max(
             np.where(left, c, new),
             np.where(left, fc, f_new),
         )
+        if step:
+            step()
     return np.where(fc >= fd, c, d)
 
 
@@ -99,7 +106,14 @@ def fit_independent(median: np.ndarray, noise: np.ndarray) -> np.ndarray:
     return scale * np.exp(best)
 
 
-def fit_latent(y: np.ndarray, r: np.ndarray, c: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> np.ndarray:
+def fit_latent(
+    y: np.ndarray,
+    r: np.ndarray,
+    c: np.ndarray,
+    m0: np.ndarray,
+    p0: np.ndarray,
+    step: Callable[[], None] | None = None,
+) -> np.ndarray:
     """Maximum-marginal-likelihood random-walk variance of a latent seen through ``c``, per keypoint.
 
     Args:
@@ -107,6 +121,7 @@ def fit_latent(y: np.ndarray, r: np.ndarray, c: np.ndarray, m0: np.ndarray, p0: 
         r: ``(frames, keypoints, m)`` their variances, pixels² (NaN where missing).
         c: ``(keypoints, m, d)`` observation matrices (orthonormal columns).
         m0: ``(keypoints, d)``, p0: ``(keypoints, d, d)`` prior of the first state.
+        step: called after each pass of the search over the frames (see ``golden_section_max``).
 
     Returns:
         ``(keypoints,)`` s in pixels² per frame.
@@ -125,5 +140,5 @@ def fit_latent(y: np.ndarray, r: np.ndarray, c: np.ndarray, m0: np.ndarray, p0: 
         return kalman_filter(yb, rb, cb, q, m0b, p0b)[2].reshape(n_blocks, n_kp).sum(axis=0)
 
     lo, hi = np.log(RELATIVE_RANGE)
-    best = golden_section_max(loglik, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE)
+    best = golden_section_max(loglik, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE, step)
     return scale * np.exp(best)

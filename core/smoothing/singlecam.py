@@ -4,6 +4,7 @@ observed through the ensemble median with the median's time-varying error varian
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,13 +40,35 @@ def check_smoothing_parameter(s: float | None) -> None:
         )
 
 
-def smooth_single_camera(stats: EnsembleStats, s: float | None = None) -> Smoothed:
-    """Smooth one camera's ensemble; ``s`` fixed by the user or (None) fitted per keypoint."""
+def smooth_single_camera(
+    stats: EnsembleStats, s: float | None = None, progress: Callable[[int, int], None] | None = None
+) -> Smoothed:
+    """Smooth one camera's ensemble; ``s`` fixed by the user or (None) fitted per keypoint.
+
+    The keypoints are independent (each its own ``s``, its x and y their own series), so they are
+    smoothed one at a time, ``progress(keypoints done, keypoints)`` after each: a callback that
+    raises (a cancelled job) stops a long video's smoothing between two keypoints.
+    """
     check_smoothing_parameter(s)
-    n_frames, n_kp, _ = stats.median.shape
-    q = fit_independent(stats.median, stats.noise) if s is None else np.full(n_kp, float(s))
-    y = stats.median.reshape(n_frames, -1)
-    r = stats.noise.reshape(n_frames, -1)
+    n_kp = stats.median.shape[1]
+    parts = []
+    for k in range(n_kp):
+        parts.append(_smooth_keypoints(stats.median[:, k : k + 1], stats.noise[:, k : k + 1], s))
+        if progress:
+            progress(k + 1, n_kp)
+    return Smoothed(
+        np.concatenate([part.xy for part in parts], axis=1),
+        np.concatenate([part.posterior_var for part in parts], axis=1),
+        np.concatenate([part.s for part in parts]),
+    )
+
+
+def _smooth_keypoints(median: np.ndarray, noise: np.ndarray, s: float | None) -> Smoothed:
+    """The smoothed ``(frames, keypoints, 2)`` ensemble median, given its noise variances."""
+    n_frames, n_kp, _ = median.shape
+    q = fit_independent(median, noise) if s is None else np.full(n_kp, float(s))
+    y = median.reshape(n_frames, -1)
+    r = noise.reshape(n_frames, -1)
     m0, p0 = diffuse_prior(y, r)
     mean, var, _ = smooth_independent(y, r, np.repeat(q, 2), m0, p0)
     unseen = ~np.isfinite(y).any(axis=0)

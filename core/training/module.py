@@ -19,7 +19,8 @@ from core.data.heatmaps import (
     posture_graph_targets,
 )
 from core.data.images import to_model_input
-from core.data.unlabeled import UnlabeledBatch, make_unlabeled_loader, to_frame_pixels
+from core.data.unlabeled import make_unlabeled_loader
+from core.data.unlabeled_batch import UnlabeledBatch, to_frame_pixels
 from core.losses.unsupervised import annealing_factor
 from core.models.decoding import decode_heatmaps, decode_prediction
 from core.models.factory import build_network

@@ -22,8 +22,8 @@ from core.data.labeled_frames import LabeledFrames, load_project_labels, split_f
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
-from core.losses.metrics import prediction_metrics
 from core.predict.labeled_frames import score_labeled_frames, summarize, write_pixel_error
+from core.predict.metrics import prediction_metrics
 from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule

@@ -40,6 +40,17 @@ def dali_available() -> bool:
     return True
 
 
+Decoder = Literal["auto", "opencv", "dali"]
+"""Which reader decodes a video for a network: OpenCV (``core.video.reader``), DALI (here), or
+``auto``, see ``decodes_with_dali``."""
+
+
+def decodes_with_dali(decoder: Decoder, device: torch.device) -> bool:
+    """Whether frames for a network on ``device`` are read by DALI: asked for, or ``auto`` with the
+    network on CUDA and DALI installed (the frames then never leave the GPU)."""
+    return decoder == "dali" or (decoder == "auto" and device.type == "cuda" and dali_available())
+
+
 @functools.cache
 def _link_dir() -> tempfile.TemporaryDirectory:
     return tempfile.TemporaryDirectory(prefix="posecloud-dali-")  # removed when the process exits

@@ -88,17 +88,20 @@ def test_a_camera_project_extracts_trains_and_predicts_across_views(
 
     def artifact(job: dict, name: str) -> pd.DataFrame:
         content = client.get(f"/projects/{p}/jobs/{job['id']}/artifacts/{name}", headers=alice).content
-        pose = name.count(".") == 1  # predictions_<view>.csv has DeepLabCut's three header rows
+        # a pose CSV (<video>.csv, <video>.eks.csv) has DeepLabCut's three header rows
+        pose = name.count(".") == 1 or name.endswith(".eks.csv")
         return pd.read_csv(io.BytesIO(content), header=[0, 1, 2] if pose else 0, index_col=0)
 
     # one model, asked for the bottom view: the session's every view, and the multi-view PCA error
     single = predict({"model_id": model["id"]})
     for view in ("top", "bottom"):
-        assert artifact(single, f"predictions_{view}.csv").shape == (40, 7 * 3)
-        errors = artifact(single, f"predictions_{view}.pca_multiview_error.csv")
+        assert artifact(single, f"run1_{view}.csv").shape == (40, 7 * 3)
+        errors = artifact(single, f"run1_{view}.pca_multiview_error.csv")
         assert errors.shape == (40, 7) and np.isfinite(errors.to_numpy()).all()
     # the ensemble: the members' predictions of both views smoothed together
     smoothed = predict({"ensemble_id": ensemble["id"]})
-    assert {"eks_top.csv", "eks_bottom.csv", "eks_top.pca_multiview_error.csv"} <= set(smoothed["artifacts"])
-    eks = artifact(smoothed, "eks_bottom.csv")
+    assert {"run1_top.eks.csv", "run1_bottom.eks.csv", "run1_top.eks.pca_multiview_error.csv"} <= set(
+        smoothed["artifacts"]
+    )
+    eks = artifact(smoothed, "run1_bottom.eks.csv")
     assert eks.shape[0] == 40 and np.isfinite(eks.xs("x", axis=1, level=2).to_numpy()).all()

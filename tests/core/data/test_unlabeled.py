@@ -12,17 +12,14 @@ import torch
 from core.config import ProjectConfig, TrainConfig
 from core.data.augment import scale_points
 from core.data.images import IMAGENET_MEAN, IMAGENET_STD, to_model_input
-from core.data.unlabeled import (
+from core.data.unlabeled import iter_unlabeled_opencv, make_unlabeled_loader, project_videos, sample_windows
+from core.data.unlabeled_batch import (
     ROTATION_DEG,
     SCALE_RANGE,
     Augmentation,
     Window,
     draw_augmentation,
-    iter_unlabeled_opencv,
-    make_unlabeled_loader,
-    project_videos,
     resize_matrix,
-    sample_windows,
     to_frame_pixels,
 )
 from core.data.unlabeled_dali import iter_unlabeled_dali

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from core.config import ProjectConfig, TrainConfig
-from core.models.context import CENTRE, WINDOW, ContextHeatmapNet
+from core.data.context_window import CENTRE, WINDOW
+from core.models.context import ContextHeatmapNet
 from core.models.factory import build_network
 
 

@@ -1,3 +1,5 @@
+import shutil
+
 import numpy as np
 import pytest
 
@@ -5,30 +7,8 @@ from core.cli import main
 from core.errors import PoseCloudError
 from core.labels.dlc_csv import read_pose_csv
 from core.predict.ensemble import resolve_members
+from core.predict.pipeline import predict_with_ensemble_session
 from core.smoothing.io import SMOOTHED_FIELDS
-from tests.conftest import _sets
-from tests.testdata import EXAMPLE_PROJECT, TINY
-
-
-@pytest.fixture(scope="module")
-def ensemble_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ens") / "ensemble"
-    assert (
-        main(
-            [
-                "train",
-                str(EXAMPLE_PROJECT),
-                "-o",
-                str(out),
-                "--seeds",
-                "1",
-                "2",
-                *_sets({**TINY, "epochs": 1}),
-            ]
-        )
-        == 0
-    )
-    return out
 
 
 def test_ensemble_prediction_smooths_the_members(ensemble_dir, toy_clip, tmp_path):
@@ -57,11 +37,8 @@ def test_members_joined_by_commas(ensemble_dir, tiny_model):
 
 
 def test_members_with_the_same_folder_name_are_refused(ensemble_dir, tmp_path, toy_clip):
-    import shutil
-
-    from core.predict.ensemble import predict_with_ensemble
-
     twin = tmp_path / "other" / "seed1"
     shutil.copytree(ensemble_dir / "seed1", twin)
     with pytest.raises(PoseCloudError, match="distinct folder names"):
-        predict_with_ensemble([ensemble_dir / "seed1", twin], toy_clip)
+        predict_with_ensemble_session([ensemble_dir / "seed1", twin], [toy_clip], tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -51,25 +51,3 @@ def test_gpu_prediction_with_dali_matches_opencv(tiny_model, toy_clip):
     with_dali, _ = predict_video(model, toy_clip, batch_size=16, decoder="auto")
     assert with_dali.values.shape == (40, 17, 3)
     assert np.median(np.abs(with_dali.xy - with_opencv.xy)) < 1.0
-
-
-def test_prefetch_thread_stops_when_the_consumer_stops_early():
-    import threading
-
-    from core.predict.video import _prefetch
-
-    closed = []
-
-    def source():
-        try:
-            for i in range(100):
-                yield np.full((1,), i)
-        finally:
-            closed.append(True)
-
-    before = threading.active_count()
-    stream = _prefetch(source())
-    assert next(stream)[0] == 0
-    stream.close()  # what an exception in the consumer's loop does
-    assert closed == [True]
-    assert threading.active_count() == before

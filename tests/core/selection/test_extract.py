@@ -28,3 +28,29 @@ def test_frames_outside_the_video_are_a_clear_error(toy_clip: Path, tmp_path: Pa
     with pytest.raises(VideoError, match=r"frames \[40\] are outside clip.mp4, which has frames 0 to 39"):
         extract_frames(toy_clip, [3, 40], tmp_path)
     assert not (tmp_path / "labeled-data").exists()
+
+
+class Stop(Exception):
+    pass
+
+
+def test_progress_counts_the_picked_frames_written_and_can_stop_the_decoding(toy_clip: Path, tmp_path: Path):
+    reports = []
+    extract_frames(toy_clip, [20, 1, 38, 20], tmp_path / "all", progress=lambda *r: reports.append(r))
+    assert len(reports) == 40  # one per decoded frame: the last pick's context ends at frame 39
+    assert {total for _, total in reports} == {3}
+    # pick 1 is written at the 2nd decoded frame, pick 20 at the 21st, pick 38 at the 39th
+    assert [done for done, _ in reports].index(1) == 1
+    assert [done for done, _ in reports].index(2) == 20 and reports[-2:] == [(3, 3), (3, 3)]
+
+    def stop_at_frame_10(done: int, total: int) -> None:
+        reports.append((done, total))
+        if len(reports) == 10:
+            raise Stop
+
+    reports = []
+    with pytest.raises(Stop):
+        extract_frames(toy_clip, [1, 30], tmp_path / "stopped", progress=stop_at_frame_10)
+    assert sorted(p.name for p in (tmp_path / "stopped" / "labeled-data" / "clip").iterdir()) == [
+        f"img{f:08d}.png" for f in range(4)
+    ]

@@ -26,3 +26,19 @@ def test_picks_are_distinct_moving_frames_spread_over_postures(toy_clip) -> None
 def test_more_frames_than_the_video_has_is_a_clear_error(toy_clip) -> None:
     with pytest.raises(VideoError, match="has 40 frames; cannot pick 41"):
         pick_initial_frames(toy_clip, 41)
+
+
+def test_progress_follows_the_reading_and_can_stop_it(toy_clip) -> None:
+    reports = []
+    pick_initial_frames(toy_clip, 6, progress=lambda *r: reports.append(r))
+    assert reports == [(i, 40) for i in range(1, 41)]
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        if done == 5:
+            raise Stop
+
+    with pytest.raises(Stop):
+        pick_initial_frames(toy_clip, 6, progress=stop)

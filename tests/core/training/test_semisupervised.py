@@ -14,12 +14,13 @@ import yaml
 import core.training.train as train_module
 from core.cli import main
 from core.config import ProjectConfig, load_project, load_train_config, save_yaml
+from core.data.context_window import WINDOW
 from core.data.unlabeled import make_unlabeled_loader
 from core.errors import ConfigError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.formats import read_labels
 from core.losses.unsupervised import log_weight_factor
-from core.models.context import WINDOW, ContextHeatmapNet
+from core.models.context import ContextHeatmapNet
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
 from core.training.module import PoseModule

@@ -55,7 +55,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path):
         project, load_train_config(None, {**TINY, "epochs": 3}), copy, resume=True, progress=seen.append
     )
     epochs = {p["epoch"] for p in seen}
-    assert epochs == {2}, "only the third epoch runs after resuming"
+    assert epochs == {3}, "only the third epoch runs after resuming (epochs count from 1)"
     assert seen[-1]["step"] == 27 and "train_loss" in seen[-1]["losses"]
 
 

@@ -1,5 +1,5 @@
-"""Fixtures: the real mirror-mouse labels, the PCAs fitted on them, and a smooth trajectory through
-real labeled poses."""
+"""Fixtures of the unsupervised losses' and the prediction metrics' tests: the real mirror-mouse
+labels, the PCAs fitted on them, and a smooth trajectory through real labeled poses."""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ from core.labels.dlc_csv import read_pose_csv
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
 from core.predict.labeled_frames import write_pixel_error
+from core.predict.trained_model import CONFIG_FILE, load_model_config
 from core.selection.metrics import temporal_norm
 from core.selection.pose_pca import (
     NotEnoughPosesError,
@@ -29,6 +30,13 @@ from core.selection.pose_pca import (
 log = logging.getLogger(__name__)
 
 PCA_METRICS = {"pca_singleview_error": fit_project_pose_pca, "pca_multiview_error": fit_project_multiview_pca}
+METRICS = ("temporal_norm", *PCA_METRICS)
+
+
+def metric_csv(predictions_csv: Path, metric: str, folder: Path | None = None) -> Path:
+    """Where ``metric`` of ``<video>.csv`` is written: ``<video>.<metric>.csv`` in ``folder``
+    (default: next to the predictions)."""
+    return (folder or predictions_csv.parent) / f"{predictions_csv.stem}.{metric}.csv"
 
 
 def prediction_metrics(
@@ -93,8 +101,9 @@ def write_prediction_metrics(
     for the predictions of one session's videos, one CSV per view in the project's view order).
 
     The PCAs are fitted on ``labels`` (one table per view, e.g. a model's training split; default:
-    all the project's labels). A PCA metric that cannot be fitted (too few complete labels, a single
-    view) is skipped with the reason logged.
+    all the project's labels). A PCA metric that cannot be fitted (too few complete labels, views
+    not matched) is skipped with the reason logged; a project of one view has no multi-view PCA
+    error to write, and is not warned about it.
 
     Args:
         out_dir: where to write (default: next to the predictions).
@@ -110,6 +119,8 @@ def write_prediction_metrics(
         predictions.append(table)
     pcas = {}
     for name, fit in PCA_METRICS.items():
+        if name == "pca_multiview_error" and not (project.separate_cameras or project.view_matches):
+            continue
         if name == "pca_multiview_error" and project.separate_cameras and len(paths) != len(project.views):
             log.warning(
                 "%s: not writing %s: it scores the predictions of every view of a session together "
@@ -128,10 +139,7 @@ def write_prediction_metrics(
         folder = Path(out_dir) if out_dir is not None else path.parent
         folder.mkdir(parents=True, exist_ok=True)
         written.append(
-            {
-                name: write_pixel_error(table, folder / f"{path.stem}.{name}.csv")
-                for name, table in tables.items()
-            }
+            {name: write_pixel_error(table, metric_csv(path, name, folder)) for name, table in tables.items()}
         )
     return written
 
@@ -141,8 +149,6 @@ def training_labels(model_dir: str | Path) -> list[PoseTable] | None:
     the rows of the first view's label file it names, read from every view's file); None when a
     label file or the split is not there (the metrics then fall back to all the project's labels, or
     skip)."""
-    from core.predict.trained_model import CONFIG_FILE, load_model_config
-
     project, _ = load_model_config(Path(model_dir))
     split = yaml.safe_load((Path(model_dir) / CONFIG_FILE).read_text()).get("split") or {}
     names = set(split.get("train") or ())

@@ -12,7 +12,7 @@ import pytest
 
 from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PREDICTION_FIELDS, PoseTable
-from core.losses.metrics import write_prediction_metrics
+from core.predict.metrics import write_prediction_metrics
 
 JUMP_FRAME = 25  # paw3RF_top jumps 60 px in x for one frame
 DISAGREE_FRAME = 40  # paw2LF_bot is 60 px off its top-view partner in x from here on
@@ -87,21 +87,33 @@ def test_writes_the_three_metrics_in_the_pixel_error_layout(
     assert (jumped[JUMP_FRAME] > 20).all() and (np.abs(np.delete(jumped, JUMP_FRAME, axis=0)) < 1e-9).all()
 
 
-def test_skips_a_pca_metric_it_cannot_fit_and_says_why(project, planted, tmp_path, caplog):
+def test_a_single_view_project_has_no_multiview_error_and_no_warning_about_it(
+    project, planted, tmp_path, caplog
+):
     single_view = project.model_copy(update={"view_matches": []})
     csv = write_predictions(planted, tmp_path / "clip.eks.csv")
-    with caplog.at_level(logging.WARNING, logger="core.losses.metrics"):
+    with caplog.at_level(logging.WARNING, logger="core.predict.metrics"):
         (written,) = write_prediction_metrics([csv], single_view)
     assert set(written) == {"temporal_norm", "pca_singleview_error"}
     assert written["temporal_norm"] == tmp_path / "clip.eks.temporal_norm.csv"
     assert not (tmp_path / "clip.eks.pca_multiview_error.csv").exists()
-    assert "clip.eks.csv: not writing pca_multiview_error: multi-view PCA needs" in caplog.text
+    assert caplog.records == []
+
+
+def test_skips_a_pca_metric_it_cannot_fit_and_says_why(project, planted, tmp_path, caplog):
+    one_view_matched = project.model_copy(update={"view_matches": project.view_matches[:1]})
+    csv = write_predictions(planted, tmp_path / "clip.csv")
+    with caplog.at_level(logging.WARNING, logger="core.predict.metrics"):
+        (written,) = write_prediction_metrics([csv], one_view_matched)
+    assert set(written) == {"temporal_norm", "pca_singleview_error"}
+    assert not (tmp_path / "clip.pca_multiview_error.csv").exists()
+    assert "clip.csv: not writing pca_multiview_error: multi-view PCA needs" in caplog.text
 
 
 def test_fits_the_pcas_on_the_labels_given(project, labels, planted, tmp_path, caplog):
     csv = write_predictions(planted, tmp_path / "v.csv")
     few = type(labels)(labels.keypoints, labels.index[:1], labels.values[:1])
-    with caplog.at_level(logging.WARNING, logger="core.losses.metrics"):
+    with caplog.at_level(logging.WARNING, logger="core.predict.metrics"):
         (written,) = write_prediction_metrics([csv], project, labels=[few])
     assert set(written) == {"temporal_norm"}
     assert "Pose PCA needs at least 29 frames" in caplog.text
