@@ -3,8 +3,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# Label Studio pins packages that clash with ours (Django, redis < 5.3, ...): it gets a venv of its own
+LS_VENV := .ls-venv
+LS_STAMP := $(LS_VENV)/.installed-stamp
 
-.PHONY: install system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised clean
+.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue).
 system:
@@ -20,15 +23,23 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: system $(STAMP)
 
+$(LS_STAMP): labelstudio-constraints.txt
+	@test -x $(LS_VENV)/bin/python || python3 -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip==25.3
+	$(LS_VENV)/bin/pip install -q -c labelstudio-constraints.txt label-studio
+	@touch $(LS_STAMP)
+
+labelstudio: $(LS_STAMP)
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --config pyproject.toml
 
-test: install lint
+test: install labelstudio lint
 	$(VENV)/bin/pytest
 
-up: install
+up: install labelstudio
 	$(VENV)/bin/posecloud up
 
 # Benchmarks (figures go in BENCHMARKS.md); each compares against its peer on this machine in one run.
@@ -50,4 +61,4 @@ bench-semisupervised: install
 	$(PY) benchmarks/semisupervised.py --minutes 4 --seeds 0 1 2
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache

@@ -20,7 +20,13 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from app.up import run_app
 
-    return run_app(args.host, args.port, args.slots, load_example_project=not args.no_example)
+    return run_app(
+        args.host,
+        args.port,
+        args.slots,
+        load_example_project=not args.no_example,
+        labelstudio_port=None if args.no_labelstudio else args.labelstudio_port,
+    )
 
 
 def _add_address(p: argparse.ArgumentParser) -> None:
@@ -42,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--slots", type=positive_int, default=1, help="CPU worker slots (one per GPU when CUDA is present)"
     )
     p.add_argument("--no-example", action="store_true", help="do not load the example project")
+    p.add_argument(
+        "--labelstudio-port", type=int, default=8081, help="Label Studio's port on 127.0.0.1 (default 8081)"
+    )
+    p.add_argument("--no-labelstudio", action="store_true", help="run without Label Studio")
     p.set_defaults(run=cmd_up)
 
 

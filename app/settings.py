@@ -17,6 +17,27 @@ class Settings(StateSettings):
     token_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0, description="bearer token lifetime, seconds")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash")
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8, description="argon2id memory per hash, KiB")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="the API's address as browsers (and Label Studio's hooks) reach it",
+    )
+    labelstudio_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the Label Studio server on 127.0.0.1 (0: no Label Studio)",
+    )
+    labelstudio_data: Path | None = Field(
+        default=None,
+        description="Label Studio's data and the admin's generated secrets (default: <data root>/labelstudio)",
+    )
+    labelstudio_sync_s: float = Field(
+        default=30.0, gt=0, description="how often the labels are reconciled with Label Studio, seconds"
+    )
+
+    @property
+    def labelstudio_dir(self) -> Path:
+        return self.labelstudio_data or self.data_root / "labelstudio"
 
     @property
     def upload_tmp_dir(self) -> Path:

@@ -1,5 +1,5 @@
-"""``posecloud up``: Redis (when none is running), the API and a worker on this machine, the example
-project loaded; Ctrl-C stops them all."""
+"""``posecloud up``: Redis (when none is running), Label Studio (on 127.0.0.1, reached through the
+API), the API and a worker on this machine, the example project loaded; Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import urllib.parse
 import urllib.request
 
 from app.example import DEMO_USER, load_example
+from app.labelstudio.server import LabelStudioServer
 from app.redis_server import RedisServer, reachable
 from app.settings import Settings
 from core.errors import ConfigError
@@ -48,7 +49,10 @@ def _wait_ready(url: str, process: subprocess.Popen) -> None:
             time.sleep(0.3)
 
 
-def run_app(host: str, port: int, slots: int, load_example_project: bool = True) -> int:
+def run_app(
+    host: str, port: int, slots: int, load_example_project: bool = True, labelstudio_port: int | None = 8081
+) -> int:
+    """Everything on this machine; ``labelstudio_port`` None runs without Label Studio."""
     password = demo_password(host, load_example_project)
     settings = Settings()
     redis_server = None
@@ -65,20 +69,29 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
         "POSECLOUD_REDIS_URL": settings.redis_url,
         "POSECLOUD_DATA_ROOT": str(settings.data_root),
     }
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    labelstudio = None
+    if labelstudio_port is not None:
+        public = os.environ.get("POSECLOUD_PUBLIC_URL", base)
+        labelstudio = LabelStudioServer(settings.labelstudio_dir, labelstudio_port, public)
+        labelstudio.start()
+        env |= {"POSECLOUD_LABELSTUDIO_PORT": str(labelstudio_port), "POSECLOUD_PUBLIC_URL": public}
     cli = [sys.executable, "-m", "app.cli"]
     processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
     stopping = catch_stop_signals()
     try:
-        base = f"http://{host}:{port}"
         _wait_ready(f"{base}/health", processes[0])
+        if labelstudio is not None:
+            labelstudio.wait_ready()
         processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
         summary = "example project not loaded"
         if load_example_project:
             summary = load_example(base, password)
             summary += f"; sign in as {DEMO_USER!r} with the password in POSECLOUD_DEMO_PASSWORD"
             summary += " (unset: the README's default)" if password == DEFAULT_DEMO_PASSWORD else ""
+        labeling = f", Label Studio {base}/labelstudio/ (through the API)" if labelstudio else ""
         print(
-            f"\nposecloud is up: API {base} (docs {base}/docs), queue {settings.redis_url}, "
+            f"\nposecloud is up: {base} (API docs {base}/docs{labeling}), queue {settings.redis_url}, "
             f"data {settings.data_root}\n{summary}\nCtrl-C stops everything.",
             flush=True,
         )
@@ -89,5 +102,7 @@ def run_app(host: str, port: int, slots: int, load_example_project: bool = True)
         return 0
     finally:
         stop_processes(processes[::-1], signal.SIGINT, STOP_GRACE_S)  # the worker first, then the API
+        if labelstudio is not None:
+            labelstudio.stop()
         if redis_server:
             redis_server.stop()

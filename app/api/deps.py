@@ -17,6 +17,7 @@ from worker.queue import JobQueue
 from worker.storage import Storage
 
 _bearer = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
+SESSION_COOKIE = "posecloud_session"
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -51,20 +52,40 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
+def _user_of(session: Session, token: str) -> User | None:
+    valid = (AuthToken.token_hash == token_digest(token), AuthToken.expires_at > utcnow())
+    row = session.scalar(select(AuthToken).where(*valid))
+    return row.user if row is not None else None
+
+
 def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> User:
     """The user owning the request's bearer token; 401 when it is missing, unknown or expired."""
     if token is None:
         raise _unauthorized(
             "not logged in: get a token from POST /auth/login and send 'Authorization: Bearer <token>'"
         )
-    valid = (AuthToken.token_hash == token_digest(token), AuthToken.expires_at > utcnow())
-    row = session.scalar(select(AuthToken).where(*valid))
-    if row is None:
+    user = _user_of(session, token)
+    if user is None:
         raise _unauthorized("the bearer token is invalid or has expired; log in again at POST /auth/login")
-    return row.user
+    return user
+
+
+def browser_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    """For the pages served to browsers (Label Studio, frames): the user of the bearer token or of
+    the session cookie that signing in set; 401 without either."""
+    token = token or request.cookies.get(SESSION_COOKIE)
+    user = _user_of(session, token) if token else None
+    if user is None:
+        raise _unauthorized(
+            "not signed in to posecloud (or the session expired): sign in, then reopen this page"
+        )
+    return user
 
 
 UserDep = Annotated[User, Depends(current_user)]
+BrowserUserDep = Annotated[User, Depends(browser_user)]
 
 
 def accessible_projects(user: User) -> Select[tuple[Project]]:
@@ -75,6 +96,15 @@ def accessible_projects(user: User) -> Select[tuple[Project]]:
 
 def project_for_user(project_id: int, user: UserDep, session: SessionDep) -> Project:
     """The project if the caller owns it or is a member; 404 otherwise, so existence is not revealed."""
+    return _visible_project(session, user, project_id)
+
+
+def project_for_browser(project_id: int, user: BrowserUserDep, session: SessionDep) -> Project:
+    """``project_for_user`` for the pages served to browsers (bearer or session cookie)."""
+    return _visible_project(session, user, project_id)
+
+
+def _visible_project(session: Session, user: User, project_id: int) -> Project:
     project = session.scalar(accessible_projects(user).where(Project.id == project_id))
     if project is None:
         raise HTTPException(404, f"project {project_id} not found; list yours with GET /projects")
@@ -82,3 +112,4 @@ def project_for_user(project_id: int, user: UserDep, session: SessionDep) -> Pro
 
 
 ProjectDep = Annotated[Project, Depends(project_for_user)]
+BrowserProjectDep = Annotated[Project, Depends(project_for_browser)]

@@ -10,7 +10,9 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, health, jobs, labels, models, projects, videos, workers
+from app.api.routes import auth, health, jobs, labeling, labels, models, projects, videos, workers
+from app.labelstudio.projects import LabelStudio, keep_labels_in_step
+from app.labelstudio.server import LabelStudioServer
 from app.probe import require_ffprobe
 from app.security import Passwords
 from app.settings import Settings
@@ -35,9 +37,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watch = keep_watch(
             app.state.sessions, app.state.queue, settings.stale_after_s, settings.heartbeat_s, stop
         )
+        reconciling = None
+        if app.state.labelstudio is not None:
+            reconciling = keep_labels_in_step(
+                app.state.labelstudio, app.state.sessions, settings.labelstudio_sync_s, stop
+            )
         yield
         stop.set()
         watch.join()
+        if reconciling is not None:
+            reconciling.join()
         app.state.queue.close()
         engine.dispose()
 
@@ -53,7 +62,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.storage = Storage(settings.storage_url, settings.storage_options)
     app.state.passwords = Passwords(settings.argon2_time_cost, settings.argon2_memory_kib)
     app.state.queue = JobQueue(settings.redis_url)
+    app.state.labelstudio = None
+    if settings.labelstudio_port:
+        server = LabelStudioServer(settings.labelstudio_dir, settings.labelstudio_port, settings.public_url)
+        app.state.labelstudio = LabelStudio(
+            server,
+            app.state.storage,
+            settings.data_root / "locks",
+            f"{settings.public_url.rstrip('/')}/labelstudio-hooks",
+        )
     install_error_handlers(app)
-    for module in (health, auth, projects, videos, labels, models, jobs, workers):
+    for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers):
         app.include_router(module.router)
     return app

@@ -219,3 +219,45 @@ class WorkerSlot(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LabelStudioAccount(Base):
+    """A posecloud user's own Label Studio user (created by the service; it has no password). The
+    legacy token authenticates the service as that user; the personal token (a JWT refresh token)
+    is turned into the short-lived access tokens the proxy signs the user's requests with."""
+
+    __tablename__ = "labelstudio_accounts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    ls_user_id: Mapped[int] = mapped_column(Integer, unique=True)
+    legacy_token: Mapped[str] = mapped_column(String(64))
+    personal_token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LabelStudioProject(Base):
+    """The Label Studio project of a posecloud project: the label config the service last set (a
+    different config found there was edited by hand) and the secret its webhooks carry."""
+
+    __tablename__ = "labelstudio_projects"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    ls_project_id: Mapped[int] = mapped_column(Integer, unique=True)
+    label_config: Mapped[str] = mapped_column(Text)
+    hook_secret: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class LabelStudioTask(Base):
+    """One Label Studio task: one labeled moment of a project (``image``: its label-file row name,
+    e.g. ``labeled-data/run1/img00000012.png``; with separate cameras, the first view's). A task
+    deleted in Label Studio keeps its row with ``deleted_at`` set, so it is not made again."""
+
+    __tablename__ = "labelstudio_tasks"
+    __table_args__ = (UniqueConstraint("project_id", "image", name="uq_labelstudio_tasks_project_image"),)
+
+    ls_task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    image: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

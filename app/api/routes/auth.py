@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Response
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.api.deps import PasswordsDep, SessionDep, SettingsDep, UserDep
+from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, UserDep
 from app.api.schemas import TokenOut, UserCreate, UserOut
 from app.security import new_token, token_digest
 from worker.db.models import AuthToken, User, utcnow
@@ -44,8 +44,11 @@ def login(
     session: SessionDep,
     passwords: PasswordsDep,
     settings: SettingsDep,
+    response: Response,
 ) -> TokenOut:
-    """Exchange username and password (form fields) for a bearer token."""
+    """Exchange username and password (form fields) for a bearer token. The token also comes as an
+    HttpOnly cookie for the pages the service serves to browsers (Label Studio, frames); the JSON
+    API itself takes only the bearer header, so a cookie alone can change nothing there."""
     user = session.scalar(select(User).where(User.username == form.username.lower()))
     if user is None or not passwords.verify(user.password_hash, form.password):
         raise HTTPException(401, "wrong username or password; check both, or register at POST /auth/register")
@@ -53,6 +56,14 @@ def login(
     expires_at = utcnow() + timedelta(seconds=settings.token_lifetime_s)
     session.add(AuthToken(user_id=user.id, token_hash=token_digest(token), expires_at=expires_at))
     session.commit()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_lifetime_s,
+        httponly=True,
+        samesite="lax",  # a cross-site POST (a forged form) carries no cookie
+        path="/",
+    )
     return TokenOut(access_token=token, expires_at=expires_at)
 
 

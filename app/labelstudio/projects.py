@@ -1,0 +1,353 @@
+"""The Label Studio side of posecloud projects: one Label Studio project each (its labeling
+interface, instructions and webhook), one task per labeled moment, and the labels kept in step.
+
+Which side is the source of truth:
+- Label Studio, for the labels of every frame that is a task: a submitted, updated or deleted
+  annotation (webhook, within a second) or a skipped or deleted task reaches the label file, and the
+  periodic reconciliation rewrites the label file from Label Studio's annotations (catching up with
+  hooks that were missed: Label Studio down, a hook that failed, "delete all tasks").
+- posecloud, for which frames are tasks (labeled rows and the frames extraction picked), for the
+  labeling interface (a config edited by hand in Label Studio is put back) and for uploads: an
+  uploaded label file's rows become the newest annotations of their frames in Label Studio.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import secrets
+import threading
+from pathlib import Path
+
+import httpx
+import numpy as np
+from label_studio_sdk import LabelStudio as SDK
+from label_studio_sdk.core.api_error import ApiError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.labelstudio.accounts import Accounts, LabelStudioDown
+from app.labelstudio.config import instructions, label_config
+from app.labelstudio.labels import (
+    LabelFiles,
+    annotation_points,
+    annotation_result,
+    image_size,
+    set_rows,
+    task_data,
+    view_images,
+)
+from app.labelstudio.server import LabelStudioServer
+from core.errors import PoseCloudError
+from worker.db.models import Job, LabelStudioProject, LabelStudioTask, Project, utcnow
+from worker.storage import Storage
+
+log = logging.getLogger(__name__)
+HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]
+
+
+class LabelStudio:
+    """The service's handle on Label Studio: the admin's API client, the user accounts and the
+    project label files."""
+
+    def __init__(self, server: LabelStudioServer, storage: Storage, locks: Path, hook_url: str) -> None:
+        self.server, self.storage = server, storage
+        self.accounts = Accounts(server)
+        self.files = LabelFiles(storage, locks)
+        self.hook_url = hook_url.rstrip("/")
+        self.admin = SDK(base_url=server.url, api_key=server.secrets.token, timeout=60)
+        self._owners: dict[tuple[str, int], int | None] = {}
+
+    def owner_of(self, kind: str, object_id: int) -> int | None:
+        """The task an annotation, draft or prediction belongs to (for a data-manager view: its
+        project), asked of Label Studio by the admin; remembered, since none of them ever moves."""
+        if (kind, object_id) not in self._owners:
+            path = {
+                "annotation": "annotations",
+                "draft": "drafts",
+                "prediction": "predictions",
+                "view": "dm/views",
+            }
+            try:
+                body = self._call("GET", f"/api/{path[kind]}/{object_id}/").json()
+            except LabelStudioDown:
+                raise
+            except PoseCloudError:  # not found
+                return None
+            self._owners[kind, object_id] = body.get("project") if kind == "view" else body.get("task")
+        return self._owners[kind, object_id]
+
+    def _sdk(self, call, *args, **kwargs):
+        """A label-studio-sdk call; Label Studio down becomes LabelStudioDown, a refusal a clear error."""
+        try:
+            return call(*args, **kwargs)
+        except httpx.TransportError as e:
+            raise LabelStudioDown(
+                f"Label Studio does not answer ({type(e).__name__}); nothing is lost: the labels sync "
+                "once it is back. Try again in a minute."
+            ) from None
+        except ApiError as e:
+            raise PoseCloudError(
+                f"Label Studio refused the request: {e.status_code} {str(e.body)[:300]}"
+            ) from None
+
+    def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """The admin's raw REST call; Label Studio down becomes LabelStudioDown."""
+        try:
+            resp = httpx.request(
+                method,
+                self.server.url + path,
+                headers={"Authorization": f"Token {self.server.secrets.token}"},
+                timeout=120,
+                **kwargs,
+            )
+        except httpx.TransportError as e:
+            raise LabelStudioDown(
+                f"Label Studio does not answer ({type(e).__name__}); nothing is lost: the labels sync "
+                "once it is back. Try again in a minute."
+            ) from None
+        if resp.status_code >= 400:
+            raise PoseCloudError(
+                f"Label Studio refused {method} {path}: {resp.status_code} {resp.text[:300]}"
+            )
+        return resp
+
+    # --- the project -------------------------------------------------------------------------
+
+    def ensure_project(self, session: Session, project: Project) -> LabelStudioProject:
+        """The project's Label Studio project, made on first use (interface, instructions, webhook)."""
+        record = session.get(LabelStudioProject, project.id)
+        if record is not None:
+            return record
+        with self.files.lock(project.id):  # two first requests at once make one project
+            session.expire_all()
+            return session.get(LabelStudioProject, project.id) or self._make_project(session, project)
+
+    def _make_project(self, session: Session, project: Project) -> LabelStudioProject:
+        config = label_config(project.keypoints, project.views)
+        made = self._sdk(
+            self.admin.projects.create,
+            title=f"{project.name} (posecloud project {project.id})"[:50],
+            label_config=config,
+            expert_instruction=instructions(project.keypoints, [tuple(e) for e in project.skeleton]),
+            show_instruction=True,
+            show_skip_button=True,
+            maximum_annotations=1,
+        )
+        secret = secrets.token_hex(24)
+        self._sdk(
+            self.admin.webhooks.create,
+            project=made.id,
+            url=f"{self.hook_url}/{project.id}",
+            send_payload=True,
+            send_for_all_actions=False,
+            actions=HOOK_ACTIONS,
+            headers={"X-Posecloud-Hook": secret},
+        )
+        record = LabelStudioProject(
+            project_id=project.id, ls_project_id=made.id, label_config=config, hook_secret=secret
+        )
+        session.add(record)
+        session.commit()
+        return record
+
+    def check_config(self, session: Session, project: Project) -> str | None:
+        """Put the project's labeling interface back when it differs from posecloud's (edited by hand
+        in Label Studio, or the keypoints changed here); returns what was done, or None."""
+        record = self.ensure_project(session, project)
+        wanted = label_config(project.keypoints, project.views)
+        found = self._sdk(self.admin.projects.get, record.ls_project_id).label_config
+        if found.strip() == wanted.strip():
+            return None
+        self._sdk(self.admin.projects.update, record.ls_project_id, label_config=wanted)
+        record.label_config = wanted
+        session.commit()
+        edited = "edited in Label Studio" if found.strip() == record.label_config.strip() else "out of date"
+        return f"the labeling interface was {edited}; posecloud's (the project's keypoints) was put back"
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    def picked_frames(self, session: Session, project: Project) -> list[str]:
+        """The first view's row names of the frames frame extraction picked, in job order."""
+        jobs = session.scalars(
+            select(Job)
+            .where(Job.project_id == project.id, Job.kind == "extract_frames", Job.state == "succeeded")
+            .order_by(Job.id)
+        )
+        first = []
+        for job in jobs:
+            key = job.artifacts.get("frames.csv")
+            if key is None or not self.storage.exists(key):
+                continue
+            with self.storage.open(key) as f:
+                rows = csv.DictReader(io.TextIOWrapper(f, "utf-8"))
+                images = [row["image"] for row in rows]
+            # with separate cameras each moment is listed once per view: keep the first view's
+            first += [img for img in images if view_images(project, img)[project.views[0]] == img]
+        return first
+
+    def sync_tasks(self, session: Session, project: Project) -> list[str]:
+        """Make a task for every labeled or picked moment that has none (a task deleted in Label
+        Studio is not made again); labeled moments come with their labels as annotations. Returns
+        the (first view's) row names of the tasks made."""
+        record = self.ensure_project(session, project)
+        with self.files.lock(project.id):  # the periodic sync and a request must not both make them
+            return self._make_tasks(session, project, record)
+
+    def _make_tasks(self, session: Session, project: Project, record: LabelStudioProject) -> list[str]:
+        known = set(
+            session.scalars(select(LabelStudioTask.image).where(LabelStudioTask.project_id == project.id))
+        )
+        tables = self.files.read(project)
+        first = tables[project.views[0]]
+        wanted = [img for img in [*first.index, *self.picked_frames(session, project)] if img not in known]
+        wanted = list(dict.fromkeys(wanted))
+        if not wanted:
+            return []
+        rows = {view: {name: i for i, name in enumerate(t.index)} for view, t in tables.items()}
+        tasks = []
+        for image in wanted:
+            task = {"data": task_data(project, image)}
+            images = view_images(project, image)
+            if image in rows[project.views[0]]:
+                points = {
+                    v: tables[v].values[rows[v][images[v]], :, :2]
+                    for v in project.views
+                    if images[v] in rows[v]
+                }
+                sizes = {v: image_size(self.storage, project.id, images[v]) for v in points}
+                result = annotation_result(points, sizes, project)
+                if result:
+                    task["annotations"] = [{"result": result}]
+            tasks.append(task)
+        made = self._sdk(
+            self.admin.projects.import_tasks, record.ls_project_id, request=tasks, return_task_ids=True
+        )
+        for task_id, image in zip(made.task_ids, wanted, strict=True):
+            session.add(LabelStudioTask(ls_task_id=task_id, project_id=project.id, image=image))
+        session.commit()
+        return wanted
+
+    # --- labels back into the project ------------------------------------------------------------
+
+    def task_of(self, session: Session, project: Project, ls_task_id: int) -> LabelStudioTask | None:
+        task = session.get(LabelStudioTask, ls_task_id)
+        return task if task is not None and task.project_id == project.id else None
+
+    def apply_annotation(self, session: Session, project: Project, annotation: dict) -> bool:
+        """One submitted or updated annotation into the label files (a skipped one removes the
+        frame's labels); False when its task is not one of the project's."""
+        task = self.task_of(session, project, annotation.get("task"))
+        if task is None:
+            return False
+        points = None if annotation.get("was_cancelled") else annotation_points(annotation["result"], project)
+        with self.files.lock(project.id):
+            tables = self.files.read(project)
+            self.files.write(project, set_rows(tables, view_images(project, task.image), points))
+        return True
+
+    def reconcile(self, session: Session, project: Project) -> dict:
+        """Rewrite the label files from Label Studio's annotations: per task the newest one that
+        was not skipped; tasks deleted in Label Studio are marked so and lose their labels."""
+        record = self.ensure_project(session, project)
+        exported = self._call(
+            "GET", f"/api/projects/{record.ls_project_id}/export", params={"exportType": "JSON"}
+        ).json()
+        by_id = {t["id"]: t for t in exported}
+        tasks = session.scalars(
+            select(LabelStudioTask)
+            .where(LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None))
+            .order_by(LabelStudioTask.ls_task_id)
+        ).all()
+        with self.files.lock(project.id):
+            tables = {
+                view: type(t)(list(project.keypoints), [], np.zeros((0, len(project.keypoints), 2)))
+                for view, t in self.files.read(project).items()
+            }
+            labeled = 0
+            for task in tasks:
+                found = by_id.get(task.ls_task_id)
+                if found is None:
+                    task.deleted_at = utcnow()
+                    continue
+                done = [a for a in found["annotations"] if not a.get("was_cancelled")]
+                if not done:
+                    continue
+                newest = max(done, key=lambda a: (a["updated_at"], a["id"]))
+                tables = set_rows(
+                    tables, view_images(project, task.image), annotation_points(newest["result"], project)
+                )
+                labeled += 1
+            self.files.write(project, tables)
+        record.synced_at = utcnow()
+        session.commit()
+        return {"tasks": len(by_id), "labeled": labeled}
+
+    def push_labels(self, session: Session, project: Project) -> int:
+        """After a label upload: each uploaded row becomes the newest annotation of its frame's task
+        (new frames get tasks with it); returns how many annotations were made."""
+        made = set(self.sync_tasks(session, project))  # these came with their labels already
+        tables = self.files.read(project)
+        tasks = {
+            t.image: t
+            for t in session.scalars(
+                select(LabelStudioTask).where(
+                    LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
+                )
+            )
+        }
+        first = tables[project.views[0]]
+        pushed = 0
+        for image in first.index:
+            if image not in tasks or image in made:
+                continue
+            images = view_images(project, image)
+            rows = {
+                v: tables[v].index.index(images[v]) for v in project.views if images[v] in tables[v].index
+            }
+            points = {v: tables[v].values[rows[v], :, :2] for v in rows}
+            sizes = {v: image_size(self.storage, project.id, images[v]) for v in points}
+            result = annotation_result(points, sizes, project)
+            self._sdk(self.admin.annotations.create, tasks[image].ls_task_id, result=result)
+            pushed += 1
+        return pushed
+
+    def progress(self, session: Session, project: Project) -> dict:
+        """Frames labeled of the tasks, and per keypoint how many frames have it (first view)."""
+        total = session.scalar(
+            select(func.count()).where(
+                LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
+            )
+        )
+        first = self.files.read(project)[project.views[0]]
+        present = np.isfinite(first.values[..., :2]).all(axis=-1)
+        return {
+            "frames": int(total or 0),
+            "labeled": int(present.any(axis=1).sum()),
+            "keypoints": {k: int(present[:, i].sum()) for i, k in enumerate(project.keypoints)},
+        }
+
+
+def keep_labels_in_step(
+    ls: LabelStudio, sessions: sessionmaker[Session], every_s: float, stop: threading.Event
+) -> threading.Thread:
+    """Start a thread that, every ``every_s`` until ``stop``, makes tasks for newly picked frames
+    and reconciles the label files of every project that has a Label Studio project (catching up
+    with what the webhooks missed). Label Studio being down is logged and tried again next round."""
+
+    def loop() -> None:
+        while not stop.wait(every_s):
+            with sessions() as session:
+                for record in session.scalars(select(LabelStudioProject)).all():
+                    project = session.get(Project, record.project_id)
+                    try:
+                        ls.sync_tasks(session, project)
+                        ls.reconcile(session, project)
+                    except Exception as e:  # down, restarting, a project mid-deletion: next round
+                        session.rollback()
+                        log.warning("labels of project %d not reconciled: %s", record.project_id, e)
+
+    thread = threading.Thread(target=loop, daemon=True, name="labelstudio-sync")
+    thread.start()
+    return thread

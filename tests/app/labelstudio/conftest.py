@@ -1,0 +1,117 @@
+"""A real Label Studio server for the test session (started once: its first start runs its
+migrations), and a real API server (uvicorn, so that Label Studio's webhooks reach it) per test."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.labelstudio.server import DEFAULT_COMMAND, LabelStudioServer
+from tests.services import free_port
+from tests.testdata import REPO
+
+
+@pytest.fixture(scope="session")
+def api_port() -> int:
+    """One port for every test's API server: Label Studio's pages name it (LABEL_STUDIO_HOST)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def labelstudio(tmp_path_factory: pytest.TempPathFactory, api_port: int) -> Iterator[LabelStudioServer]:
+    if not DEFAULT_COMMAND.is_file():
+        pytest.skip("Label Studio is not installed: run `make labelstudio`")
+    server = LabelStudioServer(
+        tmp_path_factory.mktemp("labelstudio"), free_port(), f"http://127.0.0.1:{api_port}"
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class Api:
+    url: str
+    process: subprocess.Popen
+    data_root: Path
+    log: Path
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def sign_in(self, username: str, password: str = "correct horse") -> tuple[str, httpx.Client]:
+        """Register and sign in: the bearer token and a browser-like client holding the session cookie."""
+        with self.client() as c:
+            c.post("/auth/register", json={"username": username, "password": password})
+        browser = httpx.Client(base_url=self.url, timeout=120)
+        resp = browser.post("/auth/login", data={"username": username, "password": password})
+        assert resp.status_code == 200, resp.text
+        return resp.json()["access_token"], browser
+
+
+def start_api(
+    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float
+) -> Api:
+    env = {
+        **os.environ,
+        "POSECLOUD_DATA_ROOT": str(data_root),
+        "POSECLOUD_REDIS_URL": redis_url,
+        "POSECLOUD_ARGON2_MEMORY_KIB": "1024",
+        "POSECLOUD_ARGON2_TIME_COST": "1",
+        "POSECLOUD_MAX_UPLOAD_BYTES": "100000000",
+        "POSECLOUD_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "POSECLOUD_LABELSTUDIO_PORT": str(labelstudio.port),
+        "POSECLOUD_LABELSTUDIO_DATA": str(labelstudio.folder),
+        "POSECLOUD_LABELSTUDIO_SYNC_S": str(sync_s),
+    }
+    data_root.mkdir(parents=True, exist_ok=True)
+    log = data_root / "api.log"
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "-v", "api", "--port", str(port)],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return Api(url, process, data_root, log)
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the API did not start: {log.read_text()[-3000:]}")
+        time.sleep(0.2)
+
+
+def stop_api(api: Api) -> None:
+    api.process.terminate()
+    try:
+        api.process.wait(20)
+    except subprocess.TimeoutExpired:
+        api.process.kill()
+        api.process.wait()
+
+
+@pytest.fixture
+def api(tmp_path: Path, api_port: int, labelstudio: LabelStudioServer, redis_url: str) -> Iterator[Api]:
+    """The API on ``api_port`` with Label Studio, a fresh data root; reconciliation every 2 s."""
+    server = start_api(api_port, tmp_path / "data", labelstudio, redis_url, sync_s=2.0)
+    yield server
+    stop_api(server)
