@@ -7,11 +7,13 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import yaml
 
 from core.errors import PoseCloudError, VideoError
+from core.progress import ProgressDisplay
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -38,58 +40,101 @@ def cmd_train(args: argparse.Namespace) -> int:
         (model_dir, train)
     ]
     for run_dir, run_train in runs:
-        result = train_model(project, run_train, run_dir, resume=args.resume)
+        task = f"training {run_dir.name}" if args.seeds else "training"
+        with ProgressDisplay() as display:
+            result = train_model(
+                project,
+                run_train,
+                run_dir,
+                resume=args.resume,
+                progress=partial(_show_training, display, task),
+            )
         print(f"model: {result.model_dir}")
         for name, stats in result.summary["pixel_error"].items():
             print(f"  {name:<10} mean pixel error {stats['mean']:.2f} px (median {stats['median']:.2f})")
+    print(f"next: posecloud predict {model_dir} VIDEO")
     return 0
 
 
+def _show_training(display: ProgressDisplay, task: str, report: dict) -> None:
+    """A ``ProgressReporter`` report as a bar over the training steps: epoch and latest losses."""
+    losses = ", ".join(f"{name} {value:.3g}" for name, value in report["losses"].items() if "loss" in name)
+    info = f"epoch {report['epoch']}/{report['epochs']}" + (f", {losses}" if losses else "")
+    display.update(task, report["step"], report["total_steps"], "steps", info)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    from core.predict.ensemble import resolve_members
+    from core.predict.ensemble import member_names, resolve_members
     from core.predict.pipeline import labeled_video_path, predict_session, predict_with_ensemble_session
     from core.predict.trained_model import load_model_config
 
     members = resolve_members(args.model)
     default_out = Path(args.model.split(",")[0]) if len(members) == 1 else members[0].parent
     out_dir = Path(args.output) if args.output else default_out / "predictions"
+    formats = OUTPUT_FORMATS[args.format]
     options = {
         "batch_size": args.batch_size,
         "device": args.device,
         "decoder": args.decoder,
         "labeled_video": args.labeled_video,
+        "formats": formats,
     }
     decoded: dict[str, int] = {}  # video name -> frames decoded (the last report of its prediction)
+    sessions = _sessions(load_model_config(members[0])[0], [Path(v) for v in args.videos])
+    with ProgressDisplay() as display:
+        for session in sessions:
+            names = ", ".join(video.name for video in session)
 
-    def progress(report: dict) -> None:
-        if "video" in report:
-            decoded[report["video"]] = report["frames"]
+            def progress(report: dict, names: str = names) -> None:
+                if "video" in report:
+                    decoded[report["video"]] = report["frames"]
+                    model = f"{report['model']}: " if "model" in report else ""
+                    display.update(
+                        f"{model}{report['video']}", report["frames"], report["total_frames"], "frames"
+                    )
+                elif report.get("step") == "smoothing":
+                    display.update(f"EKS {names}", report["keypoints_done"], report["keypoints"], "keypoints")
 
-    for session in _sessions(load_model_config(members[0])[0], [Path(v) for v in args.videos]):
-        start = time.perf_counter()
-        if len(members) == 1:
-            csvs = predict_session(members[0], session, out_dir, progress=progress, **options)
-        else:
-            csvs = predict_with_ensemble_session(
-                members, session, out_dir, s=args.s, progress=progress, **options
-            )
-        frames = sum(decoded[video.name] for video in session)
-        names = ", ".join(video.name for video in session)
-        print(f"{names}: {frames} frames, {len(members)} model(s), {time.perf_counter() - start:.1f} s")
-        what = "predictions" if len(members) == 1 else "EKS"
-        for video, csv in zip(session, csvs, strict=True):
-            _print_outputs(csv, what, labeled_video_path(out_dir, video) if args.labeled_video else None)
+            start = time.perf_counter()
+            if len(members) == 1:
+                paths = predict_session(members[0], session, out_dir, progress=progress, **options)
+            else:
+                paths = predict_with_ensemble_session(
+                    members, session, out_dir, s=args.s, progress=progress, **options
+                )
+            frames = sum(decoded[video.name] for video in session)
+            print(f"{names}: {frames} frames, {len(members)} model(s), {time.perf_counter() - start:.1f} s")
+            for video, path in zip(session, paths, strict=True):
+                labeled = labeled_video_path(out_dir, video) if args.labeled_video else None
+                _print_outputs(path, formats, len(members) > 1, labeled)
+    # the frames worth labeling, from the last session's (first view's) predictions of every member
+    name = f"{sessions[-1][0].stem}.{formats[0]}"
+    folders = [out_dir] if len(members) == 1 else [out_dir / member for member in member_names(members)]
+    predicted = [folder / name for folder in folders]
+    videos = " ".join(str(video) for video in sessions[-1])
+    print(
+        f"next: posecloud suggest-frames {' '.join(map(str, predicted))} -n 20 -o {out_dir / 'frames.csv'} "
+        f"--video {videos} --extract PROJECT_DIR"
+    )
     return 0
 
 
-def _print_outputs(csv: Path, what: str, labeled_video: Path | None) -> None:
-    """Where a video's predictions (``what``: or its EKS), labeled video and metrics are."""
-    from core.predict.metrics import METRICS, metric_csv
+OUTPUT_FORMATS = {"csv": ("csv",), "nwb": ("nwb",), "both": ("csv", "nwb")}
 
-    print(f"{csv}: {what}")
+
+def _print_outputs(path: Path, formats: tuple[str, ...], smoothed: bool, labeled_video: Path | None) -> None:
+    """Where a video's predictions (or, ``smoothed``, its EKS and variances), labeled video and
+    metrics are; ``path`` is the first of ``formats``."""
+    from core.predict.metrics import METRICS, metric_csv
+    from core.smoothing.io import variances_path
+
+    written = ", ".join(str(path.with_suffix(f".{f}")) for f in formats)
+    print(f"{written}: {'EKS' if smoothed else 'predictions'}")
+    if smoothed:
+        print(f"  variances: {variances_path(path).name}")
     if labeled_video:
         print(f"{labeled_video}: labeled video")
-    metrics = [path.name for path in (metric_csv(csv, name) for name in METRICS) if path.is_file()]
+    metrics = [p.name for p in (metric_csv(path, name) for name in METRICS) if p.is_file()]
     if metrics:
         print(f"  metrics: {', '.join(metrics)}")
 
@@ -110,31 +155,110 @@ def _sessions(project, videos: list[Path]) -> list[list[Path]]:
 def cmd_import(args: argparse.Namespace) -> int:
     from core.config import ProjectConfig, save_yaml
     from core.labels.dlc_project import import_dlc_project
+    from core.labels.imported import VIDEO_DIR
     from core.labels.sleap import import_sleap
+    from core.selection.nwb_labels import import_nwb
 
     source, dest = Path(args.source), Path(args.output)
     if (dest / "project.yaml").exists():
         raise PoseCloudError(f"{dest} already holds a project (project.yaml); choose an empty folder")
-    if source.is_dir():
-        imported = import_dlc_project(source, dest)
-    elif source.name.endswith(".slp"):
-        imported = import_sleap(source, dest, instance=args.instance)
-    else:
-        raise PoseCloudError(
-            f"{source} is neither a DeepLabCut project folder (with config.yaml) nor a SLEAP .slp file"
-        )
+    with ProgressDisplay() as display:
+
+        def progress(done: int, total: int) -> None:
+            display.update(f"importing {source.name}", done, total, "files")
+
+        if source.is_dir():
+            imported = import_dlc_project(source, dest, link_videos=args.link_videos, progress=progress)
+        elif source.name.endswith(".slp"):
+            imported = import_sleap(source, dest, instance=args.instance, progress=progress)
+        elif source.suffix.lower() == ".nwb":
+            imported = import_nwb(
+                source,
+                dest,
+                frames=args.frames,
+                video=args.video,
+                pose_estimation=args.pose_estimation,
+                progress=progress,
+            )
+        else:
+            raise PoseCloudError(
+                f"{source} is neither a DeepLabCut project folder (with config.yaml), a SLEAP .slp file nor an "
+                "NWB pose file (.nwb)"
+            )
     project = ProjectConfig(
-        name=args.name or source.stem, keypoints=imported.keypoints, skeleton=imported.skeleton
+        name=args.name or source.stem,
+        keypoints=imported.keypoints,
+        skeleton=imported.skeleton,
+        video_dir=VIDEO_DIR,
     )
     save_yaml(project, dest / "project.yaml")
     print(
         f"{dest / 'project.yaml'}: {len(imported.labels.index)} labeled frames, {len(imported.keypoints)} keypoints"
     )
+    if imported.videos:
+        print(
+            f"{dest / VIDEO_DIR}: {len(imported.videos)} videos ({'linked' if args.link_videos else 'copied'})"
+        )
+    for missing in imported.missing_videos:
+        print(
+            f"warning: {missing} (in config.yaml's video_sets) is missing, also from {source / 'videos'}; put it in "
+            f"{dest / VIDEO_DIR}/ for frame extraction and semi-supervised training",
+            file=sys.stderr,
+        )
+    print(
+        f"next: posecloud train {dest} -c TRAIN.yaml (training settings; see examples/mirror-mouse/train-small.yaml)"
+    )
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.predict.export import export_csv, export_nwb
+
+    source = Path(args.source)
+    out = Path(args.output) if args.output else source.with_suffix(f".{args.format}")
+    if out.resolve() == source.resolve():
+        raise PoseCloudError(f"{out} is the file being exported; choose another output name with -o")
+    if args.format == "nwb":
+        if args.video is None:
+            raise PoseCloudError("an NWB file records the video the poses are of: pass it with --video VIDEO")
+        written = export_nwb(source, args.video, out, args.model)
+        print(f"{written}: NWB pose file")
+        print(
+            f"next: movement.io.load_poses.from_nwb_file('{written}') reads it; for DANDI add the subject "
+            f"(nwbinspector {written} lists what is missing)"
+        )
+    else:
+        written = export_csv(source, out, args.pose_estimation)
+        print(f"{written}: DeepLabCut-style CSV")
+        print(
+            f"next: posecloud suggest-frames {written} -n 20 -o frames.csv --video VIDEO --extract PROJECT_DIR"
+        )
+    return 0
+
+
+def _frame_list(text: str) -> list[int]:
+    """``--frames``: frame numbers and ranges ``start:stop[:step]`` (stop excluded), joined by commas."""
+    frames: list[int] = []
+    try:
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            bounds = [int(b) for b in part.split(":")]
+            if len(bounds) == 1:
+                frames.append(bounds[0])
+            elif len(bounds) in (2, 3) and (len(bounds) == 2 or bounds[2] > 0):
+                frames.extend(range(*bounds))
+            else:
+                raise ValueError(part)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected frame numbers and ranges like 0,10,20 or 0:1000:50 (start:stop:step), got {text!r}"
+        ) from None
+    if not frames:
+        raise argparse.ArgumentTypeError(f"no frames in {text!r}")
+    return frames
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the pose library's commands: train, predict, import, smooth, suggest-frames."""
+    """Add the pose library's commands: train, predict, import, export, smooth, suggest-frames."""
     from core.selection.command import register as register_suggest
     from core.smoothing.command import add_smoothing_option
     from core.smoothing.command import register as register_smooth
@@ -181,19 +305,79 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_smoothing_option(p, "ensembles: ")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
+    p.add_argument(
+        "--format",
+        choices=list(OUTPUT_FORMATS),
+        default="csv",
+        help="the trajectories' files: csv (DeepLabCut-style, the default), nwb (NWB with ndx-pose) or both",
+    )
     p.set_defaults(run=cmd_predict)
 
-    p = sub.add_parser("import", help="make a project from a DeepLabCut project or a SLEAP .slp file")
-    p.add_argument("source", help="DeepLabCut project folder, or .slp / .pkg.slp file")
+    p = sub.add_parser(
+        "import", help="make a project from a DeepLabCut project, a SLEAP .slp file or an NWB pose file"
+    )
+    p.add_argument("source", help="DeepLabCut project folder, .slp / .pkg.slp file, or .nwb file")
     p.add_argument("-o", "--output", required=True, help="new project folder")
     p.add_argument("--name", help="project name (default: the source's name)")
     p.add_argument(
         "--instance", type=int, help="SLEAP: which animal to take when frames hold several (0, 1, ...)"
     )
+    p.add_argument(
+        "--link-videos",
+        action="store_true",
+        help="DeepLabCut: link the project's videos into <output>/videos/ instead of copying them",
+    )
+    p.add_argument(
+        "--frames",
+        type=_frame_list,
+        help="NWB: the frames to label, e.g. 0,10,20 or 0:1000:50 (default: every frame with a pose)",
+    )
+    p.add_argument("--video", help="NWB: the video the poses are of (default: the one the file names)")
+    p.add_argument(
+        "--pose-estimation",
+        help="NWB: which PoseEstimation, when the file holds several (name or module/name)",
+    )
     p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser(
+        "export",
+        help="convert predictions: a prediction CSV to an NWB pose file, or an NWB pose file to a CSV",
+        description="posecloud export PREDICTIONS.csv --format nwb --video VIDEO [--model MODEL_DIR] -o out.nwb\n"
+        "posecloud export poses.nwb --format csv -o poses.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", help="a prediction CSV (a model's, a member's or an EKS), or an NWB pose file")
+    p.add_argument("--format", choices=["nwb", "csv"], required=True, help="the format to write")
+    p.add_argument("-o", "--output", help="output file (default: the source with the new extension)")
+    p.add_argument(
+        "--video", help="to NWB: the video the predictions are of (its frame rate times the poses)"
+    )
+    p.add_argument(
+        "--model",
+        help="to NWB: the model folder, ensemble folder or comma-joined model folders that made the predictions "
+        "(recorded in the file with their settings and the skeleton)",
+    )
+    p.add_argument("--pose-estimation", help="to CSV: which PoseEstimation, when the file holds several")
+    p.set_defaults(run=cmd_export)
 
     register_smooth(sub)
     register_suggest(sub)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is when a record comes, so that a terminal's progress bars,
+    which take stderr over while they are drawn, print the line above themselves."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
 
 
 Register = Callable[[argparse._SubParsersAction], None]
@@ -220,9 +404,12 @@ def main(argv: list[str] | None = None) -> int:
 def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; a PoseCloudError is printed as one line (exit code 2)."""
     args = parser.parse_args(argv)
+    level = logging.INFO if args.verbose else logging.WARNING
+    handler = _StderrHandler()
+    # the handler's level too: libraries that set their own loggers to INFO (Lightning) stay quiet
+    handler.setLevel(level)
     logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]
     )
     try:
         return args.run(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,14 @@ def s3_storage(s3_endpoint: str) -> tuple[str, dict[str, Any]]:
     boto3.client("s3", endpoint_url=s3_endpoint, **credentials).create_bucket(Bucket=bucket)
     options = {"endpoint_url": s3_endpoint, "key": "test", "secret": "test"}
     return f"s3://{bucket}/posecloud", {**options, "client_kwargs": {"region_name": "us-east-1"}}
+
+
+@pytest.fixture(scope="session")
+def toy_labels_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toy project's CollectedData.csv and labeled-data/ images as one ZIP."""
+    path = tmp_path_factory.mktemp("labels") / "mirror-mouse.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.write(TOY / "CollectedData.csv", "mirror-mouse/CollectedData.csv")
+        for image in sorted((TOY / "labeled-data").rglob("*.png")):
+            zf.write(image, f"mirror-mouse/{image.relative_to(TOY).as_posix()}")
+    return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import albumentations as A
 import cv2
 import numpy as np
@@ -30,10 +32,13 @@ def build_augmentation(preset: str) -> A.Compose:
         ]
     elif preset != "none":
         raise ValueError(f"unknown augmentation preset {preset!r}")
-    return A.Compose(
-        steps,
-        keypoint_params=A.KeypointParams(format="xy", label_fields=["ids"], remove_invisible=False),
-    )
+    with warnings.catch_warnings():
+        # "none" keeps the keypoints' path through an empty pipeline, which albumentations warns about
+        warnings.filterwarnings("ignore", message=".*no transform to process it.*")
+        return A.Compose(
+            steps,
+            keypoint_params=A.KeypointParams(format="xy", label_fields=["ids"], remove_invisible=False),
+        )
 
 
 def apply_augmentation(

@@ -19,13 +19,14 @@ import numpy as np
 import pandas as pd
 
 from core.errors import LabelFormatError
-from core.labels.table import PoseTable
+from core.labels.table import LABEL_FIELDS, PoseTable
 
 HEADER_NAMES = ("scorer", "bodyparts", "coords")
 
 
-def read_pose_csv(path: str | Path) -> PoseTable:
-    """Read a DeepLabCut-style CSV of labels or predictions into a PoseTable."""
+def read_pose_csv(path: str | Path, required: tuple[str, ...] = LABEL_FIELDS) -> PoseTable:
+    """Read a DeepLabCut-style CSV of labels or predictions into a PoseTable; each keypoint must
+    have the coordinates ``required`` (e.g. the EKS variances file's)."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
@@ -38,10 +39,10 @@ def read_pose_csv(path: str | Path) -> PoseTable:
         ) from None
     except OSError as err:
         raise LabelFormatError(f"cannot read label file {path}: {err.strerror}; check the path") from None
-    return _parse(rows, str(path))
+    return _parse(rows, str(path), required)
 
 
-def _parse(rows: list[list[str]], source: str) -> PoseTable:
+def _parse(rows: list[list[str]], source: str, required: tuple[str, ...]) -> PoseTable:
     if len(rows) < 3:
         raise LabelFormatError(
             f"{source}: expected 3 header rows (scorer, bodyparts, coords), found {len(rows)} rows. "
@@ -100,8 +101,9 @@ def _parse(rows: list[list[str]], source: str) -> PoseTable:
         columns[(part, coord)] = col
     if not keypoints:
         raise LabelFormatError(f"{source}: no keypoint columns found; add x and y columns per body part")
-    if "x" not in fields or "y" not in fields:
-        raise LabelFormatError(f"{source}: coords row must name 'x' and 'y' columns, found {fields}")
+    if not set(required) <= set(fields):
+        named = " and ".join(repr(f) for f in required)
+        raise LabelFormatError(f"{source}: coords row must name {named} columns, found {fields}")
     absent = [f"{k}/{c}" for k in keypoints for c in fields if (k, c) not in columns]
     if absent:
         raise LabelFormatError(

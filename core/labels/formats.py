@@ -1,4 +1,4 @@
-"""Read labels in any supported file format; export them as a DeepLabCut-style CSV."""
+"""Read labels or predictions in any supported file format; export them as a DeepLabCut-style CSV."""
 
 from __future__ import annotations
 
@@ -7,19 +7,20 @@ from pathlib import Path
 from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.dlc_h5 import read_pose_h5
+from core.labels.nwb import read_pose_nwb
 from core.labels.table import PoseTable
 
-READERS = {".csv": read_pose_csv, ".h5": read_pose_h5, ".hdf5": read_pose_h5}
+READERS = {".csv": read_pose_csv, ".h5": read_pose_h5, ".hdf5": read_pose_h5, ".nwb": read_pose_nwb}
 
 
 def read_labels(path: str | Path) -> PoseTable:
-    """Read a label or prediction file, choosing the reader by its extension (.csv, .h5, .hdf5)."""
+    """Read a label or prediction file, choosing the reader by its extension (.csv, .h5, .hdf5, .nwb)."""
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         raise LabelFormatError(
             f"{path}: unsupported label file type {path.suffix!r}; use one of {sorted(READERS)} "
-            "(DeepLabCut-style CSV or H5); import SLEAP files with import_sleap"
+            "(DeepLabCut-style CSV or H5, NWB pose file); import SLEAP files with import_sleap"
         )
     return reader(path)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import LabelFormatError
@@ -10,6 +10,7 @@ from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
 
 LABELS_CSV = "CollectedData.csv"
+VIDEO_DIR = "videos"
 
 
 @dataclass
@@ -21,12 +22,16 @@ class ImportedLabels:
         skeleton: edges as pairs of keypoint names.
         labels: ``(frames, keypoints, 2)`` x/y labels in pixels, indexed ``labeled-data/<video>/<image>``.
         labels_csv: the DeepLabCut-style CSV the labels were written to.
+        videos: the videos brought into ``<dest>/videos/`` (copied or linked).
+        missing_videos: the videos the source lists that were not found (not imported).
     """
 
     keypoints: list[str]
     skeleton: list[tuple[str, str]]
     labels: PoseTable
     labels_csv: Path
+    videos: list[Path] = field(default_factory=list)
+    missing_videos: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         check_skeleton(self.keypoints, self.skeleton)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PureWindowsPath
 
 import cv2
@@ -13,7 +14,12 @@ from core.labels.imported import ImportedLabels, finish_import, image_destinatio
 from core.labels.table import PoseTable
 
 
-def import_sleap(slp_path: str | Path, dest_dir: str | Path, instance: int | None = None) -> ImportedLabels:
+def import_sleap(
+    slp_path: str | Path,
+    dest_dir: str | Path,
+    instance: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportedLabels:
     """Import the user-labeled instances of a SLEAP file into ``dest_dir``.
 
     Nodes become keypoints, edges the skeleton, and each labeled frame one row of x/y pixels (NaN
@@ -24,6 +30,7 @@ def import_sleap(slp_path: str | Path, dest_dir: str | Path, instance: int | Non
     Args:
         instance: which user instance to take (0-based) when frames hold several animals; frames
             with fewer instances get a NaN row. Required when any frame has several instances.
+        progress: ``progress(images written, images)``.
     """
     slp_path, dest_dir = Path(slp_path), Path(dest_dir)
     labels = _load(slp_path)
@@ -55,6 +62,8 @@ def import_sleap(slp_path: str | Path, dest_dir: str | Path, instance: int | Non
         relative, path = image_destination(dest_dir, stems[id(lf.video)], f"img{lf.frame_idx:08d}.png")
         _write_png(_frame_image(lf), path)
         index.append(relative)
+        if progress:
+            progress(row + 1, len(frames))
     table = PoseTable(list(skeleton.node_names), index, xy)
     return finish_import(dest_dir, table.keypoints, list(skeleton.edge_names), table)
 

@@ -13,7 +13,6 @@ import pandas as pd
 import yaml
 
 from core.config import ProjectConfig
-from core.labels.dlc_csv import read_pose_csv
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
 from core.predict.labeled_frames import write_pixel_error
@@ -97,7 +96,7 @@ def write_prediction_metrics(
     labels: list[PoseTable] | None = None,
 ) -> list[dict[str, Path]]:
     """Write ``<video>.temporal_norm.csv``, ``<video>.pca_singleview_error.csv`` and
-    ``<video>.pca_multiview_error.csv`` for a video's predictions ``<video>.csv`` (separate cameras:
+    ``<video>.pca_multiview_error.csv`` for a video's predictions ``<video>.csv`` (or ``.nwb``; separate cameras:
     for the predictions of one session's videos, one CSV per view in the project's view order).
 
     The PCAs are fitted on ``labels`` (one table per view, e.g. a model's training split; default:
@@ -114,7 +113,7 @@ def write_prediction_metrics(
     paths = [Path(p) for p in predictions_csvs]
     predictions = []
     for path in paths:
-        table = read_pose_csv(path)
+        table = read_labels(path)
         check_keypoints_match(project.keypoints, table.keypoints, source=str(path))
         predictions.append(table)
     pcas = {}

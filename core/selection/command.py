@@ -10,7 +10,8 @@ from pathlib import Path
 
 from core.config import load_project
 from core.errors import ConfigError
-from core.labels.dlc_csv import read_pose_csv
+from core.labels.formats import read_labels
+from core.progress import ProgressDisplay
 from core.selection.extract import extract_frames
 from core.selection.outliers import MIN_GAP, suggest_frames
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if (args.video is None) != (args.extract is None):
         raise ConfigError("--video and --extract go together: give the video and the folder to extract into")
     project = load_project(args.project) if args.project else None
-    members = [read_pose_csv(path) for path in args.members]
+    members = [read_labels(path) for path in args.members]
     table = suggest_frames(members, project, args.n, min_gap=args.min_gap, sources=args.members)
     for metric, reason in table.attrs["skipped_metrics"].items():
         print(f"note: {metric} not used: {reason}")
@@ -71,7 +72,24 @@ def run(args: argparse.Namespace) -> int:
         table.to_csv(handle, index=False)
     os.replace(tmp, output)
     print(f"{output}: {len(table)} frames: {' '.join(map(str, table['frame']))}")
-    for video in args.video or ():
-        images = extract_frames(video, table["frame"], args.extract)
-        print(f"{Path(args.extract) / 'labeled-data' / Path(video).stem}: {len(images)} images")
+    if not args.video:
+        print(
+            f"next: posecloud suggest-frames {' '.join(args.members)} -n {args.n} -o {output} --video VIDEO --extract PROJECT_DIR"
+        )
+        return 0
+    folders = []
+    with ProgressDisplay() as display:
+        for video in args.video:
+            name = Path(video).name
+
+            def progress(done: int, total: int, name: str = name) -> None:
+                display.update(f"extracting {name}", done, total, "frames")
+
+            images = extract_frames(video, table["frame"], args.extract, progress=progress)
+            folders.append(Path(args.extract) / "labeled-data" / Path(video).stem)
+            print(f"{folders[-1]}: {len(images)} images")
+    project_arg = args.project or "PROJECT"
+    print(
+        f"next: label the frames in {', '.join(map(str, folders))} (rows of the project's label file), then posecloud train {project_arg}"
+    )
     return 0

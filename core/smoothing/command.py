@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 
 from core.errors import ConfigError
-from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files
+from core.progress import ProgressDisplay
+from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files, variances_path
 
 DESCRIPTION = """\
 Smooth the predictions of several models (an ensemble) of one video with the Ensemble Kalman
 Smoother. Single camera: posecloud smooth m1.csv m2.csv m3.csv -o smoothed.csv
 Several cameras: posecloud smooth *.csv --views Cam-A,Cam-B,Cam-C -o outdir/ (each file name must
-contain exactly one view name; one CSV per view is written into outdir as <view>.csv)."""
+contain exactly one view name; one CSV per view is written into outdir as <view>.csv).
+Each output CSV holds x, y, likelihood per keypoint; its ensemble median and variance and
+posterior variance are in <output>.variances.csv beside it."""
 
 
 def _positive(text: str) -> float:
@@ -59,13 +62,26 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``posecloud smooth``; prints the files written."""
-    if args.views is None:
-        print(smooth_files(args.members, args.output, args.s))
-        return 0
-    views = [v.strip() for v in args.views.split(",") if v.strip()]
-    if len(views) < 2:
-        raise ConfigError(f"--views needs at least 2 comma-separated view names, got {args.views!r}")
-    for path in smooth_multicam_files(group_by_view(args.members, views), args.output, args.s).values():
-        print(path)
+    """Run ``posecloud smooth`` with its progress on stderr; prints the files written and what to do
+    with them."""
+    views = None
+    if args.views is not None:
+        views = [v.strip() for v in args.views.split(",") if v.strip()]
+        if len(views) < 2:
+            raise ConfigError(f"--views needs at least 2 comma-separated view names, got {args.views!r}")
+    with ProgressDisplay() as display:
+
+        def progress(done: int, total: int) -> None:
+            display.update("smoothing", done, total, "keypoints")
+
+        if views is None:
+            written = [smooth_files(args.members, args.output, args.s, progress)]
+        else:
+            groups = group_by_view(args.members, views)
+            written = list(smooth_multicam_files(groups, args.output, args.s, progress).values())
+    for path in written:
+        print(f"{path}: EKS (variances in {variances_path(path).name})")
+    print(
+        f"next: posecloud export {written[0]} --format nwb --video VIDEO (an NWB file for DANDI, pynwb, movement)"
+    )
     return 0

@@ -178,6 +178,8 @@ def _fit(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+            # Lightning's own use of a torch class that torch deprecates: nothing for the user to do
+            warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated", category=FutureWarning)
             trainer.fit(
                 module,
                 loaders["train"],

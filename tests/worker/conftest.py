@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from fastapi.testclient import TestClient
 from app.api.factory import create_app
 from app.settings import Settings
 from tests.app.conftest import register_and_login
-from tests.testdata import EXAMPLE_PROJECT, REPO, TOY, TOY_VIDEO
+from tests.testdata import EXAMPLE_PROJECT, REPO, TOY_VIDEO
 
 
 @pytest.fixture
@@ -91,17 +90,6 @@ def start_worker(settings: Settings, tmp_path: Path) -> Iterator[Callable[[int],
     yield start
     for worker in workers:
         worker.stop()
-
-
-@pytest.fixture(scope="session")
-def toy_labels_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The toy project's CollectedData.csv and labeled-data/ images as one ZIP."""
-    path = tmp_path_factory.mktemp("labels") / "mirror-mouse.zip"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.write(TOY / "CollectedData.csv", "mirror-mouse/CollectedData.csv")
-        for image in sorted((TOY / "labeled-data").rglob("*.png")):
-            zf.write(image, f"mirror-mouse/{image.relative_to(TOY).as_posix()}")
-    return path
 
 
 def wait_for(

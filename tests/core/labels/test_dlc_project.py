@@ -6,10 +6,13 @@ import pandas as pd
 import pytest
 import yaml
 
+from core.cli import main
+from core.config import load_project
+from core.data.unlabeled import project_videos
 from core.errors import LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.dlc_project import import_dlc_project
-from tests.testdata import TOY
+from tests.testdata import TOY, TOY_VIDEO
 
 MOUSE = TOY
 SKELETON = [["paw1LH_top", "paw2LF_top"], ["tailBase_bot", "tailMid_bot"]]
@@ -131,3 +134,50 @@ def test_bad_project_config(tmp_path, config, message):
 def test_missing_config(tmp_path):
     with pytest.raises(LabelFormatError, match="config.yaml not found"):
         import_dlc_project(tmp_path, tmp_path / "dest")
+
+
+def _with_videos(tmp_path: Path) -> Path:
+    """The DeepLabCut project of ``_make_project`` whose config.yaml lists three videos: vid1 at its
+    absolute path outside the project, vid2 at a path of the machine it was made on (DeepLabCut's
+    copy in the project's videos/ is there), and vid3 nowhere (a Windows path)."""
+    project = _make_project(tmp_path / "dlc")
+    (tmp_path / "recordings").mkdir()
+    shutil.copy(TOY_VIDEO, tmp_path / "recordings" / "vid1.mp4")
+    (project / "videos").mkdir()
+    shutil.copy(TOY_VIDEO, project / "videos" / "vid2.mp4")
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    crop = {"crop": "0, 396, 0, 406"}
+    config["video_sets"] = {
+        str(tmp_path / "recordings" / "vid1.mp4"): crop,
+        "/home/rick/mouse-2024/videos/vid2.mp4": crop,
+        "C:\\Users\\rick\\videos\\vid3.avi": crop,
+    }
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+    return project
+
+
+def test_the_listed_videos_are_copied_and_a_missing_one_reported(tmp_path, capsys):
+    project, dest = _with_videos(tmp_path), tmp_path / "posecloud"
+    assert main(["import", str(project), "-o", str(dest)]) == 0
+    out, err = capsys.readouterr()
+    assert f"{dest / 'videos'}: 2 videos (copied)" in out
+    assert err.splitlines() == [
+        f"warning: C:\\Users\\rick\\videos\\vid3.avi (in config.yaml's video_sets) is missing, also from "
+        f"{project / 'videos'}; put it in {dest / 'videos'}/ for frame extraction and semi-supervised training"
+    ]
+    assert out.splitlines()[-1].startswith(f"next: posecloud train {dest}")
+    videos = project_videos(load_project(dest))  # where frame extraction and semi-supervised training look
+    assert [v.name for v in videos] == ["vid1.mp4", "vid2.mp4"]
+    assert all(v.read_bytes() == TOY_VIDEO.read_bytes() and not v.is_symlink() for v in videos)
+    assert yaml.safe_load((dest / "project.yaml").read_text())["video_dir"] == "videos"
+
+
+def test_videos_can_be_linked(tmp_path):
+    project, dest = _with_videos(tmp_path), tmp_path / "posecloud"
+    reports = []
+    imported = import_dlc_project(project, dest, link_videos=True, progress=lambda *r: reports.append(r))
+    assert imported.videos == [dest / "videos" / "vid1.mp4", dest / "videos" / "vid2.mp4"]
+    assert imported.missing_videos == ["C:\\Users\\rick\\videos\\vid3.avi"]
+    assert (dest / "videos" / "vid1.mp4").readlink() == (tmp_path / "recordings" / "vid1.mp4").resolve()
+    assert (dest / "videos" / "vid2.mp4").readlink() == (project / "videos" / "vid2.mp4").resolve()
+    assert reports[-1] == (92, 92) and len(reports) == 92  # 90 labeled images and 2 videos

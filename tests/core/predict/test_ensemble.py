@@ -8,14 +8,14 @@ from core.errors import PoseCloudError
 from core.labels.dlc_csv import read_pose_csv
 from core.predict.ensemble import resolve_members
 from core.predict.pipeline import predict_with_ensemble_session
-from core.smoothing.io import SMOOTHED_FIELDS
+from core.smoothing.io import SMOOTHED_FIELDS, read_smoothed
 
 
 def test_ensemble_prediction_smooths_the_members(ensemble_dir, toy_clip, tmp_path):
     assert [p.name for p in resolve_members(ensemble_dir)] == ["seed1", "seed2"]
     assert main(["predict", str(ensemble_dir), str(toy_clip), "-o", str(tmp_path)]) == 0
     members = [read_pose_csv(tmp_path / name / "clip.csv") for name in ("seed1", "seed2")]
-    eks = read_pose_csv(tmp_path / "clip.eks.csv")
+    eks = read_smoothed(tmp_path / "clip.eks.csv")
     assert eks.fields == SMOOTHED_FIELDS and eks.values.shape == (40, 17, 9)
     median = np.median(np.stack([m.xy for m in members]), axis=0)
     np.testing.assert_allclose(eks.values[..., 3:5], median, atol=1e-6)

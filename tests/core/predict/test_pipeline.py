@@ -15,7 +15,7 @@ import yaml
 
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.predict.pipeline import predict_session, predict_with_ensemble_session, smooth_session
-from core.smoothing.io import SMOOTHED_FIELDS
+from core.smoothing.io import SMOOTHED_FIELDS, read_smoothed
 from core.smoothing.synthetic import simulate_ensemble
 from core.video.reader import probe_video
 
@@ -77,8 +77,9 @@ def test_an_ensemble_writes_each_members_files_and_the_eks(ensemble_dir, toy_cli
     assert files(tmp_path) == {
         *(f"{member}/{name}" for member in ("seed1", "seed2") for name in one_model),
         *(name.replace("clip.", "clip.eks.") for name in one_model),
+        "clip.eks.variances.csv",
     }
-    smoothed = read_pose_csv(eks[0])
+    smoothed = read_smoothed(eks[0])
     assert smoothed.fields == SMOOTHED_FIELDS and smoothed.values.shape == (40, 17, len(SMOOTHED_FIELDS))
     median = np.median([read_pose_csv(tmp_path / m / "clip.csv").xy for m in ("seed1", "seed2")], axis=0)
     np.testing.assert_allclose(smoothed.values[..., 3:5], median, atol=1e-6)

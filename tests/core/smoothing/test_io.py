@@ -7,7 +7,8 @@ import pytest
 from core.errors import ConfigError, LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
 from core.smoothing import command
-from core.smoothing.io import SMOOTHED_FIELDS, group_by_view, smooth_files
+from core.labels.table import PREDICTION_FIELDS
+from core.smoothing.io import SMOOTHED_FIELDS, group_by_view, read_smoothed, smooth_files
 from tests.testdata import SHARED_DATA
 
 EKS_DATA = SHARED_DATA / "eks_ensembles"
@@ -38,8 +39,13 @@ def test_mirror_mouse_ensemble_smooths_to_finite_output(tmp_path: Path, capsys):
     members = sorted((EKS_DATA / "mirror-mouse").glob("*.csv"))
     out = tmp_path / "eks.csv"
     assert cli([*map(str, members), "-o", str(out)]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
-    table = read_pose_csv(out)
+    assert capsys.readouterr().out.splitlines() == [
+        f"{out}: EKS (variances in eks.variances.csv)",
+        f"next: posecloud export {out} --format nwb --video VIDEO (an NWB file for DANDI, pynwb, movement)",
+    ]
+    # the trajectory holds what DeepLabCut-style readers expect; the variances are beside it
+    assert read_pose_csv(out).fields == PREDICTION_FIELDS
+    table = read_smoothed(out)
     assert len(table.keypoints) == 8 and len(table.index) == 2000
     check_sane(table, members)
 
@@ -48,7 +54,7 @@ def test_fly_three_cameras_smooth_to_one_file_per_view(tmp_path: Path):
     files = sorted((EKS_DATA / "fly").glob("*.csv"))
     assert cli([*map(str, files), "--views", ",".join(VIEWS), "-o", str(tmp_path / "out")]) == 0
     for view in VIEWS:
-        table = read_pose_csv(tmp_path / "out" / f"{view}.csv")
+        table = read_smoothed(tmp_path / "out" / f"{view}.csv")
         assert len(table.keypoints) == 12 and len(table.index) == 500
         check_sane(table, [f for f in files if view in f.name])
 

@@ -18,7 +18,7 @@ from core.errors import LabelFormatError, VideoError
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.formats import read_labels
 from core.predict.ensemble import smooth_session
-from core.smoothing.io import SMOOTHED_FIELDS
+from core.smoothing.io import SMOOTHED_FIELDS, read_smoothed
 from core.training.semisupervised import build_unsupervised
 from core.training.train import train_model
 from tests.testdata import MIRROR_ROW, TINY, TOY, make_camera_project
@@ -199,7 +199,7 @@ def test_an_ensemble_smooths_a_sessions_views_together(camera_model, cameras, tm
     together = smooth_session(members)
     alone = smooth_session(members[:1])[0]
     for view, expected in zip(FRAME_SIZES, together, strict=True):
-        eks = read_pose_csv(out / f"test_vid_{view}.eks.csv")
+        eks = read_smoothed(out / f"test_vid_{view}.eks.csv")
         assert eks.fields == SMOOTHED_FIELDS and eks.values.shape == (40, 7, len(SMOOTHED_FIELDS))
         np.testing.assert_allclose(eks.values, expected.values, rtol=1e-6, atol=1e-6)
     assert np.abs(together[0].xy - alone.xy).max() > 0.01
