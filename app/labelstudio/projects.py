@@ -261,9 +261,10 @@ class LabelStudio:
             .order_by(LabelStudioTask.ls_task_id)
         ).all()
         with self.files.lock(project.id):
+            current = self.files.read(project)
             tables = {
                 view: type(t)(list(project.keypoints), [], np.zeros((0, len(project.keypoints), 2)))
-                for view, t in self.files.read(project).items()
+                for view, t in current.items()
             }
             labeled = 0
             for task in tasks:
@@ -279,7 +280,8 @@ class LabelStudio:
                     tables, view_images(project, task.image), annotation_points(newest["result"], project)
                 )
                 labeled += 1
-            self.files.write(project, tables)
+            if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
+                self.files.write(project, tables)
         record.synced_at = utcnow()
         session.commit()
         return {"tasks": len(by_id), "labeled": labeled}
@@ -351,3 +353,7 @@ def keep_labels_in_step(
     thread = threading.Thread(target=loop, daemon=True, name="labelstudio-sync")
     thread.start()
     return thread
+
+
+def _same(a, b) -> bool:
+    return a.index == b.index and np.array_equal(a.values[..., :2], b.values[..., :2], equal_nan=True)

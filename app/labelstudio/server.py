@@ -86,10 +86,12 @@ class LabelStudioServer:
             )
         self.folder.mkdir(parents=True, exist_ok=True)
         log = (self.folder / "server.log").open("ab")
+        # --internal-host is the address it binds (--host only names it in URLs, and is left to
+        # LABEL_STUDIO_HOST)
         command = [
             str(self.command),
             "start",
-            "--host",
+            "--internal-host",
             "127.0.0.1",
             "--port",
             str(self.port),

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from app.labelstudio.server import DEFAULT_COMMAND, LabelStudioServer
 from tests.services import free_port
-from tests.testdata import REPO
+from tests.testdata import EXAMPLE_PROJECT, REPO
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +116,19 @@ def api(tmp_path: Path, api_port: int, labelstudio: LabelStudioServer, redis_url
     server = start_api(api_port, tmp_path / "data", labelstudio, redis_url, sync_s=2.0)
     yield server
     stop_api(server)
+
+
+@pytest.fixture
+def toy(api: Api, toy_labels_zip) -> tuple[str, object, int]:
+    """alice's mirror-mouse project with the toy labels (90 frames, 17 keypoints) and its labeling
+    page opened: ``(token, alice's browser, project id)``."""
+    token, browser = api.sign_in("alice")
+    config = yaml.safe_load(EXAMPLE_PROJECT.read_text())
+    body = {k: config[k] for k in ("name", "keypoints", "skeleton")}
+    with api.client(token) as c:
+        project = c.post("/projects", json=body).json()["id"]
+        resp = c.put(
+            f"/projects/{project}/labels", params={"filename": "toy.zip"}, content=toy_labels_zip.read_bytes()
+        )
+        assert resp.status_code == 200, resp.text
+    return token, browser, project

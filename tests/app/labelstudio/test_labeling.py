@@ -10,11 +10,10 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from PIL import Image
 
 from tests.app.labelstudio.conftest import Api, start_api, stop_api
-from tests.testdata import EXAMPLE_PROJECT, TOY
+from tests.testdata import TOY
 
 
 def _labels(api: Api, token: str, project: int) -> pd.DataFrame:
@@ -22,22 +21,6 @@ def _labels(api: Api, token: str, project: int) -> pd.DataFrame:
         resp = c.get(f"/projects/{project}/labels")
     assert resp.status_code == 200, resp.text
     return pd.read_csv(io.BytesIO(resp.content), header=[0, 1, 2], index_col=0)
-
-
-@pytest.fixture
-def toy(api: Api, toy_labels_zip) -> tuple[str, object, int]:
-    """alice's mirror-mouse project with the toy labels (90 frames, 17 keypoints) and its labeling
-    page opened: ``(token, alice's browser, project id)``."""
-    token, browser = api.sign_in("alice")
-    config = yaml.safe_load(EXAMPLE_PROJECT.read_text())
-    body = {k: config[k] for k in ("name", "keypoints", "skeleton")}
-    with api.client(token) as c:
-        project = c.post("/projects", json=body).json()["id"]
-        resp = c.put(
-            f"/projects/{project}/labels", params={"filename": "toy.zip"}, content=toy_labels_zip.read_bytes()
-        )
-        assert resp.status_code == 200, resp.text
-    return token, browser, project
 
 
 def _point(row: pd.Series, keypoint: str) -> tuple[float, float]:
@@ -200,3 +183,35 @@ def test_annotations_made_while_posecloud_was_down_are_caught_up(
         assert np.isnan(_point(row, "paw1LH_top")).all()  # the newest annotation is the frame's labels
     finally:
         stop_api(again)
+
+
+def test_label_studio_down_gives_clear_errors_and_loses_nothing(api: Api, toy, labelstudio) -> None:
+    token, browser, project = toy
+    opened = _open(api, token, project)
+    task = browser.get("/labelstudio/api/tasks", params={"project": opened["ls_project_id"]}).json()
+    task = (task["tasks"] if isinstance(task, dict) else task)[0]
+    image = task["data"]["image"].split("/frames/", 1)[1]
+    before = _labels(api, token, project)
+    with Image.open(TOY / image) as frame:
+        width, height = frame.size
+    result = [{"type": "keypointlabels", "from_name": "keypoints", "to_name": "frame", "original_width": width,
+               "original_height": height, "image_rotation": 0,
+               "value": {"x": 25.0, "y": 75.0, "width": 0.5, "keypointlabels": ["nose_top"]}}]  # fmt: skip
+    labelstudio.stop()
+    try:
+        refused = browser.post(f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result})
+        assert refused.status_code == 503 and "does not answer" in refused.json()["detail"]
+        with api.client(token) as c:
+            down = c.post(f"/projects/{project}/labeling/sync")
+        assert down.status_code == 503 and "nothing is lost" in down.json()["detail"]
+        after = _labels(api, token, project)  # the labels are all still there
+        assert list(after.index) == list(before.index)
+        np.testing.assert_allclose(after.to_numpy(float), before.to_numpy(float), rtol=0, atol=1e-9)
+    finally:
+        labelstudio.start()
+        labelstudio.wait_ready()
+    made = browser.post(f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result})
+    assert made.status_code == 201, made.text
+    _wait(
+        lambda: np.isclose(_point(_labels(api, token, project).loc[image], "nose_top")[0], 0.25 * width - 0.5)
+    )
