@@ -252,7 +252,9 @@ class LabelStudio:
         was not skipped; tasks deleted in Label Studio are marked so and lose their labels."""
         record = self.ensure_project(session, project)
         exported = self._call(
-            "GET", f"/api/projects/{record.ls_project_id}/export", params={"exportType": "JSON"}
+            "GET",
+            f"/api/projects/{record.ls_project_id}/export",
+            params={"exportType": "JSON", "download_all_tasks": "true"},  # with the unlabeled ones
         ).json()
         by_id = {t["id"]: t for t in exported}
         tasks = session.scalars(

@@ -4,6 +4,7 @@ migrations), and a real API server (uvicorn, so that Label Studio's webhooks rea
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -62,10 +63,11 @@ class Api:
         return resp.json()["access_token"], browser
 
 
-def start_api(
+def service_env(
     port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float
-) -> Api:
-    env = {
+) -> dict[str, str]:
+    """The environment the test's API (and worker) run with."""
+    return {
         **os.environ,
         "POSECLOUD_DATA_ROOT": str(data_root),
         "POSECLOUD_REDIS_URL": redis_url,
@@ -76,7 +78,14 @@ def start_api(
         "POSECLOUD_LABELSTUDIO_PORT": str(labelstudio.port),
         "POSECLOUD_LABELSTUDIO_DATA": str(labelstudio.folder),
         "POSECLOUD_LABELSTUDIO_SYNC_S": str(sync_s),
+        "POSECLOUD_HEARTBEAT_S": "0.5",
     }
+
+
+def start_api(
+    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float
+) -> Api:
+    env = service_env(port, data_root, labelstudio, redis_url, sync_s)
     data_root.mkdir(parents=True, exist_ok=True)
     log = data_root / "api.log"
     with log.open("ab") as out:
@@ -116,6 +125,29 @@ def api(tmp_path: Path, api_port: int, labelstudio: LabelStudioServer, redis_url
     server = start_api(api_port, tmp_path / "data", labelstudio, redis_url, sync_s=2.0)
     yield server
     stop_api(server)
+
+
+@pytest.fixture
+def worker(
+    api: Api, api_port: int, labelstudio: LabelStudioServer, redis_url: str
+) -> Iterator[subprocess.Popen]:
+    """One CPU worker slot for the test's API (same database, storage and queue)."""
+    env = service_env(api_port, api.data_root, labelstudio, redis_url, 2.0)
+    with (api.data_root / "worker.log").open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "-v", "worker", "--gpus", "none", "--slots", "1"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    yield process
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from tests.app.labelstudio.conftest import Api, start_api, stop_api
-from tests.testdata import TOY
+from tests.testdata import TOY, TOY_VIDEO
 
 
 def _labels(api: Api, token: str, project: int) -> pd.DataFrame:
@@ -215,3 +215,54 @@ def test_label_studio_down_gives_clear_errors_and_loses_nothing(api: Api, toy, l
     _wait(
         lambda: np.isclose(_point(_labels(api, token, project).loc[image], "nose_top")[0], 0.25 * width - 0.5)
     )
+
+
+def test_extracted_frames_become_tasks_and_a_labelers_clicks_make_the_label_file(api: Api, worker) -> None:
+    token, browser = api.sign_in("carol")
+    with api.client(token) as c:
+        project = c.post(
+            "/projects", json={"name": "fresh", "keypoints": ["nose", "tail"], "skeleton": [["nose", "tail"]]}
+        ).json()["id"]
+        video = c.post(
+            f"/projects/{project}/videos", params={"filename": "test_vid.mp4"}, content=TOY_VIDEO.read_bytes()
+        ).json()
+        job = c.post(f"/projects/{project}/videos/{video['id']}/extract-frames", json={"n": 3}).json()
+        done = _wait(
+            lambda: (
+                (j := c.get(f"/projects/{project}/jobs/{job['id']}").json())["state"]
+                in ("succeeded", "failed")
+                and j
+            ),
+            timeout=240,
+        )
+        assert done["state"] == "succeeded", done
+        assert c.get(f"/projects/{project}/labels").status_code == 404  # nothing labeled yet
+    opened = _open(api, token, project)
+    assert opened["tasks_made"] == 3  # the picks, not their context frames
+    tasks = browser.get("/labelstudio/api/tasks", params={"project": opened["ls_project_id"]}).json()
+    tasks = tasks["tasks"] if isinstance(tasks, dict) else tasks
+    assert sorted(t["data"]["image"].rsplit("/", 2)[1] for t in tasks) == ["test_vid"] * 3
+    assert all(t["total_annotations"] == 0 for t in tasks)
+    task = tasks[0]
+    image = task["data"]["image"].split("/frames/", 1)[1]
+    width, height = Image.open(io.BytesIO(browser.get(task["data"]["image"]).content)).size
+    assert (width, height) == (video["width"], video["height"])
+    result = [{"type": "keypointlabels", "from_name": "keypoints", "to_name": "frame", "original_width": width,
+               "original_height": height, "image_rotation": 0,
+               "value": {"x": 30.5, "y": 20.25, "width": 0.5, "keypointlabels": ["tail"]}}]  # fmt: skip
+    assert (
+        browser.post(f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result}).status_code
+        == 201
+    )
+    labels = _wait(
+        lambda: (r := api.client(token).get(f"/projects/{project}/labels")).status_code == 200 and r
+    )
+    table = pd.read_csv(io.BytesIO(labels.content), header=[0, 1, 2], index_col=0)
+    assert list(table.index) == [image]
+    assert _point(table.loc[image], "tail") == pytest.approx(
+        (0.305 * width - 0.5, 0.2025 * height - 0.5), abs=1e-9
+    )
+    assert np.isnan(_point(table.loc[image], "nose")).all()
+    with api.client(token) as c:
+        progress = c.get(f"/projects/{project}/labeling/progress").json()
+    assert progress == {"frames": 3, "labeled": 1, "keypoints": {"nose": 0, "tail": 1}}
