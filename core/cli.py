@@ -30,6 +30,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from core.config import load_project, load_train_config
     from core.training.train import train_model
 
+    # Lightning sets its loggers to INFO, with handlers of its own, when imported: its notes on
+    # hardware and add-ons are not for this command's user unless asked (-v)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.INFO if args.verbose else logging.WARNING)
     project_file = Path(args.project)
     project = load_project(project_file)
     train = load_train_config(args.config, _overrides(args.set))
@@ -406,7 +410,7 @@ def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     handler = _StderrHandler()
-    # the handler's level too: libraries that set their own loggers to INFO (Lightning) stay quiet
+    # the handler's level too: a library logger set to INFO by the library passes INFO records on to it
     handler.setLevel(level)
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]

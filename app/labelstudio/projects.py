@@ -6,9 +6,10 @@ Which side is the source of truth:
   annotation (webhook, within a second) or a skipped or deleted task reaches the label file, and the
   periodic reconciliation rewrites the label file from Label Studio's annotations (catching up with
   hooks that were missed: Label Studio down, a hook that failed, "delete all tasks").
-- posecloud, for which frames are tasks (labeled rows and the frames extraction picked), for the
-  labeling interface (a config edited by hand in Label Studio is put back) and for uploads: an
-  uploaded label file's rows become the newest annotations of their frames in Label Studio.
+- posecloud, for which frames are tasks (labeled rows and the frames extraction picked) and for the
+  labeling interface (a config edited by hand in Label Studio is put back). An uploaded label
+  file's rows become tasks, with their labels, for frames that had none; frames that already have
+  a task keep Label Studio's annotation.
 """
 
 from __future__ import annotations
@@ -287,35 +288,6 @@ class LabelStudio:
         record.synced_at = utcnow()
         session.commit()
         return {"tasks": len(by_id), "labeled": labeled}
-
-    def push_labels(self, session: Session, project: Project) -> int:
-        """After a label upload: each uploaded row becomes the newest annotation of its frame's task
-        (new frames get tasks with it); returns how many annotations were made."""
-        made = set(self.sync_tasks(session, project))  # these came with their labels already
-        tables = self.files.read(project)
-        tasks = {
-            t.image: t
-            for t in session.scalars(
-                select(LabelStudioTask).where(
-                    LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
-                )
-            )
-        }
-        first = tables[project.views[0]]
-        pushed = 0
-        for image in first.index:
-            if image not in tasks or image in made:
-                continue
-            images = view_images(project, image)
-            rows = {
-                v: tables[v].index.index(images[v]) for v in project.views if images[v] in tables[v].index
-            }
-            points = {v: tables[v].values[rows[v], :, :2] for v in rows}
-            sizes = {v: image_size(self.storage, project.id, images[v]) for v in points}
-            result = annotation_result(points, sizes, project)
-            self._sdk(self.admin.annotations.create, tasks[image].ls_task_id, result=result)
-            pushed += 1
-        return pushed
 
     def progress(self, session: Session, project: Project) -> dict:
         """Frames labeled of the tasks, and per keypoint how many frames have it (first view)."""

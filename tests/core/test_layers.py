@@ -23,7 +23,7 @@ LAYERS = [
     ["core.smoothing"],
     ["core.models"],
     ["core.data"],
-    ["core.video", "core.labels", "core.pca"],
+    ["core.video", "core.labels", "core.pca", "core.progress"],
     ["core.config"],
     ["core.errors"],
 ]

@@ -161,7 +161,7 @@ def test_the_listed_videos_are_copied_and_a_missing_one_reported(tmp_path, capsy
     assert main(["import", str(project), "-o", str(dest)]) == 0
     out, err = capsys.readouterr()
     assert f"{dest / 'videos'}: 2 videos (copied)" in out
-    assert err.splitlines() == [
+    assert [line for line in err.splitlines() if not line.startswith("importing dlc: ")] == [
         f"warning: C:\\Users\\rick\\videos\\vid3.avi (in config.yaml's video_sets) is missing, also from "
         f"{project / 'videos'}; put it in {dest / 'videos'}/ for frame extraction and semi-supervised training"
     ]
@@ -176,7 +176,7 @@ def test_videos_can_be_linked(tmp_path):
     project, dest = _with_videos(tmp_path), tmp_path / "posecloud"
     reports = []
     imported = import_dlc_project(project, dest, link_videos=True, progress=lambda *r: reports.append(r))
-    assert imported.videos == [dest / "videos" / "vid1.mp4", dest / "videos" / "vid2.mp4"]
+    assert sorted(imported.videos) == [dest / "videos" / "vid1.mp4", dest / "videos" / "vid2.mp4"]
     assert imported.missing_videos == ["C:\\Users\\rick\\videos\\vid3.avi"]
     assert (dest / "videos" / "vid1.mp4").readlink() == (tmp_path / "recordings" / "vid1.mp4").resolve()
     assert (dest / "videos" / "vid2.mp4").readlink() == (project / "videos" / "vid2.mp4").resolve()

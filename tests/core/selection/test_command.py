@@ -39,6 +39,7 @@ def test_suggests_planted_frames_into_a_csv(planted_members, tmp_path: Path, cap
     printed = capsys.readouterr().out
     assert "note: pca_error not used" in printed and "CollectedData.csv does not exist yet" in printed
     assert f"{out}: 20 frames" in printed
+    assert printed.splitlines()[-1].startswith("next: posecloud suggest-frames ") and "--extract" in printed
 
 
 def test_extracts_the_picks_from_the_video(mouse_members, toy_clip: Path, tmp_path: Path, capsys):
@@ -51,7 +52,12 @@ def test_extracts_the_picks_from_the_video(mouse_members, toy_clip: Path, tmp_pa
     images = sorted((dest / "labeled-data" / "clip").glob("img*.png"))
     assert {f"img{f:08d}.png" for f in picks} <= {p.name for p in images}
     assert 6 <= len(images) <= 10  # each pick with up to 2 context frames each side
-    assert f"{len(images)} images" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"{len(images)} images" in printed
+    assert printed.splitlines()[-1] == (
+        f"next: label the frames in {dest / 'labeled-data' / 'clip'} (rows of the project's label file), "
+        "then posecloud train PROJECT"
+    )
 
 
 def test_extracts_the_same_frames_from_every_camera_view(mouse_members, toy_clip: Path, tmp_path: Path):

@@ -6,8 +6,8 @@ import pytest
 
 from core.errors import ConfigError, LabelFormatError
 from core.labels.dlc_csv import read_pose_csv
-from core.smoothing import command
 from core.labels.table import PREDICTION_FIELDS
+from core.smoothing import command
 from core.smoothing.io import SMOOTHED_FIELDS, group_by_view, read_smoothed, smooth_files
 from tests.testdata import SHARED_DATA
 
