@@ -18,6 +18,7 @@ from app.api.factory import create_app
 from app.settings import Settings
 from tests.app.conftest import register_and_login
 from tests.testdata import EXAMPLE_PROJECT, REPO, TOY_VIDEO
+from worker.supervisor import stop_processes
 
 
 @pytest.fixture
@@ -69,13 +70,7 @@ class Worker:
             os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_processes([self.process], signal.SIGINT, 30)
 
 
 @pytest.fixture

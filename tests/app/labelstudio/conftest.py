@@ -19,6 +19,7 @@ import yaml
 from app.labelstudio.server import DEFAULT_COMMAND, LabelStudioServer
 from tests.services import free_port
 from tests.testdata import EXAMPLE_PROJECT, REPO
+from worker.supervisor import stop_processes
 
 
 @pytest.fixture(scope="session")
@@ -111,12 +112,7 @@ def start_api(
 
 
 def stop_api(api: Api) -> None:
-    api.process.terminate()
-    try:
-        api.process.wait(20)
-    except subprocess.TimeoutExpired:
-        api.process.kill()
-        api.process.wait()
+    stop_processes([api.process], signal.SIGTERM, 20)
 
 
 @pytest.fixture
@@ -142,12 +138,7 @@ def worker(
             stderr=subprocess.STDOUT,
         )
     yield process
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    stop_processes([process], signal.SIGINT, 30)
 
 
 @pytest.fixture
