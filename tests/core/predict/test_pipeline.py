@@ -83,7 +83,12 @@ def test_an_ensemble_writes_each_members_files_and_the_eks(ensemble_dir, toy_cli
     assert smoothed.fields == SMOOTHED_FIELDS and smoothed.values.shape == (40, 17, len(SMOOTHED_FIELDS))
     median = np.median([read_pose_csv(tmp_path / m / "clip.csv").xy for m in ("seed1", "seed2")], axis=0)
     np.testing.assert_allclose(smoothed.values[..., 3:5], median, atol=1e-6)
-    assert [r for r in reports if "video" in r][-1] == {"video": "clip.mp4", "frames": 40, "total_frames": 40}
+    assert [r for r in reports if "video" in r][-1] == {
+        "video": "clip.mp4",
+        "frames": 40,
+        "total_frames": 40,
+        "model": "seed2",
+    }
     assert [r for r in reports if "step" in r] == [
         {"step": "smoothing", "keypoints_done": k, "keypoints": 17} for k in range(1, 18)
     ]
