@@ -9,10 +9,11 @@ LS_STAMP := $(LS_VENV)/.installed-stamp
 
 .PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised clean
 
-# Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue).
+# Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue, chromium
+# for the browser tests).
 system:
-	@command -v ffprobe >/dev/null && command -v redis-server >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg redis-server; }
+	@command -v ffprobe >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg redis-server chromium; }
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)

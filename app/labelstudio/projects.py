@@ -41,7 +41,7 @@ from app.labelstudio.labels import (
 )
 from app.labelstudio.server import LabelStudioServer
 from core.errors import PoseCloudError
-from worker.db.models import Job, LabelStudioProject, LabelStudioTask, Project, utcnow
+from worker.db.models import Job, LabelStudioAccount, LabelStudioProject, LabelStudioTask, Project, utcnow
 from worker.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,12 @@ class LabelStudio:
         record.synced_at = utcnow()
         session.commit()
         return {"tasks": len(by_id), "labeled": labeled}
+
+    def project_users(self, session: Session, project: Project) -> list[dict]:
+        """The Label Studio users of the project's owner and members (those who have one)."""
+        people = [project.owner_id, *(m.user_id for m in project.members)]
+        accounts = session.scalars(select(LabelStudioAccount).where(LabelStudioAccount.user_id.in_(people)))
+        return [self._call("GET", f"/api/users/{a.ls_user_id}/").json() for a in accounts]
 
     def progress(self, session: Session, project: Project) -> dict:
         """Frames labeled of the tasks, and per keypoint how many frames have it (first view)."""

@@ -142,7 +142,11 @@ def check(method: str, path: str, query: dict[str, str], access: Access) -> None
     if re.fullmatch(r"/api/dm/(views|actions|columns|project)(/[\w-]*)?/?", path):
         access.project(_int(query.get("project"), "project"))
         return
-    if path.rstrip("/") == "/api/current-user/whoami" and method in READ:
+    if path.rstrip("/") in ("/api/current-user/whoami", "/api/version") and method in READ:
+        return
+    # the project's ML backends and custom-label links, read by the labeling page (posecloud sets none)
+    if re.fullmatch(r"/api/(ml|label_links)/?", path) and method in READ:
+        access.project(_int(query.get("project"), "project"))
         return
     if (m := re.fullmatch(r"/api/users/(\d+)/?", path)) and method in READ and int(m[1]) == access.ls_user_id:
         return

@@ -140,6 +140,25 @@ async def webhook(
     return {"ignored": action}
 
 
+def _project_users(request: Request, user, session: Session, ls: LabelStudio) -> JSONResponse:
+    """``GET /api/users?project=`` (the data manager's annotator list): the Label Studio users of the
+    posecloud project's owner and members, not everyone Label Studio knows."""
+    access, _ = _access(session, user, ls)
+    try:
+        if request.method != "GET":
+            raise Refused(403, "users are made by posecloud")
+        ls_project = int(request.query_params.get("project", ""))
+        access.project(ls_project)
+    except ValueError:
+        return JSONResponse(
+            {"detail": "the user list is open only with ?project=<id> of one of your projects"}, 403
+        )
+    except Refused as e:
+        return JSONResponse({"detail": e.detail}, status_code=e.status)
+    project = session.get(Project, access.projects[ls_project])
+    return JSONResponse(ls.project_users(session, project))
+
+
 def _access(session: Session, user, ls: LabelStudio):
     account = ls.accounts.account(session, user)
     visible = list(session.scalars(accessible_projects(user)))
@@ -153,7 +172,20 @@ def _access(session: Session, user, ls: LabelStudio):
 )
 async def proxy(path: str, request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
     """Label Studio for the signed-in user, as their own Label Studio user, their projects only."""
-    target = "/" + path
+    return await _forward("/" + path, request, user, session, ls)
+
+
+@router.get("/static/{path:path}", include_in_schema=False)
+@router.get("/react-app/{path:path}", include_in_schema=False)
+async def unprefixed_assets(request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
+    """Label Studio's assets that its stylesheets and scripts name without the /labelstudio prefix
+    (fonts, worker scripts); only static files pass here."""
+    return await _forward(request.url.path, request, user, session, ls)
+
+
+async def _forward(target: str, request: Request, user, session: Session, ls: LabelStudio):
+    if target == "/api/users" or target == "/api/users/":
+        return await run_in_threadpool(_project_users, request, user, session, ls)
     try:
         access, _ = await run_in_threadpool(_access, session, user, ls)
         await run_in_threadpool(check, request.method, target, dict(request.query_params), access)
@@ -164,9 +196,12 @@ async def proxy(path: str, request: Request, user: BrowserUserDep, session: Sess
         return JSONResponse({"detail": str(e)}, status_code=503)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_REQUEST_HEADERS}
     headers["Authorization"] = f"Bearer {token}"
+    # A body streams on with its Content-Length; Label Studio's server reads no chunked bodies, so a
+    # request without a length (GET, or a chunked upload: buffered) must not become chunked.
+    body = request.stream() if "content-length" in request.headers else (await request.body() or None)
     client = httpx.AsyncClient(base_url=ls.server.url, timeout=httpx.Timeout(60, read=300))
     upstream = client.build_request(
-        request.method, target, params=request.query_params, headers=headers, content=request.stream()
+        request.method, target, params=request.query_params, headers=headers, content=body
     )
     try:
         resp = await client.send(upstream, stream=True)
