@@ -112,8 +112,8 @@ def _published(ctx: JobContext, prefix: str) -> dict:
 
 def predict(ctx: JobContext) -> dict:
     """Predict one video with one model (``core.predict.pipeline.predict_session``): ``<video>.csv``
-    (x, y, likelihood per keypoint and frame) and its metric CSVs. With separate cameras every view's
-    video of the session, one CSV per video."""
+    (x, y, likelihood per keypoint and frame), the same as NWB (``<video>.nwb``, ndx-pose) and the
+    metric CSVs. With separate cameras every view's video of the session, one file each."""
     from core.predict.pipeline import predict_session
 
     model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
@@ -127,30 +127,40 @@ def predict(ctx: JobContext) -> dict:
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
-        predict_session(model_dir, videos, ctx.workspace.local_dir(prefix), progress=ctx.report)
+        predict_session(
+            model_dir, videos, ctx.workspace.local_dir(prefix), progress=ctx.report, formats=("csv", "nwb")
+        )
     return _published(ctx, prefix)
 
 
 def smooth(ctx: JobContext) -> dict:
     """Combine the predictions of the job's children (ensemble members) with the EKS
-    (``core.predict.pipeline.smooth_session``): ``<video>.eks.csv`` and its metric CSVs; with
-    separate cameras one per view's video, the session's views smoothed together."""
+    (``core.predict.pipeline.smooth_session``): ``<video>.eks.csv``, its variances, the same as NWB
+    (``<video>.eks.nwb``) and its metric CSVs; with separate cameras one each per view's video, the
+    session's views smoothed together."""
+    from core.predict.export import export_nwb
     from core.predict.pipeline import smooth_session
 
     children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
     names = [f"{Path(v.filename).stem}.csv" for v in session_videos(video).values()]
     member_csvs = [[ctx.workspace.fetch_file(c.artifacts[name]) for c in children] for name in names]
-    first_member = _get(ctx, Model, children[0].params["model_id"], "model")
     _fetch_labels(ctx, video.project)
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    smooth_session(
+    members = [
+        ctx.workspace.fetch(_get(ctx, Model, c.params["model_id"], "model").storage_prefix) for c in children
+    ]
+    eks = smooth_session(
         member_csvs,
         ctx.workspace.local_dir(prefix),
         s=ctx.job.params.get("s"),
-        metrics_model_dir=ctx.workspace.fetch(first_member.storage_prefix),
+        metrics_model_dir=members[0],
         progress=ctx.report,
     )
+    with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
+        videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
+        for csv, view_video in zip(eks, videos, strict=True):
+            export_nwb(csv, view_video, csv.with_suffix(".nwb"), model=",".join(str(m) for m in members))
     return _published(ctx, prefix)
 
 

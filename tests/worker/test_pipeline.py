@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from core.labels.nwb import read_pose_nwb
 from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
@@ -20,7 +21,7 @@ def _read_pose_csv(content: bytes) -> pd.DataFrame:
 
 
 def test_ensemble_trains_in_parallel_and_predicts(
-    client: TestClient, alice, toy_project, toy_video_id, start_worker, settings
+    client: TestClient, alice, toy_project, toy_video_id, start_worker, settings, tmp_path
 ) -> None:
     start_worker(2)
     p = toy_project
@@ -86,7 +87,8 @@ def test_ensemble_trains_in_parallel_and_predicts(
         "test_vid.eks.pca_singleview_error.csv",
         "test_vid.eks.pca_multiview_error.csv",
     } <= set(smooth["artifacts"])
-    assert all("test_vid.temporal_norm.csv" in j["artifacts"] for j in children)
+    assert all({"test_vid.temporal_norm.csv", "test_vid.nwb"} <= set(j["artifacts"]) for j in children)
+    assert {"test_vid.eks.nwb", "test_vid.eks.variances.csv"} <= set(smooth["artifacts"])
 
     eks = _read_pose_csv(
         client.get(f"/projects/{p}/jobs/{smooth['id']}/artifacts/test_vid.eks.csv", headers=alice).content
@@ -94,6 +96,13 @@ def test_ensemble_trains_in_parallel_and_predicts(
     assert eks.shape[0] == 994
     assert eks.columns.get_level_values(1).nunique() == 17
     x = eks.xs("x", axis=1, level=2).to_numpy()
+    nwb = tmp_path / "eks.nwb"  # the same trajectory as NWB (ndx-pose), for DANDI and the NWB tools
+    nwb.write_bytes(
+        client.get(f"/projects/{p}/jobs/{smooth['id']}/artifacts/test_vid.eks.nwb", headers=alice).content
+    )
+    keypoints = list(eks.columns.get_level_values(1).unique())
+    from_nwb = read_pose_nwb(nwb).select_keypoints(keypoints).xy[..., 0]
+    np.testing.assert_allclose(from_nwb, x, rtol=1e-6, atol=1e-3)  # NWB holds float32
     assert np.isfinite(x).all() and (x >= -50).all() and (x <= 450).all()
     member_x = []
     for child in children:
