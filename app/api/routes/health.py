@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text
 
@@ -16,10 +16,11 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(session: SessionDep, queue: QueueDep, settings: SettingsDep) -> JSONResponse:
+def health(request: Request, session: SessionDep, queue: QueueDep, settings: SettingsDep) -> JSONResponse:
     """``{"status": "ok" | "down", "parts": {name: {"state", "detail"}}}``; 503 when the database or
-    the job queue (Redis) is down. Workers are reported but not required: jobs wait in the queue
-    until a worker slot is alive."""
+    the job queue (Redis) is down. Workers and Label Studio (when this server has it) are reported
+    but not required: jobs wait in the queue until a worker slot is alive, and labeling waits for
+    Label Studio while everything else works."""
     parts = {"database": _database(session), "redis": _redis(queue)}
     alive_since = utcnow() - timedelta(seconds=settings.stale_after_s)
     slots = 0
@@ -31,6 +32,15 @@ def health(session: SessionDep, queue: QueueDep, settings: SettingsDep) -> JSONR
         if slots
         else "no live worker slot: jobs wait until one starts",
     }
+    labelstudio = request.app.state.labelstudio
+    if labelstudio is not None:
+        up = labelstudio.server.healthy()
+        parts["labelstudio"] = {
+            "state": "up" if up else "down",
+            "detail": "Label Studio answers"
+            if up
+            else "Label Studio does not answer: labeling waits, nothing is lost",
+        }
     down = [name for name in ("database", "redis") if parts[name]["state"] != "up"]
     body = {"status": "down" if down else "ok", "parts": parts}
     return JSONResponse(body, status_code=503 if down else 200)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import time
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -197,8 +198,11 @@ def test_label_studio_down_gives_clear_errors_and_loses_nothing(api: Api, toy, l
     result = [{"type": "keypointlabels", "from_name": "keypoints", "to_name": "frame", "original_width": width,
                "original_height": height, "image_rotation": 0,
                "value": {"x": 25.0, "y": 75.0, "width": 0.5, "keypointlabels": ["nose_top"]}}]  # fmt: skip
+    assert httpx.get(f"{api.url}/health").json()["parts"]["labelstudio"]["state"] == "up"
     labelstudio.stop()
     try:
+        health = httpx.get(f"{api.url}/health")  # reported, not required: the rest of posecloud works
+        assert health.status_code == 200 and health.json()["parts"]["labelstudio"]["state"] == "down"
         refused = browser.post(f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result})
         assert refused.status_code == 503 and "does not answer" in refused.json()["detail"]
         with api.client(token) as c:
