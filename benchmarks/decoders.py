@@ -22,7 +22,6 @@ from pathlib import Path
 
 import av
 import cv2
-
 from benchinfo import LoadAverages, machine, package_version
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -34,9 +34,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchinfo import LoadAverages, machine, package_version  # noqa: E402
+
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.smoothing.ensemble import ensemble_stats  # noqa: E402
-from core.smoothing.io import read_ensemble, smooth_multicam_files, smoothed_table  # noqa: E402
+from core.smoothing.io import (  # noqa: E402
+    read_ensemble,
+    read_smoothed,
+    smooth_multicam_files,
+    smoothed_table,
+    write_smoothed,
+)
 from core.smoothing.singlecam import smooth_single_camera  # noqa: E402
 from core.smoothing.synthetic import simulate_ensemble  # noqa: E402
 
@@ -93,11 +100,16 @@ def timed(run):
 
 
 def ours_file_to_file(paths: list[Path], out: Path) -> dict:
-    """What ``smooth_files`` does, phase by phase: read the members, smooth, write the CSV."""
+    """What ``smooth_files`` does, phase by phase: read the members, smooth, write the CSVs."""
     stats, read_s = timed(lambda: read_ensemble(paths))
     smoothed, smooth_s = timed(lambda: smooth_single_camera(stats))
-    _, write_s = timed(lambda: write_pose_csv(smoothed_table(stats, smoothed), out))
-    return {"read_s": read_s, "smooth_s": smooth_s, "write_s": write_s, "total_s": read_s + smooth_s + write_s}
+    _, write_s = timed(lambda: write_smoothed(smoothed_table(stats, smoothed), out))
+    return {
+        "read_s": read_s,
+        "smooth_s": smooth_s,
+        "write_s": write_s,
+        "total_s": read_s + smooth_s + write_s,
+    }
 
 
 def reference_file_to_file(ref: dict) -> float:
@@ -139,8 +151,11 @@ def synthetic(n_frames: int, work: Path) -> dict:
         "reference_process_s": ref["process_s"],
         "ratio_first_call": ref["smooth_s"] / ours_first,
         "ratio_second_call": ref["smooth_second_s"] / ours_second,
-        "reference_second_minus_xla_s": ref["smooth_second_s"] - ref["jax_events_second"].get("xla_compile_s", 0.0),
-        "ratio_second_minus_xla": (ref["smooth_second_s"] - ref["jax_events_second"].get("xla_compile_s", 0.0))
+        "reference_second_minus_xla_s": ref["smooth_second_s"]
+        - ref["jax_events_second"].get("xla_compile_s", 0.0),
+        "ratio_second_minus_xla": (
+            ref["smooth_second_s"] - ref["jax_events_second"].get("xla_compile_s", 0.0)
+        )
         / ours_second,
         "ratio_file_to_file": ref_files / files["total_s"],
         "rmse_px": {
@@ -187,7 +202,7 @@ def fly(work: Path) -> dict:
     per_view = {}
     for view in FLY_VIEWS:
         stats = read_ensemble(groups[view])
-        ours_xy, _ = read_reference(written[view], stats.keypoints)
+        ours_xy = read_smoothed(written[view]).xy
         ref_xy, _ = read_reference(work / "fly_ref" / f"{view}.csv", stats.keypoints)
         per_view[view] = {
             "rms_diff_ours_vs_reference_px": rms_difference(ours_xy, ref_xy),
@@ -290,7 +305,11 @@ def main() -> None:
         sys.exit("reference venv missing: run bash benchmarks/setup_eks_reference.sh")
     load = LoadAverages()
     reference_version = subprocess.run(
-        [str(REFERENCE_PYTHON), "-c", "from importlib.metadata import version; print(version('ensemble-kalman-smoother'))"],
+        [
+            str(REFERENCE_PYTHON),
+            "-c",
+            "from importlib.metadata import version; print(version('ensemble-kalman-smoother'))",
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -24,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import load_project, load_train_config  # noqa: E402
 from core.labels.dlc_csv import read_pose_csv  # noqa: E402
 from core.predict.pipeline import predict_with_ensemble_session  # noqa: E402
+from core.smoothing.io import read_smoothed  # noqa: E402
 from core.training.train import train_model  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "mirror-mouse"
@@ -55,8 +56,10 @@ def main() -> None:
     start = time.perf_counter()
     (eks,) = predict_with_ensemble_session(members, [VIDEO], out / "predictions")
     seconds = time.perf_counter() - start
-    smoothed = read_pose_csv(eks)
-    median = smoothed.values[..., 3:5]
+    smoothed = read_smoothed(eks)  # the EKS CSV and its variances file (x_ens_median, y_ens_median, ...)
+    median = smoothed.values[
+        ..., [smoothed.fields.index("x_ens_median"), smoothed.fields.index("y_ens_median")]
+    ]
     print(f"ensemble prediction + EKS + metrics of {len(smoothed.index)} frames: {seconds:.1f} s")
     print("| trajectory | temporal norm (px/frame) | test pixel error (px) |")
     print("| --- | --- | --- |")

@@ -5,12 +5,16 @@ with the same backbone, input size and batch, on the same machine in one run.
     .venv/bin/python benchmarks/predict_throughput.py [--batch 16] [--skip-peer] [--bf16-model DIR]
 
 Both sides get the same warm-up: one untimed prediction of the whole video, then the timed one.
-Then, on posecloud's default (soft-argmax) model and the same frames decoded and resized in advance:
-the network alone (input normalisation + forward pass, fp32, as predict_video runs it on a CPU),
-as a share of the end-to-end time; and the network under bf16 autocast against fp32 on the same
-frames. The bf16 speed is measured on the benchmark's random-weight network; how far bf16 moves
-the keypoints only means something for a trained network, so it is measured on ``--bf16-model``
-(a posecloud model folder, e.g. the one ``benchmarks/walkthrough.py`` trains) when given.
+Each side's timed run reports wall time and its process's CPU time (all threads): on a machine
+shared with other work, wall times measured one after the other see different load, CPU time much
+less so, so the table gives the ratio by both.
+During posecloud's timed soft-argmax run, forward hooks time the network's forward passes, so the
+network's share of the end-to-end time comes from the same interval (other load on the machine
+slows both alike). Then the network under bf16 autocast against fp32 on the same frames (decoded
+and resized in advance), batch by batch alternately, so that both see the same load: on
+``--bf16-model`` (a trained posecloud model folder, e.g. the one ``benchmarks/walkthrough.py``
+trains) when given, with how far bf16 moves the keypoints; else on the benchmark's random-weight
+network, speed only (how far bf16 moves keypoints means nothing for random weights).
 
 Needs the peer venv from benchmarks/setup_lightning_pose.sh (run it first; it is idempotent).
 The throughput models have random weights: throughput does not depend on the weights.
@@ -28,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from benchinfo import LoadAverages, machine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,21 +65,47 @@ def random_model(batch: int, backbone: str, size: int, decoder: str) -> TrainedM
     return TrainedModel(network, project, train, torch.device("cpu"), "posecloud")
 
 
+class ForwardTimer:
+    """Sums the wall time of a module's forward passes (forward pre- and post-hooks)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.seconds, self._start = 0.0, 0.0
+        self._hooks = [
+            module.register_forward_pre_hook(self._begin),
+            module.register_forward_hook(self._finish),
+        ]
+
+    def _begin(self, *_: object) -> None:
+        self._start = time.perf_counter()
+
+    def _finish(self, *_: object) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+    def remove(self) -> None:
+        for hook in self._hooks:
+            hook.remove()
+
+
 def end_to_end(model: TrainedModel, batch: int) -> dict:
-    """One untimed warm-up prediction of the whole video, then the timed one (CSV written)."""
+    """One untimed warm-up prediction of the whole video, then the timed one (CSV written), with
+    the network's forward passes timed within it."""
     predict_video(model, VIDEO, batch_size=batch)  # warm-up: first-call allocations
-    start = time.perf_counter()
+    timer = ForwardTimer(model.network)
+    cpu_start, start = time.process_time(), time.perf_counter()
     table, _ = predict_video(model, VIDEO, batch_size=batch)
     with tempfile.TemporaryDirectory() as tmp:
         write_pose_csv(table, Path(tmp) / "p.csv")
-    seconds = time.perf_counter() - start
+    seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    timer.remove()
     frames = len(table.index)
     return {
         "peer": f"posecloud ({model.train.decoder})",
         "frames": frames,
         "seconds": seconds,
+        "cpu_s": cpu_s,
         "fps": frames / seconds,
         "batch": batch,
+        "network_forward_s": timer.seconds,
     }
 
 
@@ -86,39 +115,39 @@ def model_sized_frames(model: TrainedModel, batch: int) -> list[np.ndarray]:
 
 
 @torch.inference_mode()
-def network_pass(model: TrainedModel, batches: list[np.ndarray], bf16: bool) -> tuple[float, np.ndarray]:
-    """Seconds of the network alone (input normalisation + forward) over ``batches``, and the
-    keypoints it gives (decoded outside the timer), ``(frames, K, 2)`` in frame pixels."""
+def forward(model: TrainedModel, frames: np.ndarray, bf16: bool) -> tuple[float, np.ndarray]:
+    """Seconds of the network alone (input normalisation + forward) on one batch, and its keypoints
+    ``(B, K, 2)`` in frame pixels (decoded in fp32, outside the timer)."""
     info = probe_video(VIDEO)
-    seconds, keypoints = 0.0, []
-    for b in batches:
-        start = time.perf_counter()
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            outputs = model.network(model.model_input(b))
-        seconds += time.perf_counter() - start
-        keypoints.append(model.keypoints([o.float() for o in outputs], info.width, info.height)[0])
-    return seconds, np.concatenate(keypoints)
-
-
-def warm_up(model: TrainedModel, batches: list[np.ndarray], bf16: bool) -> None:
-    """The first and last batch (the two batch shapes of the video) once, untimed."""
-    network_pass(model, [batches[0], batches[-1]], bf16)
+    start = time.perf_counter()
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        outputs = model.network(model.model_input(frames))
+    seconds = time.perf_counter() - start
+    return seconds, model.keypoints([o.float() for o in outputs], info.width, info.height)[0]
 
 
 def bf16_vs_fp32(model: TrainedModel, batch: int, label: str, trained: bool) -> dict:
+    """fp32 and bf16 on every batch, alternately (which goes first alternates too)."""
     batches = model_sized_frames(model, batch)
-    warm_up(model, batches, bf16=False)
-    warm_up(model, batches, bf16=True)
-    fp32_s, fp32_xy = network_pass(model, batches, bf16=False)
-    bf16_s, bf16_xy = network_pass(model, batches, bf16=True)
+    for b in (batches[0], batches[-1]):  # warm-up, untimed: the video's two batch shapes, both precisions
+        forward(model, b, False)
+        forward(model, b, True)
+    seconds = {False: 0.0, True: 0.0}
+    keypoints: dict[bool, list[np.ndarray]] = {False: [], True: []}
+    for i, b in enumerate(batches):
+        for bf16 in (False, True) if i % 2 == 0 else (True, False):
+            t, xy = forward(model, b, bf16)
+            seconds[bf16] += t
+            keypoints[bf16].append(xy)
+    fp32_xy, bf16_xy = np.concatenate(keypoints[False]), np.concatenate(keypoints[True])
     moved = np.linalg.norm(bf16_xy - fp32_xy, axis=-1)
     row = {
         "network": label,
         "input": f"{model.train.image_height}x{model.train.image_width}",
         "frames": int(fp32_xy.shape[0]),
-        "fp32_s": fp32_s,
-        "bf16_s": bf16_s,
-        "speedup": fp32_s / bf16_s,
+        "fp32_s": seconds[False],
+        "bf16_s": seconds[True],
+        "speedup": seconds[False] / seconds[True],
         "trained": trained,
     }
     if trained:
@@ -159,49 +188,57 @@ def main() -> None:
     default = random_model(args.batch, "resnet18", 256, "soft_argmax")
     rows = [end_to_end(default, args.batch)]
     rows.append(end_to_end(random_model(args.batch, "resnet18", 256, "subpixel"), args.batch))
-    batches = model_sized_frames(default, args.batch)
-    network_s, _ = network_pass(default, batches, bf16=False)  # warmed up by end_to_end
-    del batches
-    precision = [bf16_vs_fp32(default, args.batch, "ResNet-18, random weights (the benchmark's)", False)]
     if args.bf16_model:
         trained = TrainedModel.load(args.bf16_model, "cpu")
-        label = f"{trained.train.backbone}, trained (`{args.bf16_model.name}`)"
-        precision.append(bf16_vs_fp32(trained, args.batch, label, True))
+        label = f"ResNet-18, trained (`{args.bf16_model}`)" if trained.train.backbone == "resnet18" else None
+        precision = bf16_vs_fp32(trained, args.batch, label or f"{trained.train.backbone}, trained", True)
+    else:
+        precision = bf16_vs_fp32(default, args.batch, "ResNet-18, random weights (the benchmark's)", False)
     if not args.skip_peer:
         rows.append(peer(args.batch))
     base = rows[-1]["fps"] if not args.skip_peer else None
 
     print()
-    print("| predictor | frames | seconds | frames/s | ratio to Lightning Pose |")
-    print("| --- | --- | --- | --- | --- |")
+    print(
+        "| predictor | frames | seconds | frames/s | ratio to Lightning Pose | CPU seconds (all threads) "
+        "| CPU-time ratio to Lightning Pose |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         ratio = f"{r['fps'] / base:.2f}x" if base else "-"
+        cpu_ratio = f"{rows[-1]['cpu_s'] / r['cpu_s']:.2f}x" if base else "-"
         name = f"Lightning Pose {r['version']}" if r["peer"] == "lightning-pose" else r["peer"]
-        print(f"| {name} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | {ratio} |")
-    print()
-    print(
-        f"Network alone (input normalisation + forward, fp32, batch {args.batch}, frames decoded in advance): "
-        f"{network_s:.1f} s = {network_s / rows[0]['seconds']:.0%} of posecloud's end-to-end "
-        f"{rows[0]['seconds']:.1f} s (soft-argmax)."
-    )
-    print()
-    print(
-        f"bf16 autocast vs fp32, network alone on the same frames (batch {args.batch}); a keypoint moved when "
-        f"bf16 puts it > {MOVED_PX} px from fp32:"
-    )
-    print()
-    print("| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | median / max move (px) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    for p in precision:
-        if p["trained"]:
-            moved = f"{p['moved_fraction']:.1%} ({p['moved_count']} of {p['keypoints']})"
-            move = f"{p['median_move_px']:.2f} / {p['max_move_px']:.1f}"
-        else:
-            moved = move = "- (random weights)"
         print(
-            f"| {p['network']} | {p['input']} | {p['fp32_s']:.1f} | {p['bf16_s']:.1f} | {p['speedup']:.2f}x "
-            f"| {moved} | {move} |"
+            f"| {name} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | {ratio} | {r['cpu_s']:.1f} "
+            f"| {cpu_ratio} |"
         )
+    print()
+    network_s = rows[0]["network_forward_s"]
+    print(
+        f"The network's forward passes (fp32, batch {args.batch}) took {network_s:.1f} s of posecloud's "
+        f"{rows[0]['seconds']:.1f} s end to end (soft-argmax, same run): {network_s / rows[0]['seconds']:.0%}."
+    )
+    print()
+    print(
+        f"bf16 autocast vs fp32, network alone (input normalisation + forward) on the same {precision['frames']} "
+        f"frames, batch {args.batch}, alternating batch by batch; a keypoint moved when bf16 puts it > {MOVED_PX} px "
+        "from fp32:"
+    )
+    print()
+    print(
+        "| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | median / max move (px) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    p = precision
+    if p["trained"]:
+        moved = f"{p['moved_fraction']:.1%} ({p['moved_count']} of {p['keypoints']})"
+        move = f"{p['median_move_px']:.2f} / {p['max_move_px']:.1f}"
+    else:
+        moved = move = "- (random weights)"
+    print(
+        f"| {p['network']} | {p['input']} | {p['fp32_s']:.1f} | {p['bf16_s']:.1f} | {p['speedup']:.2f}x "
+        f"| {moved} | {move} |"
+    )
     print()
     print(load.end())
     print(json.dumps({"end_to_end": rows, "network_alone_s": network_s, "precision": precision}))

@@ -18,12 +18,11 @@ import time
 from collections import defaultdict
 
 import jax
-from jax import monitoring
-
 from eks.marker_array import input_dfs_to_markerArray
 from eks.multicam_smoother import ensemble_kalman_smoother_multicam
 from eks.singlecam_smoother import ensemble_kalman_smoother_singlecam
 from eks.utils import format_data
+from jax import monitoring
 
 EVENTS = {
     "/jax/core/compile/jaxpr_trace_duration": "trace",

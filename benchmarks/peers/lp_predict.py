@@ -23,7 +23,8 @@ What it does, all through lightning-pose's own code:
    writing the predictions CSV, for every frame. CUDA is hidden, so it runs on the CPU everywhere.
 
 Prints one JSON line on stdout (everything else goes to stderr):
-``{"peer": "lightning-pose", "version": ..., "frames": N, "seconds": S, "fps": F, "batch": B}``.
+``{"peer": "lightning-pose", "version": ..., "frames": N, "seconds": S, "cpu_s": C, "fps": F, "batch": B,
+"warmup": ...}`` (``cpu_s``: the process's CPU time over the timed prediction, all threads).
 Exits non-zero if the CSV does not hold one finite prediction per video frame.
 """
 
@@ -153,9 +154,9 @@ def main() -> None:
             write_clip(video, warmup, args.warmup_frames)
         predict_video(model, warmup, work_dir / "warmup")
 
-        start = time.perf_counter()
+        cpu_start, start = time.process_time(), time.perf_counter()
         predict_video(model, video, work_dir / "preds")
-        seconds = time.perf_counter() - start
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
 
         n_frames = count_frames(video)
         check_predictions_csv(work_dir / "preds" / f"{video.stem}.csv", n_frames, cfg.data.num_keypoints)
@@ -165,6 +166,7 @@ def main() -> None:
         "version": lp_version,
         "frames": n_frames,
         "seconds": round(seconds, 3),
+        "cpu_s": round(cpu_s, 3),
         "fps": round(n_frames / seconds, 2),
         "batch": args.batch,
         "warmup": "whole video" if args.warmup_frames <= 0 else f"first {args.warmup_frames} frames",
