@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from app.redis_server import reachable
 from tests.services import free_port
@@ -24,20 +27,22 @@ def _get(url: str, token: str | None = None) -> dict | list:
 
 
 def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None:
-    port, redis_port = free_port(), free_port()
+    port, redis_port, ls_port = free_port(), free_port(), free_port()
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {**os.environ, "POSECLOUD_DATA_ROOT": str(tmp_path / "data"), "POSECLOUD_REDIS_URL": redis_url}
-    command = [sys.executable, "-m", "app.cli", "up", "--port", str(port)]
+    command = [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--labelstudio-port", str(ls_port)]
     up = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
         lines = []
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 400  # Label Studio's first start runs its migrations
         while not any("Ctrl-C stops everything" in line for line in lines):
             assert up.poll() is None and time.monotonic() < deadline, "".join(lines)
             lines.append(up.stdout.readline())
         assert reachable(redis_url), "up should start its own Redis when none is reachable"
+        health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30).read())
+        assert health["parts"]["labelstudio"]["state"] == "up", health
         assert not any("posecloud-demo" in line for line in lines), "up must not print a password"
         base = f"http://127.0.0.1:{port}"
         form = urllib.parse.urlencode({"username": "demo", "password": "posecloud-demo"}).encode()
@@ -56,6 +61,8 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0
     assert not reachable(redis_url)
+    with pytest.raises(OSError):  # Label Studio stopped with the rest
+        socket.create_connection(("127.0.0.1", ls_port), timeout=2).close()
     children = subprocess.run(
         ["pgrep", "-f", f"--port {port}"], capture_output=True, text=True
     ).stdout.split()
