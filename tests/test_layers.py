@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import shutil
 import subprocess
 import sys
@@ -12,13 +13,21 @@ from tests.testdata import REPO
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
 
-def test_core_cli_loads_no_web_database_or_queue_module() -> None:
-    code = (
-        "import sys, core.cli; core.cli.build_parser(); "
-        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'sqlalchemy', 'celery', 'app', 'worker'}))"
-    )
+def _loaded(imports: str, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with ``prefixes`` that a fresh interpreter has loaded after ``imports``."""
+    code = f"import sys; {imports}; print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    return ast.literal_eval(out.stdout.strip())
+
+
+def test_core_cli_loads_no_web_database_or_queue_module() -> None:
+    imports = "import core.cli; core.cli.build_parser()"
+    assert _loaded(imports, ("fastapi", "sqlalchemy", "celery", "app.", "worker.")) == []
+
+
+def test_the_service_never_loads_torch_or_the_networks() -> None:
+    """It enqueues work for the workers instead."""
+    assert _loaded("import app.api.main, app.api.factory", ("torch", "core.models")) == []
 
 
 def _lint(tree: Path) -> subprocess.CompletedProcess:
