@@ -48,6 +48,13 @@ result = {"id": user.id, "token": token.key}
 class LabelStudioDown(PoseCloudError):
     """Label Studio does not answer (stopped, restarting); nothing is lost, the sync catches up."""
 
+    @classmethod
+    def because(cls, error: Exception) -> LabelStudioDown:
+        return cls(
+            f"Label Studio does not answer ({type(error).__name__}); nothing is lost: the labels sync "
+            "once it is back. Try again in a minute."
+        )
+
 
 def ls_email(user: User) -> str:
     return f"{user.username}@posecloud.local"
@@ -94,7 +101,7 @@ class Accounts:
         try:
             resp = httpx.post(self.server.url + path, timeout=30, **kwargs)
         except httpx.TransportError as e:
-            raise LabelStudioDown(f"Label Studio does not answer ({e}); try again in a minute") from None
+            raise LabelStudioDown.because(e) from None
         if resp.status_code not in expect:
             raise PoseCloudError(f"Label Studio refused {path}: {resp.status_code} {resp.text[:300]}")
         return resp.json()

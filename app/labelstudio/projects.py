@@ -84,10 +84,7 @@ class LabelStudio:
         try:
             return call(*args, **kwargs)
         except httpx.TransportError as e:
-            raise LabelStudioDown(
-                f"Label Studio does not answer ({type(e).__name__}); nothing is lost: the labels sync "
-                "once it is back. Try again in a minute."
-            ) from None
+            raise LabelStudioDown.because(e) from None
         except ApiError as e:
             raise PoseCloudError(
                 f"Label Studio refused the request: {e.status_code} {str(e.body)[:300]}"
@@ -104,10 +101,7 @@ class LabelStudio:
                 **kwargs,
             )
         except httpx.TransportError as e:
-            raise LabelStudioDown(
-                f"Label Studio does not answer ({type(e).__name__}); nothing is lost: the labels sync "
-                "once it is back. Try again in a minute."
-            ) from None
+            raise LabelStudioDown.because(e) from None
         if resp.status_code >= 400:
             raise PoseCloudError(
                 f"Label Studio refused {method} {path}: {resp.status_code} {resp.text[:300]}"

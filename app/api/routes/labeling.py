@@ -205,12 +205,9 @@ async def _forward(target: str, request: Request, user, session: Session, ls: La
     )
     try:
         resp = await client.send(upstream, stream=True)
-    except httpx.TransportError:
+    except httpx.TransportError as e:
         await client.aclose()
-        return JSONResponse(
-            {"detail": "Label Studio does not answer; nothing is lost: try again in a minute"},
-            status_code=503,
-        )
+        return JSONResponse({"detail": str(LabelStudioDown.because(e))}, status_code=503)
     out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS}
 
     async def close() -> None:
