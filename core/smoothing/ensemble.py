@@ -36,6 +36,8 @@ class EnsembleStats:
             raised to ``VARIANCE_FLOOR_FRACTION`` of its keypoint's median, times
             ``median_variance_factor`` of the number of valid members. NaN where no observation.
         likelihood: ``(frames, keypoints)`` mean likelihood of the valid members (NaN where none).
+        members: ``(members, frames, keypoints, 3)`` each member's x, y and likelihood; NaN where it
+            does not count.
         n_members: number of members.
         scorer: the first member's scorer name.
     """
@@ -46,6 +48,7 @@ class EnsembleStats:
     variance: np.ndarray
     noise: np.ndarray
     likelihood: np.ndarray
+    members: np.ndarray
     n_members: int
     scorer: str = "posecloud"
 
@@ -110,6 +113,7 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
         variance=variance,
         noise=noise,
         likelihood=np.where(n_valid > 0, mean_lh, np.nan),
+        members=np.where(valid[..., None], data, np.nan),
         n_members=len(members),
         scorer=first.scorer,
     )

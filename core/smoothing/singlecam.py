@@ -11,8 +11,9 @@ import numpy as np
 
 from core.errors import ConfigError
 from core.smoothing.ensemble import EnsembleStats
-from core.smoothing.fit import fit_independent
+from core.smoothing.fit import fit_independent, variance_scale
 from core.smoothing.kalman import diffuse_prior, smooth_independent
+from core.smoothing.robust import members_of, robust_smooth
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,20 @@ def smooth_single_camera(
     """
     check_smoothing_parameter(s)
     n_kp = stats.median.shape[1]
+    members = members_of(stats.members[..., :2], stats.members[..., 2])
     parts = []
     for k in range(n_kp):
-        parts.append(_smooth_keypoints(stats.median[:, k : k + 1], stats.noise[:, k : k + 1], s))
+        chosen = slice(k, k + 1)
+
+        def smooth(obs: list[np.ndarray], var: list[np.ndarray]) -> tuple[Smoothed, list]:
+            part = _smooth_observations(obs[0], var[0], s)
+            return part, [(part.xy, part.posterior_var)]
+
+        parts.append(
+            robust_smooth(
+                [members.keypoints(chosen)], [stats.median[:, chosen]], [stats.noise[:, chosen]], smooth
+            )[0]
+        )
         if progress:
             progress(k + 1, n_kp)
     return Smoothed(
@@ -63,14 +75,21 @@ def smooth_single_camera(
     )
 
 
-def _smooth_keypoints(median: np.ndarray, noise: np.ndarray, s: float | None) -> Smoothed:
-    """The smoothed ``(frames, keypoints, 2)`` ensemble median, given its noise variances."""
+def _smooth_observations(median: np.ndarray, noise: np.ndarray, s: float | None) -> Smoothed:
+    """The smoothed ``(frames, keypoints, 2)`` observations, given their noise variances."""
     n_frames, n_kp, _ = median.shape
     q = fit_independent(median, noise) if s is None else np.full(n_kp, float(s))
     y = median.reshape(n_frames, -1)
     r = noise.reshape(n_frames, -1)
     m0, p0 = diffuse_prior(y, r)
     mean, var, _ = smooth_independent(y, r, np.repeat(q, 2), m0, p0)
+    for k in range(n_kp):
+        var[:, 2 * k : 2 * k + 2] *= variance_scale(
+            y[:, 2 * k : 2 * k + 2],
+            r[:, 2 * k : 2 * k + 2],
+            mean[:, 2 * k : 2 * k + 2],
+            var[:, 2 * k : 2 * k + 2],
+        )
     unseen = ~np.isfinite(y).any(axis=0)
     mean[:, unseen] = np.nan
     var[:, unseen] = np.nan
