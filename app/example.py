@@ -12,9 +12,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from core.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "mirror-mouse" / "project.yaml"
 DEMO_USER = "demo"
@@ -46,12 +49,38 @@ def labels_zip(data_dir: Path, labels_file: str) -> bytes:
     return buffer.getvalue()
 
 
-def load_example(base_url: str, password: str, project_file: Path = EXAMPLE) -> str:
-    """Create the demo account and the example project if missing; returns a one-line summary."""
+@dataclass(frozen=True)
+class Example:
+    """The example project: what to create (``spec``), its labels and images, its videos."""
+
+    spec: dict
+    data_dir: Path
+    labels_file: str
+    videos: list[Path]
+
+    def labels_zip(self) -> bytes:
+        return labels_zip(self.data_dir, self.labels_file)
+
+
+def read_example(project_file: Path = EXAMPLE) -> Example:
     config = yaml.safe_load(project_file.read_text())
     data_dir = (project_file.parent / config["data_dir"]).resolve()
     if not data_dir.is_dir():
-        return f"example data not found at {data_dir}; skipped loading the example project"
+        raise ConfigError(f"the example's data is not at {data_dir}; the example project cannot be made")
+    return Example(
+        spec={k: config[k] for k in PROJECT_FIELDS if k in config},
+        data_dir=data_dir,
+        labels_file=config.get("labels_file", "CollectedData.csv"),
+        videos=sorted((data_dir / config.get("video_dir", "videos")).glob("*.mp4")),
+    )
+
+
+def load_example(base_url: str, password: str, project_file: Path = EXAMPLE) -> str:
+    """Create the demo account and the example project if missing; returns a one-line summary."""
+    try:
+        example = read_example(project_file)
+    except ConfigError as e:
+        return f"{e}; skipped loading the example project"
     _call(base_url, "POST", "/auth/register", *_json({"username": DEMO_USER, "password": password}))
     form = urllib.parse.urlencode({"username": DEMO_USER, "password": password}).encode()
     status, token = _call(
@@ -60,22 +89,17 @@ def load_example(base_url: str, password: str, project_file: Path = EXAMPLE) -> 
     if status != 200:
         return f"could not log in as {DEMO_USER!r} ({token}); skipped loading the example project"
     auth = {"Authorization": f"Bearer {token['access_token']}"}
+    name = example.spec["name"]
     _, projects = _call(base_url, "GET", "/projects", headers=auth)
-    if any(p["name"] == config["name"] for p in projects):
-        return f"example project {config['name']!r} already loaded (user {DEMO_USER!r})"
-    body, headers = _json({k: config[k] for k in PROJECT_FIELDS if k in config})
+    if any(p["name"] == name for p in projects):
+        return f"example project {name!r} already loaded (user {DEMO_USER!r})"
+    body, headers = _json(example.spec)
     status, project = _call(base_url, "POST", "/projects", body, {**headers, **auth})
     if status != 201:
         return f"could not create the example project: {project}"
     pid = project["id"]
     octet = {**auth, "content-type": "application/octet-stream"}
-    _call(
-        base_url,
-        "PUT",
-        f"/projects/{pid}/labels?filename=labels.zip",
-        labels_zip(data_dir, config.get("labels_file", "CollectedData.csv")),
-        octet,
-    )
-    for video in sorted((data_dir / config.get("video_dir", "videos")).glob("*.mp4")):
+    _call(base_url, "PUT", f"/projects/{pid}/labels?filename=labels.zip", example.labels_zip(), octet)
+    for video in example.videos:
         _call(base_url, "POST", f"/projects/{pid}/videos?filename={video.name}", video.read_bytes(), octet)
-    return f"example project {config['name']!r} loaded (project {pid}, user {DEMO_USER!r})"
+    return f"example project {name!r} loaded (project {pid}, user {DEMO_USER!r})"

@@ -27,6 +27,12 @@ class Settings(StateSettings):
         le=65535,
         description="port of the Label Studio server on 127.0.0.1 (0: no Label Studio)",
     )
+    ui_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the Streamlit front end on 127.0.0.1, served under /ui/ (0: no front end)",
+    )
     labelstudio_data: Path | None = Field(
         default=None,
         description="Label Studio's data and the admin's generated secrets (default: <data root>/labelstudio)",

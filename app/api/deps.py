@@ -52,7 +52,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _user_of(session: Session, token: str) -> User | None:
+def user_of_token(session: Session, token: str) -> User | None:
     valid = (AuthToken.token_hash == token_digest(token), AuthToken.expires_at > utcnow())
     row = session.scalar(select(AuthToken).where(*valid))
     return row.user if row is not None else None
@@ -64,7 +64,7 @@ def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bear
         raise _unauthorized(
             "not logged in: get a token from POST /auth/login and send 'Authorization: Bearer <token>'"
         )
-    user = _user_of(session, token)
+    user = user_of_token(session, token)
     if user is None:
         raise _unauthorized("the bearer token is invalid or has expired; log in again at POST /auth/login")
     return user
@@ -76,7 +76,7 @@ def browser_user(
     """For the pages served to browsers (Label Studio, frames): the user of the bearer token or of
     the session cookie that signing in set; 401 without either."""
     token = token or request.cookies.get(SESSION_COOKIE)
-    user = _user_of(session, token) if token else None
+    user = user_of_token(session, token) if token else None
     if user is None:
         raise _unauthorized(
             "not signed in to posecloud (or the session expired): sign in, then reopen this page"

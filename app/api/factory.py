@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, health, jobs, labeling, labels, models, projects, videos, workers
+from app.api.routes import auth, health, jobs, labeling, labels, models, projects, ui, videos, workers
 from app.labelstudio.projects import LabelStudio, keep_labels_in_step
 from app.labelstudio.server import LabelStudioServer
 from app.probe import require_ffprobe
@@ -72,6 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{settings.public_url.rstrip('/')}/labelstudio-hooks",
         )
     install_error_handlers(app)
-    for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers):
+    for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers, ui):
         app.include_router(module.router)
     return app

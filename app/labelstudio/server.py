@@ -13,12 +13,10 @@ import json
 import os
 import secrets
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.local_server import LocalServer
 from core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,7 +45,7 @@ def admin_secrets(folder: Path) -> AdminSecrets:
     return AdminSecrets(**json.loads(path.read_text()))
 
 
-class LabelStudioServer:
+class LabelStudioServer(LocalServer):
     """``label-studio start`` on 127.0.0.1:``port`` with its data in ``folder``; ``public_url`` is
     the API's address as browsers see it (the proxy serves Label Studio under ``/labelstudio``)."""
 
@@ -55,7 +53,7 @@ class LabelStudioServer:
         self.folder, self.port, self.command = folder, port, command
         self.url = f"http://127.0.0.1:{port}"
         self.public_url = public_url.rstrip("/")
-        self.process: subprocess.Popen | None = None
+        super().__init__("Label Studio", f"{self.url}/health", folder / "server.log")
 
     @property
     def secrets(self) -> AdminSecrets:
@@ -85,54 +83,13 @@ class LabelStudioServer:
                 f"Label Studio is not installed ({self.command} is missing): run `make labelstudio` (or `make up`)"
             )
         self.folder.mkdir(parents=True, exist_ok=True)
-        log = (self.folder / "server.log").open("ab")
         # --internal-host is the address it binds (--host only names it in URLs, and is left to
         # LABEL_STUDIO_HOST)
-        command = [
-            str(self.command),
-            "start",
-            "--internal-host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--no-browser",
-        ]
-        self.process = subprocess.Popen(
-            command,
-            cwd=self.folder,
-            env=self.env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        command = [str(self.command), "start", "--internal-host", "127.0.0.1", "--port", str(self.port)]
+        self.launch([*command, "--no-browser"], self.env(), self.folder)
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.healthy():
-            if self.process is not None and self.process.poll() is not None:
-                raise ConfigError(f"Label Studio exited while starting; see {self.folder / 'server.log'}")
-            if time.monotonic() > deadline:
-                raise ConfigError(
-                    f"Label Studio did not answer within {timeout_s:.0f} s; see {self.folder / 'server.log'}"
-                )
-            time.sleep(0.5)
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=2) as resp:
-                return resp.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
-
-    def stop(self, grace_s: float = 20.0) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, 15)
-        try:
-            self.process.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
-            self.process.wait()
+        super().wait_ready(timeout_s)
 
     def shell(self, code: str, timeout_s: float = 120.0) -> dict:
         """Run Python ``code`` in Label Studio's Django shell (its ORM: what its REST API cannot do,

@@ -11,7 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.factory import create_app
+from app.labelstudio.server import DEFAULT_COMMAND, LabelStudioServer
 from app.settings import Settings
+from tests.services import free_port
 from tests.testdata import TOY_VIDEO
 
 TEST_VIDEO = TOY_VIDEO
@@ -76,3 +78,24 @@ def truncated_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cut = folder / "truncated.mp4"
     cut.write_bytes(full.read_bytes()[:800_000])
     return cut
+
+
+@pytest.fixture(scope="session")
+def api_port() -> int:
+    """One port for every test's API server: Label Studio's pages name it (LABEL_STUDIO_HOST)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def labelstudio(tmp_path_factory: pytest.TempPathFactory, api_port: int) -> Iterator[LabelStudioServer]:
+    if not DEFAULT_COMMAND.is_file():
+        pytest.skip("Label Studio is not installed: run `make labelstudio`")
+    server = LabelStudioServer(
+        tmp_path_factory.mktemp("labelstudio"), free_port(), f"http://127.0.0.1:{api_port}"
+    )
+    server.start()
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()

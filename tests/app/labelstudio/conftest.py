@@ -16,31 +16,9 @@ import httpx
 import pytest
 import yaml
 
-from app.labelstudio.server import DEFAULT_COMMAND, LabelStudioServer
-from tests.services import free_port
+from app.labelstudio.server import LabelStudioServer
 from tests.testdata import EXAMPLE_PROJECT, REPO
 from worker.supervisor import stop_processes
-
-
-@pytest.fixture(scope="session")
-def api_port() -> int:
-    """One port for every test's API server: Label Studio's pages name it (LABEL_STUDIO_HOST)."""
-    return free_port()
-
-
-@pytest.fixture(scope="session")
-def labelstudio(tmp_path_factory: pytest.TempPathFactory, api_port: int) -> Iterator[LabelStudioServer]:
-    if not DEFAULT_COMMAND.is_file():
-        pytest.skip("Label Studio is not installed: run `make labelstudio`")
-    server = LabelStudioServer(
-        tmp_path_factory.mktemp("labelstudio"), free_port(), f"http://127.0.0.1:{api_port}"
-    )
-    server.start()
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -65,9 +43,9 @@ class Api:
 
 
 def service_env(
-    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float
+    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float, **extra: str
 ) -> dict[str, str]:
-    """The environment the test's API (and worker) run with."""
+    """The environment the test's API (and worker) run with; ``extra`` adds POSECLOUD_<NAME> settings."""
     return {
         **os.environ,
         "POSECLOUD_DATA_ROOT": str(data_root),
@@ -80,13 +58,13 @@ def service_env(
         "POSECLOUD_LABELSTUDIO_DATA": str(labelstudio.folder),
         "POSECLOUD_LABELSTUDIO_SYNC_S": str(sync_s),
         "POSECLOUD_HEARTBEAT_S": "0.5",
-    }
+    } | {f"POSECLOUD_{k.upper()}": v for k, v in extra.items()}
 
 
 def start_api(
-    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float
+    port: int, data_root: Path, labelstudio: LabelStudioServer, redis_url: str, sync_s: float, **extra: str
 ) -> Api:
-    env = service_env(port, data_root, labelstudio, redis_url, sync_s)
+    env = service_env(port, data_root, labelstudio, redis_url, sync_s, **extra)
     data_root.mkdir(parents=True, exist_ok=True)
     log = data_root / "api.log"
     with log.open("ab") as out:
@@ -123,20 +101,26 @@ def api(tmp_path: Path, api_port: int, labelstudio: LabelStudioServer, redis_url
     stop_api(server)
 
 
-@pytest.fixture
-def worker(
-    api: Api, api_port: int, labelstudio: LabelStudioServer, redis_url: str
-) -> Iterator[subprocess.Popen]:
-    """One CPU worker slot for the test's API (same database, storage and queue)."""
-    env = service_env(api_port, api.data_root, labelstudio, redis_url, 2.0)
-    with (api.data_root / "worker.log").open("ab") as out:
-        process = subprocess.Popen(
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """One CPU worker slot with the service's settings (same database, storage and queue)."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
             [sys.executable, "-m", "app.cli", "-v", "worker", "--gpus", "none", "--slots", "1"],
             cwd=REPO,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@pytest.fixture
+def worker(
+    api: Api, api_port: int, labelstudio: LabelStudioServer, redis_url: str
+) -> Iterator[subprocess.Popen]:
+    """One CPU worker slot for the test's API."""
+    process = start_worker(
+        service_env(api_port, api.data_root, labelstudio, redis_url, 2.0), api.data_root / "worker.log"
+    )
     yield process
     stop_processes([process], signal.SIGINT, 30)
 

@@ -5,7 +5,6 @@ points. Screenshots are kept in test-artifacts/labelstudio/."""
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 
 import numpy as np
@@ -14,25 +13,16 @@ import pytest
 
 from tests.app.labelstudio.conftest import Api
 from tests.app.labelstudio.test_labeling import _open, _point, _wait
+from tests.browser import chromium_browser
 from tests.testdata import REPO, TOY
 
-playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "labelstudio"
-FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not shutil.which("chromium"):
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with chromium_browser() as browser:
         yield browser
-        browser.close()
 
 
 def _one_unlabeled_frame(image: str) -> bytes:

@@ -1,0 +1,167 @@
+"""The front end's only door to the service: every URL, the token and the error bodies are here.
+
+Pages call these methods and show ``ApiError.detail`` verbatim: the service words its errors for
+the user ("what was wrong and what to do").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import IO, Any
+
+import httpx
+
+
+class ApiError(Exception):
+    """The service refused a request: ``status`` and its ``detail`` message."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+    @property
+    def signed_out(self) -> bool:
+        return self.status == 401
+
+
+def _detail(resp: httpx.Response) -> str:
+    try:
+        detail = resp.json().get("detail", resp.text)
+    except ValueError:
+        return resp.text or resp.reason_phrase
+    if isinstance(detail, list):  # a validation error: field and message for each
+        return "; ".join(f"{'.'.join(str(p) for p in d.get('loc', [])[1:])}: {d.get('msg')}" for d in detail)
+    return str(detail)
+
+
+class Api:
+    """The posecloud API at ``base_url`` as the user holding ``token``."""
+
+    def __init__(self, base_url: str, token: str, timeout_s: float = 60.0) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=httpx.Timeout(timeout_s, read=600.0),
+        )
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as e:
+            raise ApiError(503, f"the posecloud service is unreachable ({e}); is it running?") from None
+        if resp.status_code >= 400:
+            raise ApiError(resp.status_code, _detail(resp))
+        return resp
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        resp = self._call(method, path, **kwargs)
+        return resp.json() if resp.content else None
+
+    # accounts
+    def me(self) -> dict:
+        return self._json("GET", "/auth/me")
+
+    # projects
+    def projects(self) -> list[dict]:
+        return self._json("GET", "/projects")
+
+    def project(self, project_id: int) -> dict:
+        return self._json("GET", f"/projects/{project_id}")
+
+    def create_project(self, spec: dict) -> dict:
+        return self._json("POST", "/projects", json=spec)
+
+    def delete_project(self, project_id: int) -> None:
+        self._call("DELETE", f"/projects/{project_id}")
+
+    def add_member(self, project_id: int, username: str) -> dict:
+        return self._json("POST", f"/projects/{project_id}/members", json={"username": username})
+
+    def upload_labels(self, project_id: int, filename: str, data: IO[bytes] | bytes) -> dict:
+        return self._json(
+            "PUT", f"/projects/{project_id}/labels", params={"filename": filename}, content=_chunks(data)
+        )
+
+    def labels_csv(self, project_id: int, view: str | None = None) -> bytes:
+        params = {"view": view} if view else {}
+        return self._call("GET", f"/projects/{project_id}/labels", params=params).content
+
+    def frame(self, project_id: int, image: str) -> bytes:
+        return self._call("GET", f"/projects/{project_id}/frames/{image}").content
+
+    # videos
+    def videos(self, project_id: int) -> list[dict]:
+        return self._json("GET", f"/projects/{project_id}/videos")
+
+    def upload_video(self, project_id: int, filename: str, data: IO[bytes] | bytes) -> dict:
+        return self._json(
+            "POST", f"/projects/{project_id}/videos", params={"filename": filename}, content=_chunks(data)
+        )
+
+    def extract_frames(self, project_id: int, video_id: int, n: int, context: int = 2) -> dict:
+        body = {"n": n, "context": context}
+        return self._json("POST", f"/projects/{project_id}/videos/{video_id}/extract-frames", json=body)
+
+    def video_url(self, project_id: int, video_id: int) -> str:
+        """The browser's address of a video (served with the session cookie)."""
+        return f"/projects/{project_id}/videos/{video_id}/file"
+
+    # labeling
+    def open_labeling(self, project_id: int) -> dict:
+        return self._json("POST", f"/projects/{project_id}/labeling")
+
+    def sync_labels(self, project_id: int) -> dict:
+        return self._json("POST", f"/projects/{project_id}/labeling/sync")
+
+    def labeling_progress(self, project_id: int) -> dict:
+        return self._json("GET", f"/projects/{project_id}/labeling/progress")
+
+    # training and models
+    def train_config_schema(self) -> dict:
+        return self._json("GET", "/train-config-schema")
+
+    def models(self, project_id: int) -> list[dict]:
+        return self._json("GET", f"/projects/{project_id}/models")
+
+    def ensembles(self, project_id: int) -> list[dict]:
+        return self._json("GET", f"/projects/{project_id}/ensembles")
+
+    def train_model(self, project_id: int, name: str, train: dict) -> dict:
+        return self._json("POST", f"/projects/{project_id}/models", json={"name": name, "train": train})
+
+    def train_ensemble(self, project_id: int, name: str, train: dict, seeds: list[int]) -> dict:
+        body = {"name": name, "train": train, "seeds": seeds}
+        return self._json("POST", f"/projects/{project_id}/ensembles", json=body)
+
+    def predict(self, project_id: int, video_id: int, model_id: int | None, ensemble_id: int | None) -> dict:
+        body = {"video_id": video_id, "model_id": model_id, "ensemble_id": ensemble_id}
+        return self._json("POST", f"/projects/{project_id}/predictions", json=body)
+
+    # jobs and workers
+    def jobs(self, project_id: int, limit: int = 100) -> list[dict]:
+        return self._json("GET", f"/projects/{project_id}/jobs", params={"limit": limit})
+
+    def job(self, project_id: int, job_id: int) -> dict:
+        return self._json("GET", f"/projects/{project_id}/jobs/{job_id}")
+
+    def cancel_job(self, project_id: int, job_id: int) -> dict:
+        return self._json("POST", f"/projects/{project_id}/jobs/{job_id}/cancel")
+
+    def retry_job(self, project_id: int, job_id: int) -> dict:
+        return self._json("POST", f"/projects/{project_id}/jobs/{job_id}/retry")
+
+    def artifact(self, project_id: int, job_id: int, name: str) -> bytes:
+        return self._call("GET", f"/projects/{project_id}/jobs/{job_id}/artifacts/{name}").content
+
+    def workers(self) -> list[dict]:
+        return self._json("GET", "/workers")
+
+    def health(self) -> dict:
+        return self._json("GET", "/health")
+
+
+def _chunks(data: IO[bytes] | bytes, size: int = 1 << 20) -> Iterable[bytes] | bytes:
+    """A file as a stream of chunks, so an upload is never held whole in memory."""
+    if isinstance(data, bytes):
+        return data
+    return iter(lambda: data.read(size), b"")

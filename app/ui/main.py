@@ -1,0 +1,41 @@
+"""The posecloud front end: the sidebar (who is signed in, which project) and the pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app.ui.session import api, must
+
+PAGES = Path(__file__).with_name("screens")  # not "pages": Streamlit would list that folder itself
+
+st.set_page_config(page_title="posecloud", page_icon="🐭", layout="wide")
+client = api()
+me = must(client.me)
+projects = must(client.projects)
+
+with st.sidebar:
+    st.markdown(f"Signed in as **{me['username']}**")
+    st.link_button("Sign out", "/signout")
+    by_id = {p["id"]: p for p in projects}
+    wanted = st.query_params.get("project")
+    if wanted is not None and wanted.isdigit() and int(wanted) in by_id:
+        st.session_state.setdefault("project_id", int(wanted))
+    if st.session_state.get("project_id") not in by_id:
+        st.session_state["project_id"] = projects[0]["id"] if projects else None
+    if projects:
+        st.selectbox(
+            "Project",
+            list(by_id),
+            format_func=lambda pid: f"{by_id[pid]['name']} (#{pid})",
+            key="project_id",
+        )
+        st.query_params["project"] = str(st.session_state["project_id"])
+
+page = st.navigation(
+    [
+        st.Page(PAGES / "projects.py", title="Projects", icon="📁", default=True),
+    ]
+)
+page.run()

@@ -1,0 +1,114 @@
+"""Projects: yours, a new one (from scratch, from the example, with a label file), members."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app.example import read_example
+from app.ui.forms import names, pairs
+from app.ui.session import api, attempt, must
+from core.errors import ConfigError
+
+client = api()
+st.title("Projects")
+
+projects = must(client.projects)
+if projects:
+    st.dataframe(
+        [
+            {
+                "project": p["name"],
+                "id": p["id"],
+                "owner": p["owner"],
+                "members": ", ".join(p["members"]),
+                "keypoints": len(p["keypoints"]),
+                "views": ", ".join(p["views"]),
+            }
+            for p in projects
+        ],
+        hide_index=True,
+    )
+else:
+    st.info("You have no projects yet: create one below, or start from the example.")
+
+
+def choose(project: dict) -> None:
+    st.session_state["project_id"] = project["id"]
+    st.query_params["project"] = str(project["id"])
+    st.rerun()
+
+
+new, example, members = st.tabs(["New project", "From the example", "Members"])
+
+with new, st.form("new-project"):
+    name = st.text_input("Name", placeholder="e.g. mouse-open-field")
+    keypoints = st.text_area(
+        "Keypoints", placeholder="nose, left_ear, right_ear, tail_base", help="in label-file column order"
+    )
+    skeleton = st.text_area(
+        "Skeleton edges", placeholder="nose-left_ear\nnose-right_ear", help="one a-b per line"
+    )
+    views = st.text_input(
+        "Camera views", value="main", help="one view, or several names for separate synchronized cameras"
+    )
+    pca = st.text_input("Pose PCA keypoints", help="keypoints used by the Pose PCA loss (empty: none)")
+    matches = st.text_area(
+        "Mirrored-view matches",
+        help="for one camera with a mirror: one line per view, the same body parts in the same order",
+    )
+    labels = st.file_uploader(
+        "Labels (optional)",
+        help="a DeepLabCut project (ZIP), a SLEAP file (.slp) or a label CSV with its images (ZIP)",
+    )
+    if st.form_submit_button("Create project", type="primary"):
+        spec = {
+            "name": name.strip(),
+            "keypoints": names(keypoints),
+            "skeleton": pairs(skeleton),
+            "views": names(views) or ["main"],
+            "pca_keypoints": names(pca),
+            "view_matches": [names(line) for line in matches.splitlines() if line.strip()],
+        }
+        project = attempt(client.create_project, spec)
+        uploaded = project is not None and (
+            labels is None or attempt(client.upload_labels, project["id"], labels.name, labels) is not None
+        )
+        if uploaded:
+            choose(project)
+
+with example:
+    st.write(
+        "Lightning Pose's mirror-mouse data: 17 keypoints seen from the top and, in a mirror, from below; "
+        "its labeled frames and a test video. Good for a first training run."
+    )
+    if st.button("Create the example project"):
+        try:
+            spec = read_example()
+        except ConfigError as e:
+            st.error(str(e))
+            st.stop()
+        with st.status("Creating the example project...", expanded=True) as status:
+            project = must(client.create_project, spec.spec)
+            st.write("Uploading the labels and their frames...")
+            must(client.upload_labels, project["id"], "labels.zip", spec.labels_zip())
+            for video in spec.videos:
+                st.write(f"Uploading {video.name}...")
+                with video.open("rb") as handle:
+                    must(client.upload_video, project["id"], video.name, handle)
+            status.update(label=f"Project {project['name']!r} is ready.", state="complete")
+        choose(project)
+
+with members:
+    project_id = st.session_state.get("project_id")
+    if project_id is None:
+        st.info("Choose a project in the sidebar first.")
+    else:
+        project = must(client.project, project_id)
+        st.write(
+            f"**{project['name']}**: owner {project['owner']}; members: {', '.join(project['members']) or 'none'}"
+        )
+        with st.form("add-member"):
+            username = st.text_input("Add a member (username)")
+            if st.form_submit_button("Add") and attempt(client.add_member, project_id, username.strip()):
+                st.success(f"{username} can now open {project['name']!r}.")
+                st.rerun()

@@ -1,0 +1,54 @@
+"""The whole stack for the front end's tests, once per module: the API (with Label Studio and the
+Streamlit UI behind it, on one port), the Streamlit server and a worker slot."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import redis
+
+from app.labelstudio.server import LabelStudioServer
+from app.redis_server import RedisServer
+from app.ui.server import UIServer
+from tests.app.labelstudio.conftest import Api, service_env, start_api, start_worker, stop_api
+from tests.services import free_port
+from worker.supervisor import stop_processes
+
+
+@dataclass
+class Stack:
+    api: Api
+    ui: UIServer
+
+    @property
+    def url(self) -> str:
+        return self.api.url
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    api_port: int,
+    labelstudio: LabelStudioServer,
+    redis_server: RedisServer,
+) -> Iterator[Stack]:
+    redis.Redis.from_url(redis_server.url).flushall()
+    redis_url = redis_server.url
+    data_root: Path = tmp_path_factory.mktemp("ui") / "data"
+    ui_port = str(free_port())
+    api = start_api(api_port, data_root, labelstudio, redis_url, sync_s=2.0, ui_port=ui_port)
+    ui = UIServer(int(ui_port), api.url, data_root / "ui.log")
+    ui.start()
+    env = service_env(api_port, data_root, labelstudio, redis_url, 2.0, ui_port=ui_port)
+    worker = start_worker(env, data_root / "worker.log")
+    try:
+        ui.wait_ready()
+        yield Stack(api, ui)
+    finally:
+        stop_processes([worker], signal.SIGINT, 30)
+        ui.stop()
+        stop_api(api)

@@ -1,0 +1,116 @@
+"""Who reaches the front end: only signed-in users, through the sign-in page; its WebSocket only
+from this site's own pages; signing out ends the session at once."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.parse
+
+import httpx
+import pytest
+import websockets
+
+from tests.app.ui.conftest import Stack
+
+
+def _signed_in(stack: Stack, username: str) -> httpx.Client:
+    """A browser-like client that registered on the sign-in page (it holds the session cookie)."""
+    browser = httpx.Client(base_url=stack.url, timeout=60)
+    resp = browser.post(
+        "/signin", data={"username": username, "password": "a long password", "action": "register"}
+    )
+    assert resp.status_code == 303, resp.text
+    return browser
+
+
+def test_without_a_session_pages_go_to_sign_in_and_everything_else_is_401(stack: Stack) -> None:
+    with httpx.Client(base_url=stack.url) as anonymous:
+        page = anonymous.get("/ui/training?project=3", headers={"accept": "text/html"})
+        assert page.status_code == 303
+        assert page.headers["location"] == "/signin?next=" + urllib.parse.quote(
+            "/ui/training?project=3", safe=""
+        )
+        for path in ("/ui/_stcore/health", "/ui/_stcore/host-config", "/ui/static/app.js", "/ui/media/x.png"):
+            resp = anonymous.get(path)
+            assert resp.status_code == 401, path
+            assert "sign in" in resp.json()["detail"]
+        assert anonymous.put("/ui/_stcore/upload_file/a/b", content=b"x").status_code == 401
+        anonymous.cookies.set("posecloud_session", "not-a-token")
+        assert anonymous.get("/ui/_stcore/health").status_code == 401
+        assert anonymous.get("/").headers["location"] == "/ui/"
+
+
+def test_the_sign_in_page_signs_in_registers_and_returns_where_the_user_was(stack: Stack) -> None:
+    browser = _signed_in(stack, "grace")
+    assert browser.get("/ui/_stcore/health").status_code == 200  # the proxy lets the session through
+    with httpx.Client(base_url=stack.url) as other:
+        wrong = other.post("/signin", data={"username": "grace", "password": "nope", "next": "/ui/models"})
+        assert wrong.status_code == 401
+        assert "Wrong username or password" in wrong.text
+        assert 'value="/ui/models"' in wrong.text  # still knows where to go
+        right = other.post(
+            "/signin",
+            data={"username": "grace", "password": "a long password", "next": "/ui/models?project=1"},
+        )
+        assert right.status_code == 303
+        assert right.headers["location"] == "/ui/models?project=1"
+        assert "httponly" in right.headers["set-cookie"].lower()
+        for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+            resp = other.post(
+                "/signin", data={"username": "grace", "password": "a long password", "next": evil}
+            )
+            assert resp.headers["location"] == "/ui/", evil
+        taken = other.post(
+            "/signin", data={"username": "grace", "password": "a long password", "action": "register"}
+        )
+        assert taken.status_code == 409
+        assert "already taken" in taken.text
+        short = other.post("/signin", data={"username": "al", "password": "short", "action": "register"})
+        assert short.status_code == 422
+        assert "username" in short.text and "password" in short.text
+
+
+def test_signing_out_ends_the_session_at_once(stack: Stack) -> None:
+    browser = _signed_in(stack, "heidi")
+    token = browser.cookies["posecloud_session"]
+    assert httpx.get(f"{stack.url}/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert browser.get("/signout").headers["location"] == "/signin"
+    assert httpx.get(f"{stack.url}/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    again = httpx.Client(base_url=stack.url, cookies={"posecloud_session": token})
+    assert again.get("/ui/_stcore/health").status_code == 401
+
+
+async def _handshake(stack: Stack, cookie: str | None, origin: str | None) -> int | str:
+    """The WebSocket's fate: "open", or the close code the proxy answered with."""
+    url = stack.url.replace("http", "ws") + "/ui/_stcore/stream"
+    headers = {"Cookie": f"posecloud_session={cookie}"} if cookie else {}
+    try:
+        async with websockets.connect(
+            url, additional_headers=headers, origin=origin, subprotocols=["streamlit"]
+        ) as ws:
+            assert ws.subprotocol == "streamlit"
+            return "open"
+    except websockets.ConnectionClosed as e:
+        return e.rcvd.code if e.rcvd else "closed"
+    except websockets.InvalidStatus as e:
+        return e.response.status_code
+
+
+@pytest.mark.parametrize(
+    ("who", "origin", "fate"),
+    [
+        ("nobody", None, 403),
+        ("user", "http://evil.example", 403),
+        ("user", "own", "open"),
+    ],
+)
+def test_the_websocket_needs_a_session_and_this_sites_origin(
+    stack: Stack, who: str, origin: str | None, fate
+) -> None:
+    cookie = (
+        _signed_in(stack, f"ws{abs(hash((who, origin))) % 10_000}").cookies["posecloud_session"]
+        if who == "user"
+        else None
+    )
+    own = stack.url if origin == "own" else origin
+    assert asyncio.run(_handshake(stack, cookie, own)) == fate
