@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import LabelFormatError
-from core.labels.dlc_csv import read_pose_csv, write_pose_csv
-from core.labels.formats import read_labels
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.smoothing.ensemble import EnsembleStats, ensemble_stats
+from core.smoothing.fastcsv import read_pose_file, write_pose_file
 from core.smoothing.multicam import smooth_multi_camera
 from core.smoothing.singlecam import Smoothed, smooth_single_camera
 
@@ -53,19 +52,19 @@ def variances_path(eks_path: str | Path) -> Path:
     return eks_path.with_name(f"{eks_path.stem}.variances.csv")
 
 
-def write_smoothed(table: PoseTable, path: str | Path, write_poses: PoseWriter = write_pose_csv) -> Path:
+def write_smoothed(table: PoseTable, path: str | Path, write_poses: PoseWriter = write_pose_file) -> Path:
     """Write a ``smoothed_table``: its x, y, likelihood by ``write_poses`` to ``path`` (a
     DeepLabCut-style CSV unless told otherwise) and its ``VARIANCE_FIELDS`` to
     ``variances_path(path)``. Returns ``path``."""
     path = Path(path)
-    write_pose_csv(_fields(table, VARIANCE_FIELDS), variances_path(path))
+    write_pose_file(_fields(table, VARIANCE_FIELDS), variances_path(path))
     return write_poses(_fields(table, PREDICTION_FIELDS), path)
 
 
 def read_smoothed(path: str | Path) -> PoseTable:
     """A ``smoothed_table`` as ``write_smoothed`` wrote it: the EKS CSV joined with its variances."""
-    poses = read_pose_csv(path)
-    variances = read_pose_csv(variances_path(path), required=VARIANCE_FIELDS)
+    poses = read_pose_file(path)
+    variances = read_pose_file(variances_path(path), required=VARIANCE_FIELDS)
     if variances.keypoints != poses.keypoints or variances.index != poses.index:
         raise LabelFormatError(
             f"{variances_path(path)} does not have the keypoints and frames of {path}; smooth the ensemble again"
@@ -86,7 +85,7 @@ def read_ensemble(paths: Sequence[str | Path]) -> EnsembleStats:
     or NWB)."""
     if not paths:
         raise LabelFormatError("no member prediction files given; pass the CSV of each ensemble member")
-    return ensemble_stats([read_labels(p) for p in paths], [str(p) for p in paths])
+    return ensemble_stats([read_pose_file(p) for p in paths], [str(p) for p in paths])
 
 
 def smooth_files(
