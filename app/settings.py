@@ -41,6 +41,10 @@ class Settings(StateSettings):
         default=30.0, gt=0, description="how often the labels are reconciled with Label Studio, seconds"
     )
 
+    fiftyone_idle_s: float = Field(
+        default=900.0, gt=0, description="a FiftyOne server unused this long is stopped, seconds"
+    )
+
     @property
     def labelstudio_dir(self) -> Path:
         return self.labelstudio_data or self.data_root / "labelstudio"

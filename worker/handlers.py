@@ -272,10 +272,18 @@ def session_videos(video: Video) -> dict[str, Video]:
     return {v: found[v] for v in views if v in found}
 
 
+def fiftyone(ctx: JobContext) -> dict:
+    """Build the project's comparison datasets in FiftyOne (``worker.fiftyone_job``)."""
+    from worker.fiftyone_job import build_comparison
+
+    return build_comparison(ctx)
+
+
 HANDLERS: dict[str, Handler] = {
     "train": train,
     "predict": predict,
     "smooth": smooth,
     "transcode": transcode,
     "extract_frames": extract_frames,
+    "fiftyone": fiftyone,
 }

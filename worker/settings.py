@@ -30,6 +30,15 @@ class StateSettings(BaseSettings):
         default=30.0, gt=0, description="a running job silent this long has lost its worker"
     )
     max_attempts: int = Field(default=3, ge=1, description="deliveries of a job before it fails for good")
+    mongo_port: int = Field(
+        default=0, ge=0, le=65535, description="port of FiftyOne's MongoDB (0: no FiftyOne comparisons)"
+    )
+    mongo_host: str = Field(default="127.0.0.1", description="host of FiftyOne's MongoDB")
+
+    @property
+    def mongo_dir(self) -> Path:
+        """MongoDB's data and the generated secrets its users' passwords derive from (mode 0600)."""
+        return self.data_root / "mongo"
 
     @model_validator(mode="after")
     def _defaults_in_data_root(self) -> StateSettings:

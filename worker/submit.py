@@ -97,3 +97,13 @@ def start_prediction(
         records.send(session, child, queue)
     session.refresh(parent)
     return parent
+
+
+def start_fiftyone_build(
+    session: Session, queue: JobQueue, *, project_id: int, user_id: int, params: dict, max_attempts: int
+) -> Job:
+    """One ``fiftyone`` job: (re)build the project's comparison datasets with ``params``' models and
+    prediction jobs."""
+    job = records.new_job(session, project_id, user_id, "fiftyone", params, max_attempts)
+    records.send(session, job, queue)
+    return job

@@ -11,6 +11,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, jobs, labeling, labels, models, projects, ui, videos, workers
+from app.api.routes import fiftyone as fiftyone_routes
+from app.fiftyone.mongo import MongoServer
+from app.fiftyone.servers import FiftyOneServers, keep_stopping_idle
 from app.labelstudio.projects import LabelStudio, keep_labels_in_step
 from app.labelstudio.server import LabelStudioServer
 from app.probe import require_ffprobe
@@ -42,9 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reconciling = keep_labels_in_step(
                 app.state.labelstudio, app.state.sessions, settings.labelstudio_sync_s, stop
             )
+        idle = None
+        if app.state.fiftyone is not None:
+            idle = keep_stopping_idle(app.state.fiftyone, min(30.0, settings.fiftyone_idle_s / 2), stop)
         yield
         stop.set()
         watch.join()
+        if idle is not None:
+            idle.join()
         if reconciling is not None:
             reconciling.join()
         app.state.queue.close()
@@ -71,7 +79,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings.data_root / "locks",
             f"{settings.public_url.rstrip('/')}/labelstudio-hooks",
         )
+    app.state.fiftyone = None
+    if settings.mongo_port:
+        mongo = MongoServer(settings.mongo_dir, settings.mongo_port, settings.mongo_host)
+        app.state.fiftyone = FiftyOneServers(mongo, settings.data_root / "fiftyone", settings.fiftyone_idle_s)
     install_error_handlers(app)
     for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers, ui):
         app.include_router(module.router)
+    app.include_router(fiftyone_routes.router)
     return app
