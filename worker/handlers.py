@@ -11,11 +11,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from core.config import ProjectConfig, TrainConfig, parse_config
 from core.data.cameras import camera_session
 from core.errors import PoseCloudError
 from worker.db.models import Job, Model, Project, Video
-from worker.layout import data_prefix, job_prefix, labels_file, labels_key
+from worker.layout import PREANNOTATIONS, data_prefix, job_prefix, labels_file, labels_key
 from worker.runner import Handler, JobContext
 
 log = logging.getLogger(__name__)
@@ -112,8 +114,9 @@ def _published(ctx: JobContext, prefix: str) -> dict:
 
 def predict(ctx: JobContext) -> dict:
     """Predict one video with one model (``core.predict.pipeline.predict_session``): ``<video>.csv``
-    (x, y, likelihood per keypoint and frame), the same as NWB (``<video>.nwb``, ndx-pose) and the
-    metric CSVs. With separate cameras every view's video of the session, one file each."""
+    (x, y, likelihood per keypoint and frame), the same as NWB (``<video>.nwb``, ndx-pose), the
+    metric CSVs and, when the job's ``labeled_video`` asks, ``<video>.labeled.mp4``. With separate
+    cameras every view's video of the session, one file each."""
     from core.predict.pipeline import predict_session
 
     model: Model = _get(ctx, Model, ctx.job.params["model_id"], "model")
@@ -128,7 +131,12 @@ def predict(ctx: JobContext) -> dict:
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
         predict_session(
-            model_dir, videos, ctx.workspace.local_dir(prefix), progress=ctx.report, formats=("csv", "nwb")
+            model_dir,
+            videos,
+            ctx.workspace.local_dir(prefix),
+            labeled_video=ctx.job.params.get("labeled_video", False),
+            progress=ctx.report,
+            formats=("csv", "nwb"),
         )
     return _published(ctx, prefix)
 
@@ -136,8 +144,9 @@ def predict(ctx: JobContext) -> dict:
 def smooth(ctx: JobContext) -> dict:
     """Combine the predictions of the job's children (ensemble members) with the EKS
     (``core.predict.pipeline.smooth_session``): ``<video>.eks.csv``, its variances, the same as NWB
-    (``<video>.eks.nwb``) and its metric CSVs; with separate cameras one each per view's video, the
-    session's views smoothed together."""
+    (``<video>.eks.nwb``), its metric CSVs and, when the job's ``labeled_video`` asks, the EKS drawn
+    in ``<video>.labeled.mp4``; with separate cameras one each per view's video, the session's views
+    smoothed together."""
     from core.predict.export import export_nwb
     from core.predict.pipeline import smooth_session
 
@@ -150,15 +159,16 @@ def smooth(ctx: JobContext) -> dict:
     members = [
         ctx.workspace.fetch(_get(ctx, Model, c.params["model_id"], "model").storage_prefix) for c in children
     ]
-    eks = smooth_session(
-        member_csvs,
-        ctx.workspace.local_dir(prefix),
-        s=ctx.job.params.get("s"),
-        metrics_model_dir=members[0],
-        progress=ctx.report,
-    )
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
+        eks = smooth_session(
+            member_csvs,
+            ctx.workspace.local_dir(prefix),
+            s=ctx.job.params.get("s"),
+            metrics_model_dir=members[0],
+            progress=ctx.report,
+            labeled_videos=videos if ctx.job.params.get("labeled_video") else None,
+        )
         for csv, view_video in zip(eks, videos, strict=True):
             export_nwb(csv, view_video, csv.with_suffix(".nwb"), model=",".join(str(m) for m in members))
     return _published(ctx, prefix)
@@ -212,18 +222,87 @@ def extract_frames(ctx: JobContext) -> dict:
     """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
     as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks. With
     separate cameras the same frames are saved from every view's video of the session."""
-    from core.selection.extract import extract_frames as write_frames
     from core.selection.initial import pick_initial_frames
 
     video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
-    source = video_file(ctx, video)
     frames = ctx.job.params.get("frames") or pick_initial_frames(
-        source,
+        video_file(ctx, video),
         ctx.job.params["n"],
         progress=lambda done, total: ctx.report(
             {"step": "picking frames", "frames_read": done, "total_frames": total}
         ),
     )
+    _save_frames(ctx, video, frames)
+    return _published(ctx, job_prefix(ctx.job.project_id, ctx.job.id))
+
+
+def select_frames(ctx: JobContext) -> dict:
+    """Active selection: the ``n`` frames of a video most worth labeling by the outlier scores of the
+    job's children's predictions (one model, or an ensemble's members; ``suggest_frames``), saved
+    with their context as ``extract_frames`` saves them, and ``preannotations.csv``: the model's (an
+    ensemble's: the EKS's) keypoints on each pick, which the service puts on the picks' tasks."""
+    from core.labels.dlc_csv import write_pose_csv
+    from core.labels.formats import read_labels
+    from core.labels.table import PREDICTION_FIELDS, PoseTable
+    from core.predict.ensemble import smooth_session as smooth
+    from core.selection.extract import frame_image_path
+    from core.selection.outliers import suggest_frames
+
+    video: Video = _get(ctx, Video, ctx.job.params["video_id"], "video")
+    project = video.project
+    children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
+    name = f"{Path(video.filename).stem}.csv"
+    members = {
+        f"model {c.params['model_id']}": read_labels(ctx.workspace.fetch_file(c.artifacts[name]))
+        for c in children
+    }
+    _fetch_labels(ctx, project)  # the Pose PCA is fitted on the project's labels
+    config = project_config(project, ctx.workspace.local_dir(data_prefix(project.id)))
+    picks = suggest_frames(list(members.values()), config, ctx.job.params["n"], sources=list(members))
+    frames = [int(f) for f in picks["frame"]]
+    ctx.report({"step": "picked frames", "frames": frames})
+    poses = next(iter(members.values())) if len(members) == 1 else smooth([members])[0]
+    poses = poses.select_keypoints(project.keypoints)
+    values = np.concatenate([poses.xy[frames], poses.field("likelihood")[frames, :, None]], axis=-1)
+    images = [frame_image_path(video.filename, f).as_posix() for f in frames]
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    table = PoseTable(
+        list(project.keypoints), images, values, PREDICTION_FIELDS, ctx.job.params["model_version"]
+    )
+    write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
+    _save_frames(ctx, video, frames)
+    return _published(ctx, prefix)
+
+
+def preannotate(ctx: JobContext) -> dict:
+    """Predict project images (``images``: the Label Studio tasks' frames, every view's) with a model
+    or an ensemble's members (their median: ``predict_image_table``) into ``preannotations.csv``,
+    which the service puts on the tasks as pre-annotations."""
+    from core.labels.dlc_csv import write_pose_csv
+    from core.predict.labeled_frames import predict_image_table
+
+    models = [_get(ctx, Model, model_id, "model") for model_id in ctx.job.params["model_ids"]]
+    untrained = [m.name for m in models if m.summary is None]
+    if untrained:
+        raise PoseCloudError(f"models {untrained} have not finished training; pre-annotate once they have")
+    table = predict_image_table(
+        [ctx.workspace.fetch(m.storage_prefix) for m in models],
+        ctx.workspace.fetch(data_prefix(ctx.job.project_id)),
+        ctx.job.params["images"],
+        ctx.job.params["model_version"],
+        progress=lambda done, total: ctx.report({"step": "predicting", "models_done": done, "models": total}),
+    )
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
+    return _published(ctx, prefix)
+
+
+def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
+    """Write ``frames`` of ``video`` (of every view's video of its session) and their context frames
+    (the job's ``context``, default 2) into the project's data, and ``frames.csv`` (the picks) into
+    the job's folder."""
+    from core.selection.extract import extract_frames as write_frames
+
     data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
     views = session_videos(video)
     total = len(frames) * len(views)
@@ -254,7 +333,6 @@ def extract_frames(ctx: JobContext) -> dict:
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
-    return _published(ctx, prefix)
 
 
 def session_videos(video: Video) -> dict[str, Video]:
@@ -286,4 +364,6 @@ HANDLERS: dict[str, Handler] = {
     "transcode": transcode,
     "extract_frames": extract_frames,
     "fiftyone": fiftyone,
+    "select_frames": select_frames,
+    "preannotate": preannotate,
 }

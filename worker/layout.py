@@ -5,6 +5,8 @@ from __future__ import annotations
 from core.config import VIEW_PLACEHOLDER
 from core.labels.imported import LABELS_CSV
 
+PREANNOTATIONS = "preannotations.csv"  # a job's keypoints for Label Studio's pre-annotations
+
 
 def project_prefix(project_id: int) -> str:
     """Storage folder holding every file of a project."""

@@ -6,7 +6,10 @@ so the HTTP handlers only check the request and report the result.
   when its members have (see ``worker.records``);
 - predicting with a model: one ``predict`` job;
 - predicting with an ensemble: one ``predict`` job per member under a ``smooth`` job (the EKS),
-  queued once they all succeed.
+  queued once they all succeed;
+- active selection: one ``predict`` job per model (one, or each member) under a ``select_frames``
+  job, queued once they all succeed;
+- pre-annotations of Label Studio tasks' images: one ``preannotate`` job.
 """
 
 from __future__ import annotations
@@ -72,10 +75,12 @@ def start_prediction(
     ensemble_id: int | None,
     s: float | None,
     max_attempts: int,
+    labeled_video: bool = False,
 ) -> Job:
     """Predict a video with one model (one job), or with an ensemble's members under a smoothing
-    job; returns the job to watch."""
-    params = {"video_id": video_id}
+    job; returns the job to watch. ``labeled_video``: the one model's job, or the smoothing job
+    (the EKS), also draws the predictions on a copy of the video."""
+    params = {"video_id": video_id, "labeled_video": labeled_video}
     if ensemble_id is None:
         (model,) = models
         job = records.new_job(
@@ -86,9 +91,60 @@ def start_prediction(
     parent = records.new_job(
         session, project_id, user_id, "smooth", {**params, "ensemble_id": ensemble_id, "s": s}, max_attempts
     )
+    return _after_predictions(session, queue, parent, video_id, models, max_attempts)
+
+
+def start_selection(
+    session: Session,
+    queue: JobQueue,
+    *,
+    project_id: int,
+    user_id: int,
+    video_id: int,
+    models: list[Model],
+    name: str,
+    n: int,
+    max_attempts: int,
+) -> Job:
+    """Active selection: a ``select_frames`` job (pick ``n`` frames, extract them, pre-annotations
+    marked ``name``) waiting for one prediction job of the video per model (one, or each member)."""
+    params = {"video_id": video_id, "n": n, "model_version": name}
+    parent = records.new_job(session, project_id, user_id, "select_frames", params, max_attempts)
+    return _after_predictions(session, queue, parent, video_id, models, max_attempts)
+
+
+def start_preannotation(
+    session: Session,
+    queue: JobQueue,
+    *,
+    project_id: int,
+    user_id: int,
+    models: list[Model],
+    name: str,
+    images: list[str],
+    max_attempts: int,
+) -> Job:
+    """One ``preannotate`` job: ``images`` predicted by a model or an ensemble's members, marked ``name``."""
+    params = {"model_ids": [m.id for m in models], "model_version": name, "images": images}
+    job = records.new_job(session, project_id, user_id, "preannotate", params, max_attempts)
+    records.send(session, job, queue)
+    return job
+
+
+def _after_predictions(
+    session: Session, queue: JobQueue, parent: Job, video_id: int, models: list[Model], max_attempts: int
+) -> Job:
+    """Children of ``parent`` predicting the video with each model, sent now; the parent is queued
+    when they have all succeeded (``worker.records``). Returns the parent."""
     children = [
         records.new_job(
-            session, project_id, user_id, "predict", {**params, "model_id": m.id}, max_attempts, parent
+            session,
+            parent.project_id,
+            parent.user_id,
+            "predict",
+            {"video_id": video_id, "model_id": m.id},
+            max_attempts,
+            parent,
         )
         for m in models
     ]

@@ -140,6 +140,58 @@ class PredictionCreate(BaseModel):
     model_id: int | None = None
     ensemble_id: int | None = None
     s: float | None = Field(default=None, gt=0, description="EKS smoothing parameter; fitted when omitted")
+    labeled_video: bool | None = Field(
+        default=None,
+        description="also draw the predictions (an ensemble's: the EKS) on an H.264 copy of the video, "
+        "<video>.labeled.mp4; when omitted, drawn for videos of up to 18,000 frames",
+    )
+
+
+class Rename(BaseModel):
+    """A new name for a model or an ensemble."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=USERNAME_PATTERN)
+
+
+class LabeledFrameScores(BaseModel):
+    """A model's predictions of the labeled frames, one entry per labeled frame and keypoint in every
+    list (a long table, ready to plot): the image, its split, the keypoint, the distance to the label
+    (pixels; None where the keypoint is not labeled), the confidence, and the PCA errors
+    (``pca_singleview_error``, ``pca_multiview_error``: None where the model has none)."""
+
+    model_id: int
+    model: str
+    keypoints: list[str]
+    columns: dict[str, list[str | float | None]]
+
+
+class Traces(BaseModel):
+    """A prediction job's trajectories, one entry per frame and keypoint in every list: ``source``
+    (the model's name; for an ensemble "eks" and, when asked, each member's name), ``frame``,
+    ``keypoint``, ``x``, ``y``, ``likelihood``, the metrics (``temporal_norm``,
+    ``pca_singleview_error``, ``pca_multiview_error``, where written) and, for the EKS, the ensemble
+    variance (``x_ens_var``, ``y_ens_var``) and posterior variance (``x_posterior_var``,
+    ``y_posterior_var``); None where a value does not exist (another source's column, frame 0's
+    temporal norm)."""
+
+    job_id: int
+    video: str
+    keypoints: list[str]
+    columns: dict[str, list[str | float | int | None]]
+
+
+class PreannotationCreate(BaseModel):
+    """Pre-annotate the project's Label Studio tasks with one model, or with an ensemble."""
+
+    model_id: int | None = None
+    ensemble_id: int | None = None
+
+
+class SelectionCreate(PreannotationCreate):
+    """Active selection: the ``n`` frames of a video a model or an ensemble is least sure of."""
+
+    video_id: int
+    n: int = Field(default=20, ge=1, le=2000, description="how many frames to pick")
 
 
 class JobMember(BaseModel):

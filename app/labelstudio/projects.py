@@ -28,6 +28,7 @@ from label_studio_sdk.core.api_error import ApiError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.labelstudio import predictions
 from app.labelstudio.accounts import Accounts, LabelStudioDown
 from app.labelstudio.config import instructions, label_config
 from app.labelstudio.labels import (
@@ -46,6 +47,7 @@ from worker.storage import Storage
 
 log = logging.getLogger(__name__)
 HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]
+FRAME_JOBS = ("extract_frames", "select_frames")  # jobs whose frames.csv picks become tasks
 
 
 class LabelStudio:
@@ -167,7 +169,7 @@ class LabelStudio:
         """The first view's row names of the frames frame extraction picked, in job order."""
         jobs = session.scalars(
             select(Job)
-            .where(Job.project_id == project.id, Job.kind == "extract_frames", Job.state == "succeeded")
+            .where(Job.project_id == project.id, Job.kind.in_(FRAME_JOBS), Job.state == "succeeded")
             .order_by(Job.id)
         )
         first = []
@@ -223,6 +225,32 @@ class LabelStudio:
             session.add(LabelStudioTask(ls_task_id=task_id, project_id=project.id, image=image))
         session.commit()
         return wanted
+
+    def push_predictions(self, session: Session, project: Project) -> int:
+        """Put the pre-annotations of every finished job not pushed yet on their tasks
+        (``app.labelstudio.predictions``); returns how many were made."""
+        record = self.ensure_project(session, project)
+        made = 0
+        with self.files.lock(project.id):  # the periodic sync and a request must not both push
+            for job in predictions.unpushed_jobs(session, self.storage, project):
+                table = predictions.read_preannotations(self.storage, job, project)
+                tasks = session.scalars(
+                    select(LabelStudioTask).where(LabelStudioTask.project_id == project.id)
+                ).all()
+                payload = predictions.task_predictions(self.storage, project, table, tasks)
+                if payload is None:  # its picks' tasks are made by the next sync
+                    continue
+                if payload:
+                    created = self._call(
+                        "POST", f"/api/projects/{record.ls_project_id}/import/predictions", json=payload
+                    ).json()["created"]
+                    if created != len(payload):  # Label Studio skips what it finds invalid (logged there)
+                        raise PoseCloudError(
+                            f"Label Studio took {created} of job {job.id}'s {len(payload)} pre-annotations"
+                        )
+                predictions.mark_pushed(self.storage, job, len(payload))
+                made += len(payload)
+        return made
 
     # --- labels back into the project ------------------------------------------------------------
 
@@ -308,8 +336,8 @@ class LabelStudio:
 def keep_labels_in_step(
     ls: LabelStudio, sessions: sessionmaker[Session], every_s: float, stop: threading.Event
 ) -> threading.Thread:
-    """Start a thread that, every ``every_s`` until ``stop``, makes tasks for newly picked frames
-    and reconciles the label files of every project that has a Label Studio project (catching up
+    """Start a thread that, every ``every_s`` until ``stop``, makes tasks for newly picked frames,
+    pushes the pre-annotations of finished jobs and reconciles the label files of every project that has a Label Studio project (catching up
     with what the webhooks missed). Label Studio being down is logged and tried again next round."""
 
     def loop() -> None:
@@ -319,6 +347,7 @@ def keep_labels_in_step(
                     project = session.get(Project, record.project_id)
                     try:
                         ls.sync_tasks(session, project)
+                        ls.push_predictions(session, project)
                         ls.reconcile(session, project)
                     except Exception as e:  # down, restarting, a project mid-deletion: next round
                         session.rollback()

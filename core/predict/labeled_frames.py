@@ -3,6 +3,7 @@ pixel error, and a summary (error per split, confidence on visible vs. NaN-label
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.predict.frame_stream import join_keypoints
 from core.predict.oom import HalvingBatches
 from core.predict.trained_model import TrainedModel
+from core.smoothing.ensemble import ensemble_stats
 
 
 def predict_images(
@@ -37,6 +39,33 @@ def predict_images(
         xy += [scale_points(p, w, h, *size) for p, size in zip(points, sizes, strict=True)]
         confidence.append(conf)
     return np.stack(xy), np.concatenate(confidence)
+
+
+def predict_image_table(
+    member_dirs: list[Path],
+    data_dir: Path,
+    images: list[str],
+    name: str,
+    batch_size: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> PoseTable:
+    """Project images (``images``: paths relative to ``data_dir``) predicted by one model or by an
+    ensemble's members, combined as their median per keypoint with their mean likelihood
+    (``ensemble_stats``; separate images are no video, so no EKS). One row per image: x, y (each
+    image's pixels) and likelihood; ``name`` is the scorer. ``progress(members done, members)``."""
+    tables = []
+    for done, member in enumerate(member_dirs, 1):
+        model = TrainedModel.load(member)
+        xy, confidence = predict_images(model, [data_dir / image for image in images], batch_size)
+        values = np.concatenate([xy, confidence[..., None]], axis=-1)
+        tables.append(PoseTable(list(model.project.keypoints), list(images), values, PREDICTION_FIELDS, name))
+        if progress:
+            progress(done, len(member_dirs))
+    if len(tables) == 1:
+        return tables[0]
+    stats = ensemble_stats(tables, [str(d) for d in member_dirs])
+    values = np.concatenate([stats.median, stats.likelihood[..., None]], axis=-1)
+    return PoseTable(stats.keypoints, list(images), values, PREDICTION_FIELDS, name)
 
 
 def _model_input(model: TrainedModel, path: Path) -> tuple[np.ndarray, tuple[int, int]]:

@@ -1,4 +1,5 @@
-"""Labeling in Label Studio: open a project's labeling page, sync now, labeling progress; the
+"""Labeling in Label Studio: open a project's labeling page, sync now, labeling progress,
+pre-annotations from a model and active selection of frames (jobs); the
 frames served to the labeler (with the project's access check); Label Studio's webhooks; and the
 proxy through which alone browsers reach Label Studio (``app.labelstudio.proxy``)."""
 
@@ -12,6 +13,7 @@ import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 
@@ -19,12 +21,19 @@ from app.api.deps import (
     BrowserProjectDep,
     BrowserUserDep,
     ProjectDep,
+    QueueDep,
     SessionDep,
+    SettingsDep,
     StorageDep,
     UserDep,
     accessible_projects,
 )
+from app.api.routes.jobs import to_out
+from app.api.routes.models import chosen_models, require_trained
+from app.api.routes.videos import get_video
+from app.api.schemas import JobOut, PreannotationCreate, SelectionCreate
 from app.labelstudio.accounts import LabelStudioDown
+from app.labelstudio.labels import view_images
 from app.labelstudio.projects import LabelStudio
 from app.labelstudio.proxy import (
     DROPPED_REQUEST_HEADERS,
@@ -34,7 +43,8 @@ from app.labelstudio.proxy import (
     access_for,
     check,
 )
-from worker.db.models import LabelStudioProject, Project
+from worker import submit
+from worker.db.models import LabelStudioProject, LabelStudioTask, Project
 from worker.layout import data_prefix
 
 router = APIRouter(tags=["labeling"])
@@ -79,17 +89,108 @@ def open_labeling(project: ProjectDep, user: UserDep, session: SessionDep, ls: L
 
 @router.post("/projects/{project_id}/labeling/sync")
 def sync_now(project: ProjectDep, session: SessionDep, ls: LabelStudioDep) -> dict:
-    """Catch up now: new frames become tasks, the interface is put back if edited, and the label
-    files are rewritten from Label Studio's annotations."""
+    """Catch up now: new frames become tasks, finished jobs' pre-annotations go onto their tasks,
+    the interface is put back if edited, and the label files are rewritten from Label Studio's
+    annotations."""
     if session.get(LabelStudioProject, project.id) is None:
         raise HTTPException(409, f"project {project.id} has no labeling page yet; open it with POST labeling")
     try:
         made = ls.sync_tasks(session, project)
+        pushed = ls.push_predictions(session, project)
         config = ls.check_config(session, project)
         counts = ls.reconcile(session, project)
     except LabelStudioDown as e:
         raise _down(e) from None
-    return {"tasks_made": len(made), "config": config, **counts}
+    return {"tasks_made": len(made), "predictions_made": pushed, "config": config, **counts}
+
+
+@router.post("/projects/{project_id}/labeling/preannotate", status_code=201, response_model=JobOut)
+def preannotate(
+    body: PreannotationCreate,
+    project: ProjectDep,
+    user: UserDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    ls: LabelStudioDep,
+) -> JobOut:
+    """Model-assisted labeling: every task's frames predicted by a model or an ensemble (a job);
+    once it succeeds, the next sync puts the keypoints on the tasks as predictions marked with the
+    model's or ensemble's name."""
+    models, name = chosen_models(project, body.model_id, body.ensemble_id, session)
+    # Label Studio must answer (nothing is queued while it is down), with posecloud's labeling
+    # interface (which it checks the predictions against)
+    try:
+        ls.sync_tasks(session, project)
+        ls.check_config(session, project)
+    except LabelStudioDown as e:
+        raise _down(e) from None
+    tasks = session.scalars(
+        select(LabelStudioTask)
+        .where(LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None))
+        .order_by(LabelStudioTask.ls_task_id)
+    ).all()
+    if not tasks:
+        raise HTTPException(
+            409,
+            f"project {project.id} has no frames to label yet: extract frames from a video "
+            "(POST videos/{id}/extract-frames or labeling/select) or upload labels, then pre-annotate",
+        )
+    require_trained(models)
+    job = submit.start_preannotation(
+        session,
+        queue,
+        project_id=project.id,
+        user_id=user.id,
+        models=models,
+        name=name,
+        images=[image for task in tasks for image in view_images(project, task.image).values()],
+        max_attempts=settings.max_attempts,
+    )
+    return to_out(job)
+
+
+@router.post("/projects/{project_id}/labeling/select", status_code=201, response_model=JobOut)
+def select_frames(
+    body: SelectionCreate,
+    project: ProjectDep,
+    user: UserDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    ls: LabelStudioDep,
+) -> JobOut:
+    """Active selection: a video predicted by a model or an ensemble's members (jobs), the ``n``
+    frames with the worst outlier scores (ensemble spread, temporal norm, Pose PCA error,
+    confidence) extracted with their context, and, at the next sync, tasks for them carrying the
+    model's (the ensemble's EKS) keypoints as predictions."""
+    models, name = chosen_models(project, body.model_id, body.ensemble_id, session)
+    video = get_video(project, body.video_id, session)
+    require_trained(models)
+    if len(project.views) > 1:
+        raise HTTPException(
+            422,
+            "active selection scores one camera's video; for a camera project extract frames of a session "
+            "with POST videos/{id}/extract-frames, then pre-annotate them",
+        )
+    if body.n > video.frames:
+        raise HTTPException(422, f"the video has {video.frames} frames; ask for at most that many")
+    try:  # Label Studio must answer: nothing is queued while it is down
+        ls.check_config(session, project)
+    except LabelStudioDown as e:
+        raise _down(e) from None
+    job = submit.start_selection(
+        session,
+        queue,
+        project_id=project.id,
+        user_id=user.id,
+        video_id=video.id,
+        models=models,
+        name=name,
+        n=body.n,
+        max_attempts=settings.max_attempts,
+    )
+    return to_out(job)
 
 
 @router.get("/projects/{project_id}/labeling/progress")

@@ -156,6 +156,30 @@ def read_ensemble(project: ProjectDep, ensemble_id: int, session: SessionDep) ->
     return ensemble_out(get_ensemble(project, ensemble_id, session))
 
 
+def chosen_models(
+    project: Project, model_id: int | None, ensemble_id: int | None, session: Session
+) -> tuple[list[Model], str]:
+    """The model, or the ensemble's members, that a request names, and the model's or ensemble's
+    name: 422 unless it names exactly one, 404 for an unknown one."""
+    if (model_id is None) == (ensemble_id is None):
+        raise HTTPException(422, "give exactly one of model_id or ensemble_id")
+    if model_id is not None:
+        model = get_model(project, model_id, session)
+        models, name = [model], model.name
+    else:
+        ensemble = get_ensemble(project, ensemble_id, session)
+        models, name = ensemble.members, ensemble.name
+    return models, name
+
+
+def require_trained(models: list[Model]) -> None:
+    untrained = [m.name for m in models if m.summary is None]
+    if untrained:
+        raise HTTPException(
+            409, f"models {untrained} have not finished training; use them once their training jobs succeed"
+        )
+
+
 @router.post("/predictions", status_code=201, response_model=JobOut)
 def predict(
     body: PredictionCreate,
@@ -169,18 +193,9 @@ def predict(
     With an ensemble: a smoothing job (``<video>.eks.csv``) whose children predict with each member in
     parallel. With separate cameras every view's video of the session is predicted (one CSV per
     view's video; an ensemble's views smoothed together)."""
-    if (body.model_id is None) == (body.ensemble_id is None):
-        raise HTTPException(422, "give exactly one of model_id or ensemble_id")
+    models, _ = chosen_models(project, body.model_id, body.ensemble_id, session)
     video = get_video(project, body.video_id, session)
-    if body.model_id is not None:
-        models = [get_model(project, body.model_id, session)]
-    else:
-        models = get_ensemble(project, body.ensemble_id, session).members
-    untrained = [m.name for m in models if m.summary is None]
-    if untrained:
-        raise HTTPException(
-            409, f"models {untrained} have not finished training; predict once their training jobs succeed"
-        )
+    require_trained(models)
     job = submit.start_prediction(
         session,
         queue,
