@@ -26,7 +26,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         args.slots,
         load_example_project=not args.no_example,
         labelstudio_port=None if args.no_labelstudio else args.labelstudio_port,
+        mongo_port=None if args.no_fiftyone else args.mongo_port,
     )
+
+
+def cmd_labelstudio(args: argparse.Namespace) -> int:
+    from app.labelstudio.standalone import run
+
+    return run(args.port)
 
 
 def _add_address(p: argparse.ArgumentParser) -> None:
@@ -35,7 +42,7 @@ def _add_address(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the service's commands: api, up."""
+    """Add the service's commands: api, up, labelstudio."""
     p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
     _add_address(p)
     p.set_defaults(run=cmd_api)
@@ -52,7 +59,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--labelstudio-port", type=int, default=8081, help="Label Studio's port on 127.0.0.1 (default 8081)"
     )
     p.add_argument("--no-labelstudio", action="store_true", help="run without Label Studio")
+    p.add_argument(
+        "--mongo-port", type=int, default=27117, help="FiftyOne's MongoDB port on 127.0.0.1 (default 27117)"
+    )
+    p.add_argument("--no-fiftyone", action="store_true", help="run without FiftyOne (and its MongoDB)")
     p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser(
+        "labelstudio",
+        help="run Label Studio on 127.0.0.1 in the foreground, set up for the API (a container of its own)",
+    )
+    p.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (default 8081)")
+    p.set_defaults(run=cmd_labelstudio)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -102,28 +102,20 @@ def test_an_ensemble_pre_annotates_the_tasks_and_selects_frames(api: Api, toy, w
             io.BytesIO(c.get(f"/projects/{project}/jobs/{done['id']}/artifacts/frames.csv").content)
         )
         assert list(frames["image"]) == list(picks.index) and len(picks) == 3
-        eks = _artifact(c, project, {"id": done["id"]}, "preannotations.csv")
-        assert np.isfinite(eks.to_numpy(float)).all()
+        assert np.isfinite(picks.to_numpy(float)).all()  # the EKS's keypoints on the picks
         # the picks' frames and their t±2 context are in the project
         for frame in frames["frame"]:
             for t in range(frame - 2, frame + 3):
                 if 0 <= t < video["frames"]:
                     name = f"labeled-data/test_vid/img{t:08d}.png"
                     assert c.get(f"/projects/{project}/frames/{name}").status_code == 200
-    new = _wait(
-        lambda: (
-            (
-                t := [
-                    t
-                    for t in _tasks(browser, opened["ls_project_id"])
-                    if t["total_predictions"] and "test_vid" in t["data"]["image"]
-                ]
-            )
-            and len(t) == 3
-            and t
-        ),
-        timeout=30,
-    )
+
+    def selected() -> list[dict] | None:
+        """The picks' tasks, once the sync has made them with their predictions."""
+        tasks = [t for t in _tasks(browser, opened["ls_project_id"]) if "/test_vid/" in t["data"]["image"]]
+        return tasks if len(tasks) == 3 and all(t["total_predictions"] == 1 for t in tasks) else None
+
+    new = _wait(selected, timeout=30)
     _check_predictions(browser, new, picks, "ens")
     assert all(t["total_annotations"] == 0 for t in new)  # to label, starting from the EKS
 
