@@ -17,11 +17,14 @@ def run(port: int) -> int:
     settings = Settings()
     server = LabelStudioServer(settings.labelstudio_dir, port, settings.public_url)
 
-    def stop(_signum: int, _frame: object) -> None:
-        server.stop()
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # stopped after the wait below, which holds the process's wait lock
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, interrupt)
     server.start()
     print(f"Label Studio on {server.url} ({settings.labelstudio_dir}); browsers reach it through the API")
-    return server.process.wait()
+    try:
+        return server.process.wait()
+    except KeyboardInterrupt:
+        server.stop()
+        return 0
