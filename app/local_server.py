@@ -54,3 +54,17 @@ class LocalServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+    def serve_in_foreground(self) -> int:
+        """Wait on the started server until it exits or SIGTERM / SIGINT (a container's stop) stops
+        it; returns its exit status."""
+
+        def interrupt(_signum: int, _frame: object) -> None:
+            raise KeyboardInterrupt  # handled after the wait below, which holds the process's wait lock
+
+        signal.signal(signal.SIGTERM, interrupt)
+        try:
+            return self.process.wait()
+        except KeyboardInterrupt:
+            self.stop()
+            return 0

@@ -84,8 +84,23 @@ def browser_user(
     return user
 
 
+UPLOAD_HEADER = "X-Posecloud-Upload"
+
+
+def upload_user(
+    request: Request, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
+) -> User:
+    """For uploads: the bearer token, or, from the front end's uploader, the session cookie with the
+    ``X-Posecloud-Upload`` header, which a page of another site cannot send (a forged form carries
+    no such header, and a cross-site script's custom header needs a CORS consent never given)."""
+    if token is None and request.headers.get(UPLOAD_HEADER) != "1":
+        return current_user(session, None)
+    return browser_user(request, session, token)
+
+
 UserDep = Annotated[User, Depends(current_user)]
 BrowserUserDep = Annotated[User, Depends(browser_user)]
+UploadUserDep = Annotated[User, Depends(upload_user)]
 
 
 def accessible_projects(user: User) -> Select[tuple[Project]]:
@@ -111,5 +126,10 @@ def _visible_project(session: Session, user: User, project_id: int) -> Project:
     return project
 
 
+def project_for_upload(project_id: int, user: UploadUserDep, session: SessionDep) -> Project:
+    return _visible_project(session, user, project_id)
+
+
 ProjectDep = Annotated[Project, Depends(project_for_user)]
+UploadProjectDep = Annotated[Project, Depends(project_for_upload)]
 BrowserProjectDep = Annotated[Project, Depends(project_for_browser)]

@@ -5,8 +5,6 @@ reaches it)."""
 
 from __future__ import annotations
 
-import signal
-
 from app.labelstudio.server import LabelStudioServer
 from app.settings import Settings
 
@@ -17,14 +15,6 @@ def run(port: int) -> int:
     settings = Settings()
     server = LabelStudioServer(settings.labelstudio_dir, port, settings.public_url)
 
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt  # stopped after the wait below, which holds the process's wait lock
-
-    signal.signal(signal.SIGTERM, interrupt)
     server.start()
     print(f"Label Studio on {server.url} ({settings.labelstudio_dir}); browsers reach it through the API")
-    try:
-        return server.process.wait()
-    except KeyboardInterrupt:
-        server.stop()
-        return 0
+    return server.serve_in_foreground()

@@ -11,6 +11,8 @@ from typing import IO, Any
 
 import httpx
 
+UPLOAD_HEADER = "X-Posecloud-Upload"  # with the session cookie: an upload from the front end's page
+
 
 class ApiError(Exception):
     """The service refused a request: ``status`` and its ``detail`` message."""
@@ -102,8 +104,14 @@ class Api:
         body = {"n": n, "context": context}
         return self._json("POST", f"/projects/{project_id}/videos/{video_id}/extract-frames", json=body)
 
-    def video_url(self, project_id: int, video_id: int) -> str:
-        """The browser's address of a video (served with the session cookie)."""
+    @staticmethod
+    def videos_path(project_id: int) -> str:
+        """Where the browser's uploader sends videos (with the session cookie and ``UPLOAD_HEADER``)."""
+        return f"/projects/{project_id}/videos"
+
+    @staticmethod
+    def video_path(project_id: int, video_id: int) -> str:
+        """The browser's address of a video's file (served to the session cookie)."""
         return f"/projects/{project_id}/videos/{video_id}/file"
 
     # labeling
@@ -117,8 +125,8 @@ class Api:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")
 
     # training and models
-    def train_config_schema(self) -> dict:
-        return self._json("GET", "/train-config-schema")
+    def train_config_schema(self, project_id: int) -> dict:
+        return self._json("GET", f"/projects/{project_id}/train-config-schema")
 
     def models(self, project_id: int) -> list[dict]:
         return self._json("GET", f"/projects/{project_id}/models")

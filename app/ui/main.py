@@ -10,7 +10,7 @@ from app.ui.session import api, must
 
 PAGES = Path(__file__).with_name("screens")  # not "pages": Streamlit would list that folder itself
 
-st.set_page_config(page_title="posecloud", page_icon="🐭", layout="wide")
+st.set_page_config(page_title="posecloud", page_icon=":material/pets:", layout="wide")
 client = api()
 me = must(client.me)
 projects = must(client.projects)
@@ -35,7 +35,10 @@ with st.sidebar:
 
 page = st.navigation(
     [
-        st.Page(PAGES / "projects.py", title="Projects", icon="📁", default=True),
+        st.Page(PAGES / "projects.py", title="Projects", icon=":material/folder:", default=True),
+        st.Page(PAGES / "videos.py", title="Videos", icon=":material/movie:"),
+        st.Page(PAGES / "labeling.py", title="Frames and labels", icon=":material/label:"),
+        st.Page(PAGES / "training.py", title="Training", icon=":material/model_training:"),
     ]
 )
 page.run()

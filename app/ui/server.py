@@ -41,3 +41,15 @@ class UIServer(LocalServer):
 
     def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
         super().wait_ready(timeout_s)
+
+
+def run(port: int, api_url: str, log: Path) -> int:
+    """``posecloud ui``: the front end alone, in the foreground (for development, or a container
+    beside the API's); the API serves it when started with ``POSECLOUD_UI_PORT`` = ``port``."""
+    server = UIServer(port, api_url, log)
+    server.start()
+    server.wait_ready()
+    print(
+        f"the front end runs on {server.url}, calling the API at {api_url}; browsers reach it through the API"
+    )
+    return server.serve_in_foreground()

@@ -12,7 +12,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
+from app.api.deps import (
+    BrowserProjectDep,
+    ProjectDep,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    UploadProjectDep,
+    UploadUserDep,
+    UserDep,
+)
 from app.api.routes.jobs import to_out
 from app.api.schemas import FrameExtraction, JobOut, VideoOut
 from app.filenames import extension, safe_filename
@@ -83,15 +93,16 @@ def check_camera_video(project: Project, name: str) -> None:
 @router.post("", status_code=201, response_model=VideoOut, openapi_extra=_UPLOAD_BODY)
 async def upload_video(
     request: Request,
-    project: ProjectDep,
+    project: UploadProjectDep,
     filename: Annotated[str, Query(min_length=1, max_length=1000, description="the file's name (sanitised)")],
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
-    user: UserDep,
+    user: UploadUserDep,
     queue: QueueDep,
 ) -> Video:
     """Upload a video as the raw request body; it is streamed to disk, then validated with ffprobe.
+    Browsers (the front end's uploader) may use the session cookie with ``X-Posecloud-Upload: 1``.
 
     413 when larger than the limit, 400 when empty, 422 when it is not a readable video. The original
     is kept; a transcode job makes a constant-frame-rate, all-keyframe H.264 copy for exact seeking.
@@ -132,8 +143,10 @@ def read_video(project: ProjectDep, video_id: int, session: SessionDep) -> Video
 
 
 @router.get("/{video_id}/file", response_class=FileResponse)
-def download_video(project: ProjectDep, video_id: int, session: SessionDep, storage: StorageDep) -> Response:
-    """The original uploaded file."""
+def download_video(
+    project: BrowserProjectDep, video_id: int, session: SessionDep, storage: StorageDep
+) -> Response:
+    """The original uploaded file (also to the signed-in browser: the front end plays it)."""
     video = get_video(project, video_id, session)
     media_type = mimetypes.guess_type(video.filename)[0] or "application/octet-stream"
     local = storage.local_path(video.storage_key)

@@ -14,6 +14,7 @@ import pytest
 from tests.app.labelstudio.conftest import Api
 from tests.app.labelstudio.test_labeling import _open, _point, _wait
 from tests.browser import chromium_browser
+from tests.labelstudio_page import label_first_task
 from tests.testdata import REPO, TOY
 
 ARTIFACTS = REPO / "test-artifacts" / "labelstudio"
@@ -73,26 +74,9 @@ def test_a_user_clicks_keypoints_in_label_studio_and_the_label_file_has_them(api
     page.screenshot(path=ARTIFACTS / "1-data-manager.png")
     (ARTIFACTS / "refused.txt").write_text("\n".join(refused))
     assert not refused, refused
-    page.locator(".dm-table__row-wrapper, [class*='table-row'], [class*='Table_row']").first.click()
-    frame = page.locator("img[src*='/frames/'], canvas").first
-    frame.wait_for(timeout=60_000)
-    page.wait_for_timeout(1500)
-    page.screenshot(path=ARTIFACTS / "2-labeling.png")
-    assert not refused, refused
-
-    # the frame being labeled is drawn on stacked canvas layers of one size (the frame's)
-    boxes = [tuple(b.values()) for c in page.locator("canvas").all() if (b := c.bounding_box())]
-    x, y, w, h = max(set(boxes), key=boxes.count)
-    box = {"x": x, "y": y, "width": w, "height": h}
     clicks = {"nose": (0.25, 0.40), "tail": (0.70, 0.65)}
-    for hotkey, (fx, fy) in zip("12", clicks.values(), strict=True):  # each keypoint's key, then a click
-        page.keyboard.press(hotkey)
-        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-        page.wait_for_timeout(300)
-    page.screenshot(path=ARTIFACTS / "3-clicked.png")
-    page.get_by_role("button", name="Submit").click()
-    page.wait_for_timeout(1000)
-    page.screenshot(path=ARTIFACTS / "4-submitted.png")
+    label_first_task(page, clicks, ARTIFACTS, "2")
+    assert not refused, refused
 
     def labels() -> pd.DataFrame | None:
         resp = api.client(token).get(f"/projects/{project}/labels")

@@ -10,7 +10,9 @@ import httpx
 import pytest
 import websockets
 
+from app.ui.client import UPLOAD_HEADER
 from tests.app.ui.conftest import Stack
+from tests.testdata import TOY_VIDEO
 
 
 def _signed_in(stack: Stack, username: str) -> httpx.Client:
@@ -114,3 +116,32 @@ def test_the_websocket_needs_a_session_and_this_sites_origin(
     )
     own = stack.url if origin == "own" else origin
     assert asyncio.run(_handshake(stack, cookie, own)) == fate
+
+
+def test_the_browser_uploads_videos_with_its_cookie_only_with_the_upload_header(stack: Stack) -> None:
+    """A forged cross-site form carries the cookie but cannot add the header: it is refused."""
+    browser = _signed_in(stack, "ivan")
+    project = browser.post(
+        "/projects", json={"name": "up", "keypoints": ["nose"]}, headers={"Authorization": "Bearer x"}
+    )
+    assert project.status_code == 401  # the JSON API itself never takes the cookie
+    token = browser.cookies["posecloud_session"]
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        pid = api.post("/projects", json={"name": "up", "keypoints": ["nose"]}).json()["id"]
+    clip = TOY_VIDEO.read_bytes()
+    forged = browser.post(f"/projects/{pid}/videos", params={"filename": "a.mp4"}, content=clip)
+    assert forged.status_code == 401
+    uploaded = browser.post(
+        f"/projects/{pid}/videos", params={"filename": "a.mp4"}, content=clip, headers={UPLOAD_HEADER: "1"}
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    played = browser.get(
+        f"/projects/{pid}/videos/{uploaded.json()['id']}/file", headers={"Range": "bytes=0-99"}
+    )
+    assert played.status_code == 206
+    assert played.content == clip[:100]
+    stranger = _signed_in(stack, "judy")
+    refused = stranger.post(
+        f"/projects/{pid}/videos", params={"filename": "b.mp4"}, content=clip, headers={UPLOAD_HEADER: "1"}
+    )
+    assert refused.status_code == 404

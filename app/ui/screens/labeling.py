@@ -1,0 +1,131 @@
+"""Frames and labels: pick frames to label from the videos, labeling progress per keypoint, the
+labeled frames drawn with their labels (to check them before training), and the way into the
+project's Label Studio page."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from app.ui.client import ApiError
+from app.ui.jobs import ACTIVE, job_card
+from app.ui.session import api, attempt, current_project
+
+REFRESH_S = 3.0
+
+client = api()
+project = current_project(client)
+pid = project["id"]
+st.title(f"Frames and labels · {project['name']}")
+
+st.subheader("Label in Label Studio")
+left, right = st.columns(2)
+if left.button(
+    "Prepare the labeling page", type="primary", help="makes a task of every picked or labeled frame"
+):
+    opened = attempt(client.open_labeling, pid)
+    if opened is not None:
+        st.session_state[f"labeling-url-{pid}"] = opened["url"]
+        st.success(f"{opened['tasks_made']} new tasks; the labeling interface is {opened['config']}.")
+if right.button(
+    "Sync labels now", help="catch up with Label Studio at once (it happens every few seconds anyway)"
+):
+    synced = attempt(client.sync_labels, pid)
+    if synced is not None:
+        st.success(f"Synced: {synced}")
+if url := st.session_state.get(f"labeling-url-{pid}"):
+    st.link_button("Open Label Studio ↗", url)
+
+st.subheader("Pick frames to label")
+videos = attempt(client.videos, pid) or []
+if not videos:
+    st.info("Upload a video on the Videos page first.")
+else:
+    by_id = {v["id"]: v for v in videos}
+    with st.form("extract"):
+        chosen = st.multiselect(
+            "Videos", list(by_id), default=list(by_id), format_func=lambda i: by_id[i]["filename"]
+        )
+        n = st.number_input(
+            "Frames per video", min_value=1, max_value=2000, value=20,
+            help="picked for varied postures (k-means on the frames' appearance)",
+        )  # fmt: skip
+        context = st.number_input("Context frames on each side", min_value=0, max_value=5, value=2)
+        if st.form_submit_button("Pick frames"):
+            for video_id in chosen:
+                job = attempt(client.extract_frames, pid, video_id, int(n), int(context))
+                if job is not None:
+                    st.success(f"Picking {n} frames from {by_id[video_id]['filename']} (job {job['id']}).")
+
+
+@st.fragment(run_every=REFRESH_S)
+def extraction_and_progress() -> None:
+    jobs = [j for j in attempt(client.jobs, pid) or [] if j["kind"] == "extract_frames"]
+    for job in [j for j in jobs if j["state"] in ACTIVE] + [j for j in jobs if j["state"] not in ACTIVE][:3]:
+        job_card(client, pid, job, "frame extraction")
+    try:
+        progress = client.labeling_progress(pid)
+    except ApiError as e:
+        st.caption(f"Labeling progress unavailable: {e.detail}")
+        return
+    st.metric("Frames labeled", f"{progress['labeled']} / {progress['frames']}")
+    counts = pd.DataFrame(
+        {"keypoint": list(progress["keypoints"]), "frames": list(progress["keypoints"].values())}
+    )
+    figure = px.bar(counts, x="keypoint", y="frames", title="Labeled frames per keypoint", height=320)
+    st.plotly_chart(figure, key="per-keypoint")
+
+
+st.subheader("Labeling progress")
+extraction_and_progress()
+
+
+def labels_table(view: str | None) -> pd.DataFrame | None:
+    try:
+        raw = client.labels_csv(pid, view)
+    except ApiError as e:
+        st.info(e.detail)
+        return None
+    table = pd.read_csv(io.BytesIO(raw), header=[0, 1, 2], index_col=0)
+    table.columns = table.columns.droplevel(0)  # the scorer
+    return table
+
+
+def labeled_frame(image: bytes, row: pd.Series, skeleton: list[list[str]], name: str) -> go.Figure:
+    """The frame with its keypoints (hover: name and pixel position) and skeleton edges."""
+    picture = Image.open(io.BytesIO(image))
+    figure = px.imshow(picture)
+    points = {k: (row[(k, "x")], row[(k, "y")]) for k in dict.fromkeys(row.index.get_level_values(0))}
+    for a, b in skeleton:
+        if a in points and b in points:
+            figure.add_scatter(
+                x=[points[a][0], points[b][0]], y=[points[a][1], points[b][1]], mode="lines",
+                line={"color": "white", "width": 1}, hoverinfo="skip", showlegend=False,
+            )  # fmt: skip
+    shown = {k: p for k, p in points.items() if pd.notna(p[0]) and pd.notna(p[1])}
+    figure.add_scatter(
+        x=[p[0] for p in shown.values()], y=[p[1] for p in shown.values()], mode="markers",
+        marker={"size": 9, "color": list(range(len(shown))), "colorscale": "Turbo", "line": {"width": 1}},
+        text=list(shown), hovertemplate="%{text}<br>x %{x:.1f}, y %{y:.1f}<extra></extra>", showlegend=False,
+    )  # fmt: skip
+    figure.update_layout(title=name, height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0})
+    return figure
+
+
+st.subheader("Labeled frames")
+view = st.selectbox("View", project["views"]) if len(project["views"]) > 1 else None
+table = labels_table(view)
+if table is not None and len(table):
+    labeled = table[table.notna().any(axis=1)]
+    st.caption(f"{len(labeled)} labeled frames; {int(labeled.isna().all(axis=1).sum())} without any keypoint")
+    frame_name = st.selectbox("Frame", list(labeled.index))
+    image = attempt(client.frame, pid, frame_name)
+    if image is not None:
+        st.plotly_chart(
+            labeled_frame(image, labeled.loc[frame_name], project["skeleton"], frame_name), key="frame"
+        )

@@ -1,0 +1,113 @@
+"""Videos: upload several at once (the browser streams each file to the service, with a progress
+bar; nothing is held in memory), their transcoding, what each video is, a preview."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from app.ui.client import UPLOAD_HEADER
+from app.ui.jobs import ACTIVE, progress_text
+from app.ui.media import play
+from app.ui.session import api, attempt, current_project
+
+REFRESH_S = 3.0
+
+client = api()
+project = current_project(client)
+st.title(f"Videos · {project['name']}")
+
+# The upload goes from the browser straight to the service (session cookie plus the upload header),
+# so a multi-GB file streams from disk: Streamlit's own uploader would hold it in memory.
+UPLOADER = """
+<div style="border:1px dashed #bbb;border-radius:8px;padding:1rem">
+  <input type="file" id="pc-files" multiple accept="video/*,.mp4,.avi,.mov,.mkv,.webm">
+  <button id="pc-upload" style="margin-left:1rem">Upload</button>
+  <div id="pc-status" style="margin-top:.8rem"></div>
+</div>
+<script>
+(() => {
+  const url = __URL__, header = __HEADER__;
+  const status = document.getElementById("pc-status");
+  const row = (name) => {
+    const div = document.createElement("div");
+    div.className = "pc-upload-row";
+    div.innerHTML = '<span></span> <progress max="1" value="0" style="width:40%"></progress> <b></b>';
+    div.children[0].textContent = name;
+    status.appendChild(div);
+    return div;
+  };
+  const send = (file) => new Promise((resolve) => {
+    const div = row(file.name), bar = div.children[1], outcome = div.children[2];
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", url + "?filename=" + encodeURIComponent(file.name));
+    xhr.setRequestHeader(header, "1");
+    xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    xhr.onload = () => {
+      let detail = "";
+      try { detail = JSON.parse(xhr.responseText).detail || ""; } catch (e) {}
+      outcome.textContent = xhr.status === 201 ? "uploaded" : "refused: " + (detail || xhr.statusText);
+      outcome.style.color = xhr.status === 201 ? "green" : "#b00020";
+      resolve();
+    };
+    xhr.onerror = () => { outcome.textContent = "failed: the connection was lost"; resolve(); };
+    xhr.send(file);
+  });
+  document.getElementById("pc-upload").onclick = async () => {
+    for (const file of document.getElementById("pc-files").files) await send(file);
+  };
+})();
+</script>
+"""
+st.subheader("Upload")
+st.html(
+    UPLOADER.replace("__URL__", json.dumps(client.videos_path(project["id"]))).replace(
+        "__HEADER__", json.dumps(UPLOAD_HEADER)
+    ),
+    unsafe_allow_javascript=True,
+)
+
+
+@st.fragment(run_every=REFRESH_S)
+def video_table() -> None:
+    videos = attempt(client.videos, project["id"]) or []
+    if not videos:
+        st.info("No videos yet: choose files above and press Upload.")
+        return
+    transcodes = {
+        j["params"].get("video_id"): j
+        for j in attempt(client.jobs, project["id"]) or []
+        if j["kind"] == "transcode"
+    }
+    rows = []
+    for v in videos:
+        job = transcodes.get(v["id"])
+        state = "ready" if v["transcoded"] else progress_text(job) if job else "original only"
+        rows.append(
+            {
+                "id": v["id"],
+                "video": v["filename"],
+                "frames": v["frames"],
+                "fps": round(v["fps"], 2),
+                "size": f"{v['width']}x{v['height']}",
+                "codec": v["codec"],
+                "MB": round(v["size_bytes"] / 1e6, 1),
+                "transcoding": state,
+            }
+        )
+    st.dataframe(rows, hide_index=True)
+    if any(j["state"] in ACTIVE for j in transcodes.values()):
+        st.caption("Transcoding runs in the background; this list updates by itself.")
+
+
+st.subheader("Your videos")
+video_table()
+
+videos = attempt(client.videos, project["id"]) or []
+if videos:
+    st.subheader("Preview")
+    by_id = {v["id"]: v for v in videos}
+    chosen = st.selectbox("Video", list(by_id), format_func=lambda i: by_id[i]["filename"])
+    play(client.video_path(project["id"], chosen))
