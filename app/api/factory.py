@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, jobs, labeling, labels, models, projects, ui, videos, workers
 from app.api.routes import fiftyone as fiftyone_routes
+from app.api.routes import results as results_routes
 from app.fiftyone.mongo import MongoServer
 from app.fiftyone.servers import FiftyOneServers, keep_stopping_idle
 from app.labelstudio.projects import LabelStudio, keep_labels_in_step
@@ -87,4 +88,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers, ui):
         app.include_router(module.router)
     app.include_router(fiftyone_routes.router)
+    app.include_router(results_routes.router)
     return app

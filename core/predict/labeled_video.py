@@ -36,7 +36,8 @@ def write_labeled_video(
     radius = max(2, round(min(info.width, info.height) / 150))
     # Even sizes for yuv420p; frames are padded by one pixel where needed.
     width, height = info.width + info.width % 2, info.height + info.height % 2
-    with av.open(str(tmp), mode="w") as container:
+    # the index first (faststart): a browser starts playing before the whole file has arrived
+    with av.open(str(tmp), mode="w", options={"movflags": "faststart"}) as container:
         stream = container.add_stream("libx264", rate=round(info.fps) or 30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "20", "preset": "veryfast"}

@@ -89,6 +89,7 @@ def smooth_session(
     s: float | None,
     metrics_model_dir: Path,
     progress: Progress | None = None,
+    labeled_videos: list[Path] | None = None,
 ) -> list[Path]:
     """The EKS of every member's predictions of one session: ``member_csvs[view][member]``, the
     prediction CSVs of each view's video (one view for a single camera). Several views are smoothed
@@ -96,7 +97,8 @@ def smooth_session(
     ``core.predict.ensemble.smooth_session``). ``s`` fixes the smoothing parameter (None: fitted).
 
     Writes ``<stem>.eks.csv`` per view (the stem of the view's member CSVs: the video's), its
-    variances and its metrics, with the PCAs of ``metrics_model_dir``'s training split.
+    variances and its metrics, with the PCAs of ``metrics_model_dir``'s training split; with
+    ``labeled_videos`` (the views' videos), each drawn with its EKS (``labeled_video_path``).
     ``progress`` gets ``{"step": "smoothing", "keypoints_done": k, "keypoints": K}``.
 
     Returns the EKS CSVs in view order.
@@ -107,6 +109,9 @@ def smooth_session(
         for csvs, table in zip(member_csvs, smoothed, strict=True)
     ]
     _write_metrics(eks, metrics_model_dir)
+    if labeled_videos:
+        skeleton = load_model_config(metrics_model_dir)[0].skeleton_indices
+        _draw(labeled_videos, smoothed, skeleton, out_dir)
     return eks
 
 

@@ -82,6 +82,26 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
         capture.release()
 
 
+def read_frame(path: str | Path, index: int) -> np.ndarray:
+    """Frame ``index`` as ``(H, W, 3)`` uint8 RGB, by seeking (exact in an all-keyframe video, such
+    as the transcoded copy of an upload)."""
+    capture = cv2.VideoCapture(str(path))
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 0)  # as iter_frames: frames as stored
+    try:
+        frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if not 0 <= index < max(frames, 1):
+            raise VideoError(
+                f"{Path(path).name} has frames 0 to {frames - 1}; frame {index} is not one of them"
+            )
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+    finally:
+        capture.release()
+    if not ok:
+        raise VideoError(f"cannot decode frame {index} of {Path(path).name}; the file may be truncated")
+    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+
 def iter_batches(path: str | Path, batch_size: int) -> Iterator[np.ndarray]:
     """Consecutive frames as ``(B, H, W, 3)`` uint8 arrays (the last batch may be shorter)."""
     batch: list[np.ndarray] = []

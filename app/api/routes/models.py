@@ -7,22 +7,35 @@ waits for them.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, UserDep
+from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
 from app.api.routes.jobs import to_out
 from app.api.routes.videos import get_video
-from app.api.schemas import EnsembleCreate, EnsembleOut, JobOut, ModelCreate, ModelOut, PredictionCreate
+from app.api.schemas import (
+    EnsembleCreate,
+    EnsembleOut,
+    JobOut,
+    ModelCreate,
+    ModelOut,
+    PredictionCreate,
+    Rename,
+)
 from app.settings import Settings
 from core.config import TrainConfig, parse_config
 from worker import submit
-from worker.db.models import Ensemble, Model, Project, User
+from worker.db.models import Ensemble, Job, Model, Project, User
 from worker.queue import JobQueue
+from worker.records import ACTIVE
+from worker.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["models"])
+LABELED_VIDEO_FRAMES = (
+    18_000  # a prediction draws a labeled video unasked up to this length (10 min at 30 fps)
+)
 
 
 def model_out(model: Model) -> ModelOut:
@@ -156,6 +169,90 @@ def read_ensemble(project: ProjectDep, ensemble_id: int, session: SessionDep) ->
     return ensemble_out(get_ensemble(project, ensemble_id, session))
 
 
+def _rename(session: Session, row: Model | Ensemble, name: str, what: str) -> None:
+    row.name = name
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise HTTPException(
+            409, f"the project already has {what} named {name!r}; choose another name"
+        ) from None
+
+
+@router.patch("/models/{model_id}", response_model=ModelOut)
+def rename_model(project: ProjectDep, model_id: int, body: Rename, session: SessionDep) -> ModelOut:
+    model = get_model(project, model_id, session)
+    _rename(session, model, body.name, "a model")
+    return model_out(model)
+
+
+@router.patch("/ensembles/{ensemble_id}", response_model=EnsembleOut)
+def rename_ensemble(project: ProjectDep, ensemble_id: int, body: Rename, session: SessionDep) -> EnsembleOut:
+    ensemble = get_ensemble(project, ensemble_id, session)
+    _rename(session, ensemble, body.name, "an ensemble")
+    return ensemble_out(ensemble)
+
+
+def _require_unused(
+    session: Session, project: Project, models: list[Model], ensemble: Ensemble | None
+) -> None:
+    """409 while a waiting, queued or running job trains or uses ``models`` (or ``ensemble``)."""
+    model_ids = {m.id for m in models}
+    train_jobs = {m.train_job_id for m in models} | {ensemble.train_job_id if ensemble else None}
+    ensemble_ids = {ensemble.id} if ensemble else set()
+    active = select(Job).where(Job.project_id == project.id, Job.state.in_(ACTIVE)).order_by(Job.id)
+    for job in session.scalars(active):
+        used = {job.params.get("model_id"), *job.params.get("model_ids", [])} & model_ids or {
+            job.params.get("ensemble_id"),
+            *job.params.get("ensemble_ids", []),
+        } & ensemble_ids
+        if job.id in train_jobs or used:
+            raise HTTPException(
+                409,
+                f"job {job.id} ({job.kind}, {job.state}) uses it; cancel the job (POST jobs/{job.id}/cancel) "
+                "or wait for it to end, then delete",
+            )
+
+
+def _delete(session: Session, storage: Storage, models: list[Model], ensemble: Ensemble | None) -> Response:
+    """Delete the models, their files and their training records (an ensemble's group job too); the
+    predictions made with them stay, as jobs of the project."""
+    jobs = [m.train_job for m in models] + [ensemble.train_job if ensemble else None]
+    for row in [*models, ensemble, *jobs]:
+        if row is not None:
+            session.delete(row)
+    session.commit()
+    for model in models:
+        storage.delete(model.storage_prefix)
+    return Response(status_code=204)
+
+
+@router.delete("/models/{model_id}", status_code=204)
+def delete_model(project: ProjectDep, model_id: int, session: SessionDep, storage: StorageDep) -> Response:
+    """Delete a model that no job is using (an ensemble's member goes with its ensemble)."""
+    model = get_model(project, model_id, session)
+    if model.ensemble is not None:
+        raise HTTPException(
+            409,
+            f"model {model.name!r} is a member of ensemble {model.ensemble.name!r}; delete the ensemble "
+            f"(DELETE ensembles/{model.ensemble.id}), which deletes its members",
+        )
+    _require_unused(session, project, [model], None)
+    return _delete(session, storage, [model], None)
+
+
+@router.delete("/ensembles/{ensemble_id}", status_code=204)
+def delete_ensemble(
+    project: ProjectDep, ensemble_id: int, session: SessionDep, storage: StorageDep
+) -> Response:
+    """Delete an ensemble and its members, when no job is using them."""
+    ensemble = get_ensemble(project, ensemble_id, session)
+    members = list(ensemble.members)
+    _require_unused(session, project, members, ensemble)
+    return _delete(session, storage, members, ensemble)
+
+
 def chosen_models(
     project: Project, model_id: int | None, ensemble_id: int | None, session: Session
 ) -> tuple[list[Model], str]:
@@ -206,6 +303,9 @@ def predict(
         ensemble_id=body.ensemble_id,
         s=body.s,
         max_attempts=settings.max_attempts,
+        labeled_video=video.frames <= LABELED_VIDEO_FRAMES
+        if body.labeled_video is None
+        else body.labeled_video,
     )
     return to_out(job)
 

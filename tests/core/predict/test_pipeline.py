@@ -104,6 +104,20 @@ def test_a_progress_callback_that_raises_stops_the_prediction(tiny_model, toy_cl
     assert threading.active_count() == threads  # the decoding thread stopped too
 
 
+def test_the_eks_is_drawn_on_the_video_when_asked(tiny_model, toy_clip, tmp_path):
+    smooth_session(
+        synthetic_members(tmp_path, views=1, frames=40),
+        tmp_path / "out",
+        s=None,
+        metrics_model_dir=tiny_model,
+        labeled_videos=[toy_clip],
+    )
+    drawn = tmp_path / "out" / "clip.labeled.mp4"
+    assert probe_video(drawn).frame_count == 40
+    data = drawn.read_bytes()
+    assert data.index(b"moov") < data.index(b"mdat")  # faststart: a browser plays it while it loads
+
+
 def synthetic_members(folder: Path, views: int, frames: int = 200) -> list[list[Path]]:
     """``[view][member]`` CSVs of 3 synthetic members per view, 17 keypoints (``kp0`` ...)."""
     member_csvs = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import VideoError
-from core.video.reader import iter_batches, iter_frames, probe_video
+from core.video.reader import iter_batches, iter_frames, probe_video, read_frame
 from tests.testdata import TOY_VIDEO, write_video
 
 
@@ -26,6 +26,16 @@ def test_batches_cover_every_frame_in_order(tmp_path):
     assert [len(b) for b in batches] == [3, 3, 1]
     red = np.concatenate(batches)[:, 16, 24, 0].astype(int)
     np.testing.assert_allclose(red, 30 * np.arange(7), atol=4)
+
+
+def test_read_frame_seeks_to_the_frame(tmp_path):
+    frames = np.zeros((9, 32, 48, 3), np.uint8)
+    for i in range(9):
+        frames[i, :, :, 0] = 25 * i
+    path = write_video(tmp_path / "v.mp4", frames, pix_fmt="yuv444p")
+    assert [int(read_frame(path, i)[16, 24, 0]) for i in (0, 5, 8)] == pytest.approx([0, 125, 200], abs=4)
+    with pytest.raises(VideoError, match="frames 0 to 8; frame 9"):
+        read_frame(path, 9)
 
 
 def test_odd_sized_video(tmp_path):
