@@ -25,7 +25,7 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile.gpu"
 HADOLINT_CONFIG = ROOT / ".hadolint.yaml"
 
-POSECLOUD_SERVICES = ("api", "worker", "labelstudio")  # the services running the posecloud image
+POSECLOUD_SERVICES = ("api", "worker", "labelstudio", "ui")  # the services running the posecloud image
 SHARED_VOLUME = "posecloud-data"
 SECRETS = ("POSTGRES_PASSWORD",)
 
@@ -159,8 +159,7 @@ def test_hadolint_fails_on_a_careless_dockerfile(tmp_path):
 
 
 def test_compose_has_the_services(config):
-    # only what exists: the UI and FiftyOne join behind the API's port when they land
-    assert set(config["services"]) == {"redis", "postgres", "api", "worker", "labelstudio"}
+    assert {"redis", "postgres", "api", "worker", "labelstudio", "ui"} <= set(config["services"])
 
 
 def test_every_posecloud_setting_in_the_compose_file_is_read_by_the_code(config):
@@ -190,7 +189,7 @@ def test_images_are_pinned(config):
     assert config["services"]["postgres"]["image"].startswith("postgres:15")
     assert config["services"]["redis"]["image"].startswith("redis:7")
     posecloud_images = {config["services"][name]["image"] for name in POSECLOUD_SERVICES}
-    assert len(posecloud_images) == 1, "api, worker and labelstudio run one image"
+    assert len(posecloud_images) == 1, "api, worker, labelstudio and ui run one image"
     for name in POSECLOUD_SERVICES:
         assert Path(config["services"][name]["build"]["dockerfile"]).name == "Dockerfile.gpu"
 
@@ -205,24 +204,23 @@ def test_posecloud_commands(config):
         name: {int(p["target"]) for p in service.get("ports", [])} for name, service in services.items()
     }
     assert published["api"] == {8000}  # the one address
-    for name in ("redis", "postgres", "worker", "labelstudio"):
+    for name in set(services) - {"api"}:
         assert not published[name], f"{name} should not be published on the host"
     assert services["labelstudio"]["command"][0] == "labelstudio"
+    assert services["ui"]["command"][0] == "ui"
 
 
-def test_only_the_api_reaches_label_studio(config):
-    # Label Studio binds 127.0.0.1 of the API container's network namespace: on no network of its own
-    labelstudio = config["services"]["labelstudio"]
-    assert labelstudio["network_mode"] == "service:api"
-    assert "networks" not in labelstudio and "ports" not in labelstudio
+@pytest.mark.parametrize(
+    ("name", "port_setting"), [("labelstudio", "POSECLOUD_LABELSTUDIO_PORT"), ("ui", "POSECLOUD_UI_PORT")]
+)
+def test_only_the_api_reaches_label_studio_and_the_front_end(config, name, port_setting):
+    # each binds 127.0.0.1 of the API container's network namespace: on no network of its own
+    service = config["services"][name]
+    assert service["network_mode"] == "service:api"
+    assert "networks" not in service and "ports" not in service
     api = config["services"]["api"]["environment"]
-    assert (
-        api["POSECLOUD_LABELSTUDIO_PORT"]
-        == labelstudio["command"][labelstudio["command"].index("--port") + 1]
-    )
-    assert (
-        labelstudio["environment"]["POSECLOUD_DATA_ROOT"] == api["POSECLOUD_DATA_ROOT"]
-    )  # admin secrets, data
+    assert api[port_setting] == service["command"][service["command"].index("--port") + 1]
+    assert service["environment"]["POSECLOUD_DATA_ROOT"] == api["POSECLOUD_DATA_ROOT"]  # secrets, data
 
 
 @pytest.mark.parametrize("service", POSECLOUD_SERVICES)
