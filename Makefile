@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LS_VENV := .ls-venv
 LS_STAMP := $(LS_VENV)/.installed-stamp
 
-.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised clean
+.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue, chromium
 # for the browser tests).
@@ -60,6 +60,9 @@ bench-service: install
 
 bench-semisupervised: install
 	$(PY) benchmarks/semisupervised.py --minutes 4 --seeds 0 1 2
+
+bench-labelstudio: install labelstudio
+	$(PY) benchmarks/labelstudio_benchmark.py
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache

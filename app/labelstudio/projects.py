@@ -10,6 +10,9 @@ Which side is the source of truth:
   labeling interface (a config edited by hand in Label Studio is put back). An uploaded label
   file's rows become tasks, with their labels, for frames that had none; frames that already have
   a task keep Label Studio's annotation.
+
+A model's keypoints reach the tasks as predictions (pre-annotations), pushed by the service once
+the job that made them has succeeded (``app.labelstudio.predictions``).
 """
 
 from __future__ import annotations
