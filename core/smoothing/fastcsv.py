@@ -63,7 +63,6 @@ def _read_plain_csv(path: Path, required: tuple[str, ...]) -> PoseTable | None:
             dtype={0: str, **{c: np.float64 for c in range(1, width)}},
             keep_default_na=False,
             na_values={c: [""] for c in range(1, width)},
-            float_precision="round_trip",
             skip_blank_lines=True,
         )
     except (ValueError, pd.errors.ParserError):
