@@ -208,21 +208,16 @@ def smooth_multi_camera(
         if progress:
             progress(0, n_kp)
 
-    def smooth(obs: list[np.ndarray], var: list[np.ndarray]) -> tuple[MultiCamSmoothed, list]:
-        result = _smooth_stacked(
-            np.concatenate(obs, axis=-1),
-            np.concatenate(var, axis=-1),
-            names,
-            stats[names[0]].keypoints,
-            s,
-            step,
-        )
-        return result, [(v.xy, v.posterior_var) for v in result.views.values()]
+    def smooth(obs: list[np.ndarray], var: list[np.ndarray], q: np.ndarray | None) -> tuple:
+        y, r = np.concatenate(obs, axis=-1), np.concatenate(var, axis=-1)
+        result = _smooth_stacked(y, r, names, stats[names[0]].keypoints, q, step)
+        return result, [(v.xy, v.posterior_var) for v in result.views.values()], result.views[names[0]].s
 
+    fixed = None if s is None else np.full(n_kp, float(s))
     cameras = [members_of(stats[n].members[..., :2], stats[n].members[..., 2]) for n in names]
     views = [slice(2 * v, 2 * v + 2) for v in range(len(names))]
     result, _ = robust_smooth(
-        cameras, [median[..., v] for v in views], [spread[..., v] for v in views], smooth
+        cameras, [median[..., v] for v in views], [spread[..., v] for v in views], smooth, fixed
     )
     if progress:
         progress(n_kp, n_kp)
@@ -234,10 +229,11 @@ def _smooth_stacked(
     r: np.ndarray,
     names: list[str],
     keypoints: list[str],
-    s: float | None,
+    q: np.ndarray | None,
     step: Callable[[], None],
 ) -> MultiCamSmoothed:
-    """Smooth the views' stacked ``(frames, keypoints, 2V)`` observations with variances ``r``."""
+    """Smooth the views' stacked ``(frames, keypoints, 2V)`` observations with variances ``r``;
+    ``q`` the latent random-walk variance per keypoint (None: fitted)."""
     n_kp = y.shape[1]
     mean, c = fit_pca(y, r, keypoints)
     yc = y - mean
@@ -247,7 +243,7 @@ def _smooth_stacked(
     latent = np.einsum("kmi,tkm->tki", c, np.where(np.isfinite(yc), yc, 0.0))
     m0 = np.zeros((n_kp, LATENT_DIMS))
     p0 = (latent.var(axis=0) + typical_noise(r)[:, None])[..., None] * np.eye(LATENT_DIMS)
-    q = fit_latent(yc, r, c) if s is None else np.full(n_kp, float(s))
+    q = fit_latent(yc, r, c) if q is None else q
     step()
     z, cov, _ = kalman_smooth(yc, r, c, q, m0, p0)
     xy = np.einsum("kmi,tki->tkm", c, z) + mean  # (T, K, 2V)

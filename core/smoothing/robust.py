@@ -49,17 +49,15 @@ class Members:
     Attributes:
         xy: ``(members, frames, keypoints, 2)`` predictions, pixels; NaN where a member does not count.
         bins: ``(members, frames, keypoints)`` confidence bin of each prediction (0 where it does not count).
+        valid: ``(members, frames, keypoints)`` where a prediction counts.
     """
 
     xy: np.ndarray
     bins: np.ndarray
-
-    @property
-    def valid(self) -> np.ndarray:
-        return np.isfinite(self.xy[..., 0])
+    valid: np.ndarray
 
     def keypoints(self, chosen: slice) -> Members:
-        return Members(self.xy[:, :, chosen], self.bins[:, :, chosen])
+        return Members(self.xy[:, :, chosen], self.bins[:, :, chosen], self.valid[:, :, chosen])
 
 
 def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
@@ -72,7 +70,7 @@ def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
         if seen.size:
             edges = np.quantile(seen, np.linspace(0, 1, CONFIDENCE_BINS + 1)[1:-1])
             bins[..., k] = np.where(valid[..., k], np.searchsorted(edges, likelihood[..., k]), 0)
-    return Members(xy, bins)
+    return Members(xy, bins, valid)
 
 
 @dataclass(frozen=True)
@@ -186,7 +184,10 @@ def combine(members: Members, noise: MemberNoise, rho: np.ndarray) -> tuple[np.n
 
 
 Result = TypeVar("Result")
-Smoother = Callable[[list[np.ndarray], list[np.ndarray]], tuple[Result, list[tuple[np.ndarray, np.ndarray]]]]
+Smoother = Callable[
+    [list[np.ndarray], list[np.ndarray], np.ndarray | None],
+    tuple[Result, list[tuple[np.ndarray, np.ndarray]], np.ndarray],
+]
 
 
 def robust_smooth(
@@ -194,6 +195,7 @@ def robust_smooth(
     medians: Sequence[np.ndarray],
     spreads: Sequence[np.ndarray],
     smooth: Smoother,
+    s: np.ndarray | None = None,
     rounds: int = ROUNDS,
 ) -> tuple[Result, list[MemberNoise]]:
     """Smooth the members' median under the members' spread, then alternate combining each camera's
@@ -207,15 +209,18 @@ def robust_smooth(
         cameras: each camera's members.
         medians, spreads: each camera's ``(frames, keypoints, 2)`` members' median and its variance
             from the members' spread (pixels²).
-        smooth: maps the cameras' observations and variances (lists of ``(frames, keypoints, 2)``) to
-            a result and, per camera, the smoothed positions and posterior variances.
+        smooth: maps the cameras' observations and variances (lists of ``(frames, keypoints, 2)``)
+            and the smoothing parameter per keypoint (None: fit it) to a result, per camera the
+            smoothed positions and posterior variances, and the smoothing parameter used.
+        s: ``(keypoints,)`` the user's smoothing parameter, or None to fit it: on the first pass
+            and the last (the passes between keep the first's, which saves most of the fitting).
 
     Returns:
         the last result of ``smooth`` and each camera's fitted noise model.
     """
-    result, tracks = smooth(list(medians), list(spreads))
+    result, tracks, first = smooth(list(medians), list(spreads), s)
     noise = [initial_noise(m, squared_residuals(m, *track)) for m, track in zip(cameras, tracks, strict=True)]
-    for _ in range(rounds):
+    for round_ in range(rounds):
         observations, variances = [], []
         for c, (members, track) in enumerate(zip(cameras, tracks, strict=True)):
             r2 = squared_residuals(members, *track)
@@ -224,5 +229,5 @@ def robust_smooth(
             obs, var = combine(members, noise[c], responsibilities(members, noise[c], r2))
             observations.append(obs)
             variances.append(var)
-        result, tracks = smooth(observations, variances)
+        result, tracks, _ = smooth(observations, variances, s if round_ == rounds - 1 else first)
     return result, noise

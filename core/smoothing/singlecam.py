@@ -53,19 +53,17 @@ def smooth_single_camera(
     check_smoothing_parameter(s)
     n_kp = stats.median.shape[1]
     members = members_of(stats.members[..., :2], stats.members[..., 2])
+    fixed = None if s is None else np.array([float(s)])
+
+    def smooth(obs: list[np.ndarray], var: list[np.ndarray], q: np.ndarray | None) -> tuple:
+        part = _smooth_observations(obs[0], var[0], q)
+        return part, [(part.xy, part.posterior_var)], part.s
+
     parts = []
     for k in range(n_kp):
         chosen = slice(k, k + 1)
-
-        def smooth(obs: list[np.ndarray], var: list[np.ndarray]) -> tuple[Smoothed, list]:
-            part = _smooth_observations(obs[0], var[0], s)
-            return part, [(part.xy, part.posterior_var)]
-
-        parts.append(
-            robust_smooth(
-                [members.keypoints(chosen)], [stats.median[:, chosen]], [stats.noise[:, chosen]], smooth
-            )[0]
-        )
+        median, spread = stats.median[:, chosen], stats.noise[:, chosen]
+        parts.append(robust_smooth([members.keypoints(chosen)], [median], [spread], smooth, fixed)[0])
         if progress:
             progress(k + 1, n_kp)
     return Smoothed(
@@ -75,10 +73,11 @@ def smooth_single_camera(
     )
 
 
-def _smooth_observations(median: np.ndarray, noise: np.ndarray, s: float | None) -> Smoothed:
-    """The smoothed ``(frames, keypoints, 2)`` observations, given their noise variances."""
+def _smooth_observations(median: np.ndarray, noise: np.ndarray, q: np.ndarray | None) -> Smoothed:
+    """The smoothed ``(frames, keypoints, 2)`` observations, given their noise variances; ``q``
+    the smoothing parameter per keypoint (None: fitted)."""
     n_frames, n_kp, _ = median.shape
-    q = fit_independent(median, noise) if s is None else np.full(n_kp, float(s))
+    q = fit_independent(median, noise) if q is None else q
     y = median.reshape(n_frames, -1)
     r = noise.reshape(n_frames, -1)
     m0, p0 = diffuse_prior(y, r)
