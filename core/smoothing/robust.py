@@ -29,12 +29,12 @@ import numpy as np
 
 from core.smoothing.kalman import MIN_VARIANCE
 
-CONFIDENCE_BINS = 4
+CONFIDENCE_BINS = 8
 ROUNDS = 3
 # Pseudo-counts pulling a confidence bin's outlier rate and gain towards the keypoint's overall
 # ones, so that a nearly empty bin (ties in the likelihoods) keeps sensible values.
 BIN_PRIOR = 20.0
-OUTLIER_PROB_RANGE = (1e-4, 0.5)
+OUTLIER_PROB_RANGE = (1e-4, 0.95)
 # The outlier component is at least this many times wider (in variance) than the typical member.
 OUTLIER_VAR_FACTOR = 25.0
 INITIAL_OUTLIER_PROB = 0.05
