@@ -124,6 +124,16 @@ class Api:
     def labeling_progress(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")
 
+    def preannotate(self, project_id: int, model_id: int | None, ensemble_id: int | None) -> dict:
+        body = {"model_id": model_id, "ensemble_id": ensemble_id}
+        return self._json("POST", f"/projects/{project_id}/labeling/preannotate", json=body)
+
+    def select_frames(
+        self, project_id: int, video_id: int, n: int, model_id: int | None, ensemble_id: int | None
+    ) -> dict:
+        body = {"video_id": video_id, "n": n, "model_id": model_id, "ensemble_id": ensemble_id}
+        return self._json("POST", f"/projects/{project_id}/labeling/select", json=body)
+
     # training and models
     def train_config_schema(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/train-config-schema")

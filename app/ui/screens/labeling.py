@@ -17,6 +17,11 @@ from app.ui.jobs import ACTIVE, job_card
 from app.ui.session import api, attempt, current_project
 
 REFRESH_S = 3.0
+FRAME_KINDS = {
+    "extract_frames": "frame extraction",
+    "select_frames": "active selection",
+    "preannotate": "pre-annotation",
+}
 
 client = api()
 project = current_project(client)
@@ -43,11 +48,22 @@ if url := st.session_state.get(f"labeling-url-{pid}"):
 
 st.subheader("Pick frames to label")
 videos = attempt(client.videos, pid) or []
+trained = [("ensemble", e) for e in attempt(client.ensembles, pid) or [] if e["state"] == "succeeded"]
+trained += [("model", m) for m in attempt(client.models, pid) or [] if m["state"] == "succeeded"]
+
+
+def model_and_ensemble(which: int) -> tuple[int | None, int | None]:
+    """The chosen entry of ``trained`` as the API's (model_id, ensemble_id)."""
+    kind, item = trained[which]
+    return (None, item["id"]) if kind == "ensemble" else (item["id"], None)
+
+
 if not videos:
     st.info("Upload a video on the Videos page first.")
 else:
     by_id = {v["id"]: v for v in videos}
-    with st.form("extract"):
+    varied, active = st.tabs(["Varied postures", "Where a model is unsure"])
+    with varied, st.form("extract"):
         chosen = st.multiselect(
             "Videos", list(by_id), default=list(by_id), format_func=lambda i: by_id[i]["filename"]
         )
@@ -61,13 +77,52 @@ else:
                 job = attempt(client.extract_frames, pid, video_id, int(n), int(context))
                 if job is not None:
                     st.success(f"Picking {n} frames from {by_id[video_id]['filename']} (job {job['id']}).")
+    with active:
+        if not trained:
+            st.info("Train a model or an ensemble first: its least certain frames are picked here.")
+        else:
+            with st.form("select"):
+                video_id = st.selectbox("Video", list(by_id), format_func=lambda i: by_id[i]["filename"])
+                which = st.selectbox(
+                    "Model or ensemble",
+                    range(len(trained)),
+                    format_func=lambda i: f"{trained[i][0]} {trained[i][1]['name']}",
+                )
+                n_active = st.number_input(
+                    "Frames", min_value=1, max_value=2000, value=20,
+                    help="the frames with the worst outlier scores (ensemble spread, jumps, Pose PCA error, low confidence), "
+                    "extracted with their context; their tasks carry the model's keypoints to correct",
+                )  # fmt: skip
+                if st.form_submit_button("Pick uncertain frames"):
+                    kind, item = trained[which]
+                    job = attempt(
+                        client.select_frames, pid, video_id, int(n_active), *model_and_ensemble(which)
+                    )
+                    if job is not None:
+                        st.success(
+                            f"Scoring {by_id[video_id]['filename']} with {kind} {item['name']!r} (job {job['id']})."
+                        )
+if trained:
+    with st.form("preannotate"):
+        which = st.selectbox(
+            "Pre-annotate the tasks with",
+            range(len(trained)),
+            format_func=lambda i: f"{trained[i][0]} {trained[i][1]['name']}",
+        )
+        if st.form_submit_button(
+            "Pre-annotate", help="the model's keypoints appear on every task, to correct instead of click"
+        ):
+            kind, item = trained[which]
+            job = attempt(client.preannotate, pid, *model_and_ensemble(which))
+            if job is not None:
+                st.success(f"Predicting the tasks' frames with {kind} {item['name']!r} (job {job['id']}).")
 
 
 @st.fragment(run_every=REFRESH_S)
 def extraction_and_progress() -> None:
-    jobs = [j for j in attempt(client.jobs, pid) or [] if j["kind"] == "extract_frames"]
+    jobs = [j for j in attempt(client.jobs, pid) or [] if j["kind"] in FRAME_KINDS and j["parent_id"] is None]
     for job in [j for j in jobs if j["state"] in ACTIVE] + [j for j in jobs if j["state"] not in ACTIVE][:3]:
-        job_card(client, pid, job, "frame extraction")
+        job_card(client, pid, job, FRAME_KINDS[job["kind"]])
     try:
         progress = client.labeling_progress(pid)
     except ApiError as e:
