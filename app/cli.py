@@ -27,7 +27,15 @@ def cmd_up(args: argparse.Namespace) -> int:
         load_example_project=not args.no_example,
         labelstudio_port=None if args.no_labelstudio else args.labelstudio_port,
         mongo_port=None if args.no_fiftyone else args.mongo_port,
+        ui_port=None if args.no_ui else args.ui_port,
     )
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from app.settings import Settings
+    from app.ui.server import run
+
+    return run(args.port, args.api_url, Settings().data_root / "ui.log")
 
 
 def cmd_labelstudio(args: argparse.Namespace) -> int:
@@ -42,7 +50,7 @@ def _add_address(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the service's commands: api, up, labelstudio."""
+    """Add the service's commands: api, up, ui, labelstudio."""
     p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
     _add_address(p)
     p.set_defaults(run=cmd_api)
@@ -63,7 +71,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--mongo-port", type=int, default=27117, help="FiftyOne's MongoDB port on 127.0.0.1 (default 27117)"
     )
     p.add_argument("--no-fiftyone", action="store_true", help="run without FiftyOne (and its MongoDB)")
+    p.add_argument(
+        "--ui-port", type=int, default=8501, help="the front end's port on 127.0.0.1 (default 8501)"
+    )
+    p.add_argument("--no-ui", action="store_true", help="run without the browser front end")
     p.set_defaults(run=cmd_up)
+
+    p = sub.add_parser(
+        "ui", help="run the Streamlit front end alone on 127.0.0.1 (the API serves it under /ui/)"
+    )
+    p.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
+    p.add_argument("--api-url", default="http://127.0.0.1:8000", help="the API the pages call")
+    p.set_defaults(run=cmd_ui)
 
     p = sub.add_parser(
         "labelstudio",

@@ -1,5 +1,5 @@
 """``posecloud up``: Redis (when none is running), Label Studio (on 127.0.0.1, reached through the
-API), the API and a worker on this machine, the example project loaded; Ctrl-C stops them all."""
+API), FiftyOne's MongoDB (authentication on, 127.0.0.1), the API and a worker on this machine, the example project loaded; Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import urllib.parse
 import urllib.request
 
 from app.example import DEMO_USER, load_example
+from app.fiftyone.mongo import MongoServer
 from app.labelstudio.server import LabelStudioServer
 from app.redis_server import RedisServer, reachable
 from app.settings import Settings
+from app.ui.server import UIServer
 from core.errors import ConfigError
 from worker.supervisor import catch_stop_signals, stop_processes
 
@@ -50,9 +52,16 @@ def _wait_ready(url: str, process: subprocess.Popen) -> None:
 
 
 def run_app(
-    host: str, port: int, slots: int, load_example_project: bool = True, labelstudio_port: int | None = 8081
+    host: str,
+    port: int,
+    slots: int,
+    load_example_project: bool = True,
+    labelstudio_port: int | None = 8081,
+    mongo_port: int | None = 27117,
+    ui_port: int | None = 8501,
 ) -> int:
-    """Everything on this machine; ``labelstudio_port`` None runs without Label Studio."""
+    """Everything on this machine; ``labelstudio_port`` None runs without Label Studio, ``mongo_port``
+    None without FiftyOne (whose servers the API starts on demand)."""
     password = demo_password(host, load_example_project)
     settings = Settings()
     redis_server = None
@@ -76,11 +85,23 @@ def run_app(
         labelstudio = LabelStudioServer(settings.labelstudio_dir, labelstudio_port, public)
         labelstudio.start()
         env |= {"POSECLOUD_LABELSTUDIO_PORT": str(labelstudio_port), "POSECLOUD_PUBLIC_URL": public}
+    mongo = MongoServer(settings.mongo_dir, mongo_port) if mongo_port is not None else None
+    if mongo is not None:
+        env |= {"POSECLOUD_MONGO_PORT": str(mongo_port)}
+    ui = None
+    if ui_port is not None:  # the front end, which the API serves under /ui/
+        ui = UIServer(ui_port, f"http://127.0.0.1:{port}", settings.data_root / "ui.log")
+        ui.start()
+        env |= {"POSECLOUD_UI_PORT": str(ui_port)}
     cli = [sys.executable, "-m", "app.cli"]
     processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
     stopping = catch_stop_signals()
     try:
+        if mongo is not None:
+            mongo.start()
         _wait_ready(f"{base}/health", processes[0])
+        if ui is not None:
+            ui.wait_ready()
         if labelstudio is not None:
             labelstudio.wait_ready()
         processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
@@ -90,8 +111,10 @@ def run_app(
             summary += f"; sign in as {DEMO_USER!r} with the password in POSECLOUD_DEMO_PASSWORD"
             summary += " (unset: the README's default)" if password == DEFAULT_DEMO_PASSWORD else ""
         labeling = f", Label Studio {base}/labelstudio/ (through the API)" if labelstudio else ""
+        labeling += f", FiftyOne under {base}/fiftyone/<project>/" if mongo else ""
+        opening = f"open {base}/ in a browser" if ui else "no front end (--no-ui)"
         print(
-            f"\nposecloud is up: {base} (API docs {base}/docs{labeling}), queue {settings.redis_url}, "
+            f"\nposecloud is up: {opening}; API {base} (API docs {base}/docs{labeling}), queue {settings.redis_url}, "
             f"data {settings.data_root}\n{summary}\nCtrl-C stops everything.",
             flush=True,
         )
@@ -102,6 +125,10 @@ def run_app(
         return 0
     finally:
         stop_processes(processes[::-1], signal.SIGINT, STOP_GRACE_S)  # the worker first, then the API
+        if mongo is not None:  # after the API, which stops its FiftyOne servers first
+            mongo.stop()
+        if ui is not None:
+            ui.stop()
         if labelstudio is not None:
             labelstudio.stop()
         if redis_server:

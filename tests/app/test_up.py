@@ -27,10 +27,11 @@ def _get(url: str, token: str | None = None) -> dict | list:
 
 
 def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None:
-    port, redis_port, ls_port = free_port(), free_port(), free_port()
+    port, redis_port, ls_port, mongo_port, ui_port = (free_port() for _ in range(5))
     redis_url = f"redis://127.0.0.1:{redis_port}/0"
     env = {**os.environ, "POSECLOUD_DATA_ROOT": str(tmp_path / "data"), "POSECLOUD_REDIS_URL": redis_url}
     command = [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--labelstudio-port", str(ls_port)]
+    command += ["--mongo-port", str(mongo_port), "--ui-port", str(ui_port)]
     up = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
@@ -43,6 +44,7 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
         assert reachable(redis_url), "up should start its own Redis when none is reachable"
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30).read())
         assert health["parts"]["labelstudio"]["state"] == "up", health
+        socket.create_connection(("127.0.0.1", mongo_port), timeout=2).close()  # FiftyOne's MongoDB is up
         assert not any("posecloud-demo" in line for line in lines), "up must not print a password"
         base = f"http://127.0.0.1:{port}"
         form = urllib.parse.urlencode({"username": "demo", "password": "posecloud-demo"}).encode()
@@ -50,6 +52,13 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
             token = json.loads(resp.read())["access_token"]
         (project,) = _get(f"{base}/projects", token)
         assert project["name"] == "mirror-mouse" and len(project["keypoints"]) == 17
+        # the front end answers through the API's port, to the signed-in browser
+        front = urllib.request.Request(
+            f"{base}/ui/_stcore/health", headers={"Cookie": f"posecloud_session={token}"}
+        )
+        with urllib.request.urlopen(front, timeout=30) as resp:
+            assert resp.read() == b"ok"
+        assert any(f"open http://127.0.0.1:{port}/ in a browser" in line for line in lines)
         (video,) = _get(f"{base}/projects/{project['id']}/videos", token)
         assert video["frames"] == 994
         # the worker is running: the upload's transcode job finishes
@@ -63,6 +72,10 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
     assert not reachable(redis_url)
     with pytest.raises(OSError):  # Label Studio stopped with the rest
         socket.create_connection(("127.0.0.1", ls_port), timeout=2).close()
+    with pytest.raises(OSError):  # and FiftyOne's MongoDB
+        socket.create_connection(("127.0.0.1", mongo_port), timeout=2).close()
+    with pytest.raises(OSError):  # and the front end
+        socket.create_connection(("127.0.0.1", ui_port), timeout=2).close()
     children = subprocess.run(
         ["pgrep", "-f", f"--port {port}"], capture_output=True, text=True
     ).stdout.split()
