@@ -1,5 +1,13 @@
 """Ensemble Kalman Smoother: posecloud against ensemble-kalman-smoother 4.6.2, same machine, one run.
 
+0. Families (benchmarks/eks_families.py, a generator independent of core/smoothing/synthetic.py):
+   every single-camera family (3,000 frames x 6 keypoints) and every multi-camera family (2,000
+   frames x 6 keypoints, 2-4 pinhole cameras): RMSE against the truth of the ensemble median,
+   ours and the reference, the z-score SD of ours and the reference, wall time in memory (our
+   statistics + smoothing; the reference's second call) and file to file (read, smooth, write;
+   the reference's first call). Per family also the smoothing parameter's diagnosis: s chosen by
+   the marginal likelihood (the old criterion, which the reference also uses) and by leave-one-out
+   error (ours) on the same observations, and the RMSE of each.
 1. Synthetic: 5 members x 17 keypoints x 20,000 frames (smooth truth + member noise + outlier jumps,
    seeded; core/smoothing/synthetic.py), automatic s. Wall time of each: the smoothing alone on
    loaded arrays, called twice on the same arrays (the reference's first call in its fresh process
@@ -34,9 +42,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from benchinfo import LoadAverages, machine, package_version  # noqa: E402
+from eks_families import CAMERA_FAMILIES, FAMILIES, simulate, simulate_cameras  # noqa: E402
 
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.smoothing.ensemble import ensemble_stats  # noqa: E402
+from core.smoothing.fit import LOG_TOLERANCE, fit_independent, golden_section_max  # noqa: E402
 from core.smoothing.io import (  # noqa: E402
     read_ensemble,
     read_smoothed,
@@ -44,6 +54,8 @@ from core.smoothing.io import (  # noqa: E402
     smoothed_table,
     write_smoothed,
 )
+from core.smoothing.kalman import diffuse_prior, loglik_independent, smooth_independent  # noqa: E402
+from core.smoothing.multicam import smooth_multi_camera  # noqa: E402
 from core.smoothing.singlecam import smooth_single_camera  # noqa: E402
 from core.smoothing.synthetic import simulate_ensemble  # noqa: E402
 
@@ -172,6 +184,112 @@ def synthetic(n_frames: int, work: Path) -> dict:
     }
 
 
+def s_diagnosis(stats, truth: np.ndarray) -> dict:
+    """Per keypoint, on the members' median with its spread-based variance (the old observation
+    model): s by marginal likelihood and by leave-one-out error, and the RMSE of smoothing with each."""
+    out = {"s_likelihood": [], "s_loo": [], "rmse_likelihood": [], "rmse_loo": []}
+    for k in range(stats.median.shape[1]):
+        y, r = stats.median[:, k], stats.noise[:, k]
+        m0, p0 = diffuse_prior(y, r)
+        s_loo = float(fit_independent(y[:, None], r[:, None])[0])
+        scale = float(np.nanmedian(r))
+
+        def loglik(log_rel, y=y, r=r, m0=m0, p0=p0, scale=scale):
+            return np.array(
+                [loglik_independent(y, r, np.full(2, scale * np.exp(v)), m0, p0).sum() for v in log_rel]
+            )
+
+        s_ml = scale * float(
+            np.exp(golden_section_max(loglik, np.array([-9.2]), np.array([9.2]), LOG_TOLERANCE)[0])
+        )
+        for name, value in (("likelihood", s_ml), ("loo", s_loo)):
+            mean = smooth_independent(y, r, np.full(2, value), m0, p0)[0]
+            out[f"s_{name}"].append(value)
+            out[f"rmse_{name}"].append(rmse(mean, truth[:, k]))
+    return out
+
+
+def family_single(fam, n_frames: int, work: Path) -> dict:
+    """One single-camera family: ours and the reference on the same member files."""
+    truth, members = simulate(fam, n_frames, seed=0)
+    folder = work / fam.name
+    paths = [write_pose_csv(m, folder / f"member{i}.csv") for i, m in enumerate(members)]
+
+    def in_memory():
+        stats = ensemble_stats(members)
+        return stats, smooth_single_camera(stats)
+
+    (stats, ours), ours_memory = timed(in_memory)
+    files = ours_file_to_file(paths, folder / "ours.csv")
+    ref = run_reference(["single", str(folder / "reference.csv"), *map(str, paths)])
+    ref_xy, ref_var = read_reference(folder / "reference.csv", stats.keypoints)
+    return {
+        "family": fam.name,
+        "members": fam.members,
+        "keypoints": len(stats.keypoints),
+        "frames": n_frames,
+        "outlier_heavy": fam.outlier_heavy,
+        "rmse_px": {
+            "ensemble_median": rmse(stats.median, truth),
+            "ours": rmse(ours.xy, truth),
+            "reference": rmse(ref_xy, truth),
+        },
+        "zscore_sd": {
+            "ours": zscore_sd(ours.xy, ours.posterior_var, truth),
+            "reference": zscore_sd(ref_xy, ref_var, truth),
+        },
+        "ours_nan": int(np.isnan(ours.xy).sum()),
+        "ours_in_memory_s": ours_memory,
+        "ours_file_to_file_s": files["total_s"],
+        "reference_in_memory_s": ref["smooth_second_s"],
+        "reference_file_to_file_s": reference_file_to_file(ref),
+        "s_per_keypoint": {"ours": [float(v) for v in ours.s], "reference": [float(v) for v in ref["s"]]},
+        "s_diagnosis": s_diagnosis(stats, truth),
+    }
+
+
+def family_cameras(cam, n_frames: int, work: Path) -> dict:
+    """One multi-camera family: ours and the reference (no calibration, its defaults) on the same files."""
+    views = simulate_cameras(cam, n_frames, seed=0)
+    folder = work / cam.name
+    groups = {
+        name: [write_pose_csv(m, folder / f"{name}_member{i}.csv") for i, m in enumerate(members)]
+        for name, (_, members) in views.items()
+    }
+    stats = {name: ensemble_stats(members) for name, (_, members) in views.items()}
+    result, ours_memory = timed(lambda: smooth_multi_camera(stats))
+    _, ours_files = timed(lambda: smooth_multicam_files(groups, folder / "ours"))
+    ref = run_reference(
+        ["multi", str(folder / "ref"), ",".join(views), *[str(p) for paths in groups.values() for p in paths]]
+    )
+    truth = np.stack([t for t, _ in views.values()])
+    ref_xy, ref_var = map(
+        np.stack,
+        zip(*[read_reference(folder / "ref" / f"{n}.csv", stats[n].keypoints) for n in views], strict=True),
+    )
+    xy = np.stack([result.views[n].xy for n in views])
+    var = np.stack([result.views[n].posterior_var for n in views])
+    return {
+        "family": cam.name,
+        "cameras": cam.cameras,
+        "members": cam.view.members,
+        "keypoints": len(stats["cam0"].keypoints),
+        "frames": n_frames,
+        "outlier_heavy": cam.view.outlier_heavy,
+        "rmse_px": {
+            "ensemble_median": rmse(np.stack([stats[n].median for n in views]), truth),
+            "ours": rmse(xy, truth),
+            "reference": rmse(ref_xy, truth),
+        },
+        "zscore_sd": {"ours": zscore_sd(xy, var, truth), "reference": zscore_sd(ref_xy, ref_var, truth)},
+        "ours_nan": int(np.isnan(xy).sum()),
+        "ours_in_memory_s": ours_memory,
+        "ours_file_to_file_s": ours_files,
+        "reference_in_memory_s": ref["smooth_second_s"],
+        "reference_file_to_file_s": reference_file_to_file(ref),
+    }
+
+
 def mirror_mouse(work: Path) -> dict:
     members = sorted((EKS_DATA / "mirror-mouse").glob("*.csv"))
     files = ours_file_to_file(members, work / "mouse_ours.csv")
@@ -231,12 +349,64 @@ def jax_events(events: dict) -> str:
     )
 
 
+def family_table(rows: list[dict], eks: str, cameras: bool) -> list[str]:
+    """Markdown rows: one family per row, ours against the reference and the median."""
+    lines = [
+        f"| family | ensemble | median RMSE | ours RMSE | {eks} RMSE | ours / eks | ours z-score SD | eks z-score SD "
+        f"| in memory, ours / eks (s) | file to file, ours / eks (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        r, z = row["rmse_px"], row["zscore_sd"]
+        shape = f"{row['members']} x {row['keypoints']} x {row['frames']:,}"
+        if cameras:
+            shape = f"{row['cameras']} cameras x {shape}"
+        name = row["family"] + (" (outlier-heavy)" if row["outlier_heavy"] else "")
+        lines.append(
+            f"| {name} | {shape} | {r['ensemble_median']:.2f} | **{r['ours']:.2f}** | {r['reference']:.2f} "
+            f"| {r['ours'] / r['reference']:.2f} | {z['ours']:.2f} | {z['reference']:.2f} "
+            f"| {row['ours_in_memory_s']:.2f} / {row['reference_in_memory_s']:.1f} "
+            f"| {row['ours_file_to_file_s']:.2f} / {row['reference_file_to_file_s']:.1f} |"
+        )
+    return lines
+
+
+def diagnosis_table(rows: list[dict]) -> list[str]:
+    lines = [
+        "| family | s by marginal likelihood (median over keypoints) | s by leave-one-out error | RMSE with the first | RMSE with the second |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        d = row["s_diagnosis"]
+        lines.append(
+            f"| {row['family']} | {np.median(d['s_likelihood']):.3g} | {np.median(d['s_loo']):.3g} "
+            f"| {np.sqrt(np.mean(np.square(d['rmse_likelihood']))):.2f} | {np.sqrt(np.mean(np.square(d['rmse_loo']))):.2f} |"
+        )
+    return lines
+
+
 def markdown(results: dict) -> str:
     syn, mouse, fly_ = results["synthetic"], results["mirror_mouse"], results["fly"]
     eks = f"eks {results['reference_version']}"
+    families = [
+        "Single camera (RMSE in px against the truth; z-score = error / posterior SD, 1 is calibrated):",
+        "",
+        *family_table(results["families"], eks, cameras=False),
+        "",
+        "Multi-camera (every view's x and y pooled):",
+        "",
+        *family_table(results["camera_families"], eks, cameras=True),
+        "",
+        "The smoothing parameter, on the members' median with its spread-based variance (the old "
+        "observation model), chosen both ways:",
+        "",
+        *diagnosis_table(results["families"]),
+        "",
+    ]
     ours_f = syn["ours_file_to_file"]
     ev1, ev2 = syn["reference_jax_events_first"], syn["reference_jax_events_second"]
     lines = [
+        *families,
         f"Synthetic: {syn['members']} members x {syn['keypoints']} keypoints x {syn['frames']:,} frames, "
         "automatic s.",
         "",
@@ -299,6 +469,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--family-frames", type=int, default=3000)
+    parser.add_argument("--camera-frames", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if not REFERENCE_PYTHON.exists():
@@ -321,6 +493,8 @@ def main() -> None:
             "numpy": package_version("numpy"),
             "scipy": package_version("scipy"),
             "reference_version": reference_version,
+            "families": [family_single(f, args.family_frames, work) for f in FAMILIES],
+            "camera_families": [family_cameras(c, args.camera_frames, work) for c in CAMERA_FAMILIES],
             "synthetic": synthetic(args.frames, work),
             "mirror_mouse": mirror_mouse(work),
             "fly": fly(work),
