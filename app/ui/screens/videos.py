@@ -3,7 +3,7 @@ bar; nothing is held in memory), their transcoding, what each video is, a previe
 
 from __future__ import annotations
 
-import json
+import html
 
 import streamlit as st
 
@@ -23,23 +23,25 @@ st.title(f"Videos · {project['name']}")
 UPLOADER = """
 <div style="border:1px dashed #bbb;border-radius:8px;padding:1rem">
   <input type="file" id="pc-files" multiple accept="video/*,.mp4,.avi,.mov,.mkv,.webm">
-  <button id="pc-upload" style="margin-left:1rem">Upload</button>
+  <button id="pc-upload" style="margin-left:1rem" data-url="__URL__" data-header="__HEADER__">Upload</button>
   <div id="pc-status" style="margin-top:.8rem"></div>
 </div>
 <script>
-(() => {
-  const url = __URL__, header = __HEADER__;
-  const status = document.getElementById("pc-status");
-  const row = (name) => {
-    const div = document.createElement("div");
+// Streamlit may run this before the markup above is in the page, and again on every rerun: one
+// listener on the document, which finds the elements when the button is pressed.
+if (!window.posecloudUploader) {
+  window.posecloudUploader = true;
+  const send = (file, url, header, status) => new Promise((resolve) => {
+    // built with the DOM, not markup: Streamlit's sanitiser drops a script holding tags
+    const div = document.createElement("div"), name = document.createElement("span");
+    const bar = document.createElement("progress"), outcome = document.createElement("b");
     div.className = "pc-upload-row";
-    div.innerHTML = '<span></span> <progress max="1" value="0" style="width:40%"></progress> <b></b>';
-    div.children[0].textContent = name;
+    name.textContent = file.name + " ";
+    bar.max = 1;
+    bar.value = 0;
+    bar.style.width = "40%";
+    div.append(name, bar, " ", outcome);
     status.appendChild(div);
-    return div;
-  };
-  const send = (file) => new Promise((resolve) => {
-    const div = row(file.name), bar = div.children[1], outcome = div.children[2];
     const xhr = new XMLHttpRequest();
     xhr.open("POST", url + "?filename=" + encodeURIComponent(file.name));
     xhr.setRequestHeader(header, "1");
@@ -50,21 +52,27 @@ UPLOADER = """
       try { detail = JSON.parse(xhr.responseText).detail || ""; } catch (e) {}
       outcome.textContent = xhr.status === 201 ? "uploaded" : "refused: " + (detail || xhr.statusText);
       outcome.style.color = xhr.status === 201 ? "green" : "#b00020";
+      if (xhr.status === 201) bar.value = 1;
       resolve();
     };
     xhr.onerror = () => { outcome.textContent = "failed: the connection was lost"; resolve(); };
     xhr.send(file);
   });
-  document.getElementById("pc-upload").onclick = async () => {
-    for (const file of document.getElementById("pc-files").files) await send(file);
-  };
-})();
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("#pc-upload");
+    if (!button) return;
+    const status = document.getElementById("pc-status");
+    for (const file of document.getElementById("pc-files").files) {
+      await send(file, button.dataset.url, button.dataset.header, status);
+    }
+  });
+}
 </script>
 """
 st.subheader("Upload")
 st.html(
-    UPLOADER.replace("__URL__", json.dumps(client.videos_path(project["id"]))).replace(
-        "__HEADER__", json.dumps(UPLOAD_HEADER)
+    UPLOADER.replace("__URL__", html.escape(client.videos_path(project["id"]))).replace(
+        "__HEADER__", html.escape(UPLOAD_HEADER)
     ),
     unsafe_allow_javascript=True,
 )
