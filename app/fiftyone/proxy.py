@@ -7,7 +7,8 @@ serves any file the server can read, built-in operators list folders and downloa
 App can write (tags, samples, saved views). So every request is checked here against an allow-list
 (``check``): the App's pages and assets; the read routes the App's grid, sidebar and modal call;
 GraphQL queries and the mutations that only move the session's own view state
-(``check_graphql``); the operator list and placements, never running one. ``/media`` never reaches
+(``check_graphql``); the operator list and placements, and running only the two read-only operators
+the App runs by itself (``check_operator``). ``/media`` never reaches
 FiftyOne: the service serves it from storage, only the project's frames and videos (``media_key``).
 """
 
@@ -25,7 +26,10 @@ from worker.layout import data_prefix
 PREFIX = "/fiftyone"
 READ = ("GET", "HEAD")
 PAGES = re.compile(r"^/(datasets/[^/]+)?/?$")
-STATIC = re.compile(r"^/(assets/[\w.\-/]+|favicon\.ico|model_evaluation\.svg|404\.html|index\.html)$")
+# the App's files; its pages name them relatively, so /datasets/<name> asks for /datasets/assets/...
+STATIC = re.compile(
+    r"^/(datasets/)?(assets/[\w.\-/]+|favicon\.ico|model_evaluation\.svg|404\.html|index\.html)$"
+)
 # POST routes that read: the grid's samples, the sidebar's counts and values, a video's frames,
 # the App's event stream (the session's own view state)
 READ_POSTS = {
@@ -58,7 +62,9 @@ VIEW_STATE_MUTATIONS = {
     "setSpaces",
     "searchSelectFields",
 }
-DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "content-length", "origin", "referer"}
+# what the App runs on opening a dataset: the label schemas and the saved workspaces, both read-only
+READ_OPERATORS = {"@voxel51/operators/get_label_schemas", "@voxel51/operators/list_workspaces"}
+DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "origin", "referer"}
 DROPPED_RESPONSE_HEADERS = {
     "set-cookie",
     "content-length",
@@ -75,8 +81,8 @@ class Refused(Exception):
 
 
 def check(method: str, path: str) -> None:
-    """Raise Refused unless ``method path`` (without ``/fiftyone/<project>``) is open; GraphQL bodies
-    are checked by ``check_graphql`` and ``/media`` by ``media_key``."""
+    """Raise Refused unless ``method path`` (without ``/fiftyone/<project>``) is open; the bodies of
+    ``CHECKED_BODIES`` are checked by their function, ``/media`` by ``media_key``."""
     if method == "OPTIONS":
         return
     if method in READ and (PAGES.match(path) or STATIC.match(path) or path in READ_GETS):
@@ -85,7 +91,7 @@ def check(method: str, path: str) -> None:
         return  # the plugins folder of posecloud's FiftyOne is empty
     if method in READ and re.fullmatch(r"/dataset/[\w-]+/groups/[\w-]+(/slices/[\w-]+)?", path):
         return
-    if method == "POST" and (path in READ_POSTS or path == "/graphql"):
+    if method == "POST" and (path in READ_POSTS or path in CHECKED_BODIES):
         return
     if path.startswith("/operators"):
         raise Refused(403, "FiftyOne's operators are off in posecloud (they can read files and change data)")
@@ -114,6 +120,21 @@ def check_graphql(body: bytes) -> None:
                 raise Refused(
                     403, f"the GraphQL mutation {name} changes data; FiftyOne is read-only in posecloud"
                 )
+
+
+def check_operator(body: bytes) -> None:
+    """Raise Refused unless ``body`` runs one of the read-only operators the App runs on its own."""
+    try:
+        uri = json.loads(body)["operator_uri"]
+    except (ValueError, KeyError, TypeError):
+        raise Refused(400, "send the operator to run as JSON with an 'operator_uri'") from None
+    if uri not in READ_OPERATORS:
+        raise Refused(
+            403, f"the operator {uri} is off in posecloud (operators can read files and change data)"
+        )
+
+
+CHECKED_BODIES = {"/graphql": check_graphql, "/operators/execute": check_operator}
 
 
 def media_key(filepath: str | None, project_id: int, video_keys: set[str]) -> str:

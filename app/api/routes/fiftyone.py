@@ -31,13 +31,13 @@ from app.api.routes.models import get_ensemble, get_model
 from app.api.schemas import JobOut
 from app.fiftyone.mongo import MongoDown
 from app.fiftyone.proxy import (
+    CHECKED_BODIES,
     DROPPED_REQUEST_HEADERS,
     DROPPED_RESPONSE_HEADERS,
     PAGES,
     PREFIX,
     Refused,
     check,
-    check_graphql,
     media_key,
 )
 from app.fiftyone.servers import FiftyOneDown, FiftyOneServers
@@ -175,9 +175,9 @@ async def proxy(
             return await run_in_threadpool(_media, request, project, storage)
         check(request.method, target)
         body = None
-        if target == "/graphql":
+        if target in CHECKED_BODIES:
             body = await request.body()
-            check_graphql(body)
+            CHECKED_BODIES[target](body)
     except Refused as e:
         return JSONResponse({"detail": e.detail}, status_code=e.status)
     if request.method == "GET" and PAGES.match(target) and "proxy" not in request.query_params:
@@ -189,10 +189,11 @@ async def proxy(
     except (FiftyOneDown, MongoDown) as e:
         return JSONResponse({"detail": str(e)}, status_code=503)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_REQUEST_HEADERS}
-    content = body if body is not None else request.stream()
+    if body is None and "content-length" in request.headers:  # streamed on; no chunked bodies for GETs
+        body = request.stream()
     client = httpx.AsyncClient(base_url=server.url, timeout=httpx.Timeout(60, read=None))  # /events streams
     upstream = client.build_request(
-        request.method, target, params=request.query_params, headers=headers, content=content
+        request.method, target, params=request.query_params, headers=headers, content=body
     )
     try:
         resp = await client.send(upstream, stream=True)

@@ -6,6 +6,7 @@ rebuild after a new model adds its field; and the API's refusals."""
 from __future__ import annotations
 
 import io
+import time
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 
 from app.fiftyone.mongo import MongoServer
 from core.labels.formats import read_labels
-from tests.app.fiftyone.conftest import Toy, build_comparison, train
+from tests.app.fiftyone.conftest import Toy, build_comparison, train, wait_job
 from tests.testdata import TOY
 from worker.fiftyone_db import project_database, project_uri
 
@@ -178,3 +179,16 @@ def test_the_api_refuses_unknown_ids_and_other_users(toy: Toy) -> None:
     with toy.api.client(bob) as c:
         assert c.post(build, json={"model_ids": [toy.models["r18"]["id"]]}).status_code == 404
         assert c.get(f"/projects/{toy.project}/fiftyone").status_code == 404
+
+
+def test_a_cancelled_build_leaves_the_previous_datasets_as_they_were(toy: Toy, db) -> None:
+    before = {d["name"]: d["sample_fields"] for d in db.datasets.find()}
+    with toy.client() as c:
+        body = {"model_ids": [toy.models["r18"]["id"]], "prediction_job_ids": [toy.predict_job["id"]]}
+        job = c.post(f"/projects/{toy.project}/fiftyone/build", json=body).json()
+        while job["state"] == "queued":  # cancelled as it starts: the builder is still importing
+            job = c.get(f"/projects/{toy.project}/jobs/{job['id']}").json()
+            time.sleep(0.1)
+        assert c.post(f"/projects/{toy.project}/jobs/{job['id']}/cancel").status_code == 200
+        assert wait_job(c, toy.project, job["id"])["state"] == "cancelled"
+    assert {d["name"]: d["sample_fields"] for d in db.datasets.find()} == before  # no half-built one
