@@ -23,9 +23,7 @@ def back_to_signin() -> None:
     url = urllib.parse.urlsplit(st.context.url or "/ui/")
     here = url.path + (f"?{url.query}" if url.query else "")
     target = "/signin?expired=1&next=" + urllib.parse.quote(here, safe="")
-    st.html(
-        f"<script>window.parent.location.href = {json.dumps(target)};</script>", unsafe_allow_javascript=True
-    )
+    st.html(f"<script>window.location.href = {json.dumps(target)};</script>", unsafe_allow_javascript=True)
     st.info(f"Your session has ended. [Sign in again]({target}) to continue.")
     st.stop()
 
