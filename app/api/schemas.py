@@ -167,8 +167,8 @@ class LabeledFrameScores(BaseModel):
 
 class Traces(BaseModel):
     """A prediction job's trajectories, one entry per frame and keypoint in every list: ``source``
-    (the model's name; for an ensemble "eks" and, when asked, each member's name), ``frame``,
-    ``keypoint``, ``x``, ``y``, ``likelihood``, the metrics (``temporal_norm``,
+    (the model's name; for an ensemble "<its name> (EKS)" and, when asked, each member's name),
+    ``frame``, ``keypoint``, ``x``, ``y``, ``likelihood``, the metrics (``temporal_norm``,
     ``pca_singleview_error``, ``pca_multiview_error``, where written) and, for the EKS, the ensemble
     variance (``x_ens_var``, ``y_ens_var``) and posterior variance (``x_posterior_var``,
     ``y_posterior_var``); None where a value does not exist (another source's column, frame 0's

@@ -114,6 +114,10 @@ class Api:
         """The browser's address of a video's file (served to the session cookie)."""
         return f"/projects/{project_id}/videos/{video_id}/file"
 
+    def video_frame(self, project_id: int, video_id: int, index: int) -> bytes:
+        """Frame ``index`` of a video, PNG."""
+        return self._call("GET", f"/projects/{project_id}/videos/{video_id}/frames/{index}").content
+
     # labeling
     def open_labeling(self, project_id: int) -> dict:
         return self._json("POST", f"/projects/{project_id}/labeling")
@@ -151,9 +155,59 @@ class Api:
         body = {"name": name, "train": train, "seeds": seeds}
         return self._json("POST", f"/projects/{project_id}/ensembles", json=body)
 
-    def predict(self, project_id: int, video_id: int, model_id: int | None, ensemble_id: int | None) -> dict:
-        body = {"video_id": video_id, "model_id": model_id, "ensemble_id": ensemble_id}
+    def predict(
+        self,
+        project_id: int,
+        video_id: int,
+        model_id: int | None,
+        ensemble_id: int | None,
+        labeled_video: bool | None = None,
+    ) -> dict:
+        body = {
+            "video_id": video_id,
+            "model_id": model_id,
+            "ensemble_id": ensemble_id,
+            "labeled_video": labeled_video,
+        }
         return self._json("POST", f"/projects/{project_id}/predictions", json=body)
+
+    def rename_model(self, project_id: int, model_id: int, name: str) -> dict:
+        return self._json("PATCH", f"/projects/{project_id}/models/{model_id}", json={"name": name})
+
+    def rename_ensemble(self, project_id: int, ensemble_id: int, name: str) -> dict:
+        return self._json("PATCH", f"/projects/{project_id}/ensembles/{ensemble_id}", json={"name": name})
+
+    def delete_model(self, project_id: int, model_id: int) -> None:
+        self._call("DELETE", f"/projects/{project_id}/models/{model_id}")
+
+    def delete_ensemble(self, project_id: int, ensemble_id: int) -> None:
+        self._call("DELETE", f"/projects/{project_id}/ensembles/{ensemble_id}")
+
+    def labeled_frame_scores(self, project_id: int, model_id: int) -> dict:
+        """Per labeled frame and keypoint: split, pixel error, confidence, PCA errors (long columns)."""
+        return self._json("GET", f"/projects/{project_id}/models/{model_id}/labeled-frames")
+
+    def traces(
+        self,
+        project_id: int,
+        job_id: int,
+        keypoints: list[str] | None = None,
+        frames: tuple[int, int] | None = None,
+        members: bool = False,
+    ) -> dict:
+        """A prediction's x, y, likelihood, variances and metrics per frame and keypoint (long
+        columns); ``frames``: ``(start, stop)``; ``members``: an ensemble's members too."""
+        params: dict = {"members": members}
+        if keypoints:
+            params["keypoints"] = keypoints
+        if frames:
+            params["start"], params["stop"] = frames
+        return self._json("GET", f"/projects/{project_id}/jobs/{job_id}/traces", params=params)
+
+    @staticmethod
+    def labeled_video_path(project_id: int, job_id: int) -> str:
+        """The browser's address of a prediction's labeled video (served to the session cookie)."""
+        return f"/projects/{project_id}/jobs/{job_id}/labeled-video"
 
     # jobs and workers
     def jobs(self, project_id: int, limit: int = 100) -> list[dict]:

@@ -39,6 +39,9 @@ page = st.navigation(
         st.Page(PAGES / "videos.py", title="Videos", icon=":material/movie:"),
         st.Page(PAGES / "labeling.py", title="Frames and labels", icon=":material/label:"),
         st.Page(PAGES / "training.py", title="Training", icon=":material/model_training:"),
+        st.Page(PAGES / "models.py", title="Models", icon=":material/neurology:"),
+        st.Page(PAGES / "prediction.py", title="Prediction", icon=":material/target:"),
+        st.Page(PAGES / "diagnostics.py", title="Diagnostics", icon=":material/monitoring:"),
     ]
 )
 page.run()

@@ -18,7 +18,7 @@ from app.api.routes.models import get_model
 from app.api.routes.videos import get_video
 from app.api.schemas import LabeledFrameScores, Traces
 from core.video.reader import read_frame
-from worker.db.models import Job, Model, Project
+from worker.db.models import Ensemble, Job, Model, Project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["results"])
 PREDICTION_KINDS = ("predict", "smooth")
@@ -49,18 +49,22 @@ def prediction_job(project: Project, job_id: int, session: Session) -> Job:
     return job
 
 
-def _model_name(session: Session, job: Job) -> str:
-    model = session.get(Model, job.params["model_id"])
-    return model.name if model is not None else f"model {job.params['model_id']} (deleted)"
+def _name(session: Session, table: type[Model | Ensemble], row_id: int, what: str) -> str:
+    row = session.get(table, row_id)
+    return row.name if row is not None else f"{what} {row_id} (deleted)"
 
 
 def _sources(session: Session, job: Job, stem: str, members: bool) -> list[results.Source]:
     if job.kind == "predict":
-        return [results.Source(_model_name(session, job), job.artifacts, stem)]
-    eks = [results.Source("eks", job.artifacts, f"{stem}.eks")]
+        return [results.Source(_name(session, Model, job.params["model_id"], "model"), job.artifacts, stem)]
+    ensemble = _name(session, Ensemble, job.params["ensemble_id"], "ensemble")
+    eks = [results.Source(f"{ensemble} (EKS)", job.artifacts, f"{stem}.eks")]
     if not members:
         return eks
-    return eks + [results.Source(_model_name(session, c), c.artifacts, stem) for c in job.children]
+    return eks + [
+        results.Source(_name(session, Model, c.params["model_id"], "model"), c.artifacts, stem)
+        for c in job.children
+    ]
 
 
 @router.get("/jobs/{job_id}/traces", response_model=Traces)

@@ -187,7 +187,7 @@ def test_an_ensembles_eks_with_its_variances_and_members(
     )
     params = {"keypoints": ["paw"], "start": 0, "stop": 1, "members": True}
     columns = client.get(f"{p}/jobs/{job['id']}/traces", params=params, headers=alice).json()["columns"]
-    assert columns["source"] == ["eks", "e-seed0", "e-seed1"]
+    assert columns["source"] == ["e (EKS)", "e-seed0", "e-seed1"]
     assert columns["x"] == [0.0, 100.0, 200.0]
     assert columns["x_ens_var"] == [2.0, None, None]
     missing = client.get(f"{p}/jobs/{job['id']}/labeled-video", headers=alice)
