@@ -35,7 +35,7 @@ def add_smoothing_option(parser: argparse.ArgumentParser, applies_to: str = "") 
         default=None,
         metavar="S",
         help=f"{applies_to}EKS smoothing parameter: random-walk variance in pixels² per frame (smaller = "
-        "smoother); default: fitted per keypoint by maximum marginal likelihood",
+        "smoother); default: fitted per keypoint by leave-one-out error",
     )
 
 

@@ -14,7 +14,8 @@ Two exact solvers of the same posterior:
   all keypoints batched.
 
 Both return the marginal log-likelihood ``log p(y)`` of each batch entry (the Kalman filter's
-prediction-error decomposition), which ``fit`` maximises over ``q``.
+prediction-error decomposition); ``fit`` chooses ``q`` by leave-one-out error instead (the random
+walk is only an approximation of how keypoints move), from the posterior variances.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Model, per keypoint: member m's prediction at frame t is, with probability ``1 - pi_b``, the true
 position plus isotropic Gaussian noise of variance ``sigma2_m * gain_b``, and otherwise an outlier
 from a broad Gaussian (variance ``outlier_var``) around the true position. ``b`` is the confidence
-bin of that prediction's likelihood (quartiles per keypoint), so the data decide what confidence
+bin of that prediction's likelihood (octiles per keypoint), so the data decide what confidence
 means: where low confidence goes with outliers, ``pi`` is high in the low bins; where it means
 nothing, ``pi`` and ``gain`` come out alike in every bin. Each member has its own noise level,
 estimated over the whole video: the spread of a few members at one frame is too noisy a variance
@@ -62,7 +62,7 @@ class Members:
 
 def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
     """``Members`` from ``(members, frames, keypoints, 2)`` positions (NaN where missing) and their
-    likelihoods; the bins are the quartiles of each keypoint's likelihoods."""
+    likelihoods; the bins are the ``CONFIDENCE_BINS`` quantiles of each keypoint's likelihoods."""
     valid = np.isfinite(xy[..., 0])
     bins = np.zeros(valid.shape, dtype=np.intp)
     for k in range(xy.shape[2]):

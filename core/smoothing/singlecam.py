@@ -1,5 +1,6 @@
-"""Single-camera ensemble Kalman smoothing: each keypoint's x and y follow independent random walks
-observed through the ensemble median with the median's time-varying error variance."""
+"""Single-camera ensemble Kalman smoothing: each keypoint's x and y follow independent random walks,
+observed through the members' outlier-robust combination (``robust_smooth``, which starts from the
+ensemble median with its spread-based error variance)."""
 
 from __future__ import annotations
 
