@@ -38,6 +38,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return run(args.port, args.api_url, Settings().data_root / "ui.log")
 
 
+def cmd_mongo(args: argparse.Namespace) -> int:
+    from app.fiftyone.standalone import run
+
+    return run(args.port, args.bind)
+
+
 def cmd_labelstudio(args: argparse.Namespace) -> int:
     from app.labelstudio.standalone import run
 
@@ -90,6 +96,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--port", type=int, default=8081, help="port on 127.0.0.1 (default 8081)")
     p.set_defaults(run=cmd_labelstudio)
+
+    p = sub.add_parser(
+        "mongo", help="run FiftyOne's MongoDB (authentication on) in the foreground (a container of its own)"
+    )
+    p.add_argument("--port", type=int, default=27117, help="port (default 27117)")
+    p.add_argument(
+        "--bind", default="127.0.0.1", help="127.0.0.1 (default), or 0.0.0.0 for the containers' network"
+    )
+    p.set_defaults(run=cmd_mongo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,7 +25,8 @@ ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERFILE = ROOT / "Dockerfile.gpu"
 HADOLINT_CONFIG = ROOT / ".hadolint.yaml"
 
-POSECLOUD_SERVICES = ("api", "worker", "labelstudio", "ui")  # the services running the posecloud image
+# the services running the posecloud image
+POSECLOUD_SERVICES = ("api", "worker", "labelstudio", "ui", "mongo")
 SHARED_VOLUME = "posecloud-data"
 SECRETS = ("POSTGRES_PASSWORD",)
 
@@ -221,6 +222,16 @@ def test_only_the_api_reaches_label_studio_and_the_front_end(config, name, port_
     api = config["services"]["api"]["environment"]
     assert api[port_setting] == service["command"][service["command"].index("--port") + 1]
     assert service["environment"]["POSECLOUD_DATA_ROOT"] == api["POSECLOUD_DATA_ROOT"]  # secrets, data
+
+
+def test_the_api_and_the_workers_reach_fiftyones_mongodb_inside_only(config):
+    services = config["services"]
+    command = services["mongo"]["command"]
+    assert command[0] == "mongo" and "ports" not in services["mongo"]
+    for name in ("api", "worker"):  # the FiftyOne servers, the dataset builds
+        env = services[name]["environment"]
+        assert env["POSECLOUD_MONGO_HOST"] == "mongo"
+        assert env["POSECLOUD_MONGO_PORT"] == command[command.index("--port") + 1]
 
 
 @pytest.mark.parametrize("service", POSECLOUD_SERVICES)
