@@ -188,7 +188,7 @@ def report(m: dict) -> str:
     submit = m["submit_s"]
     rec = m["reconcile"]
     lines = [
-        "## Label Studio",
+        "## Label Studio (issue 11) — `make bench-labelstudio`",
         "",
         f"`benchmarks/labelstudio_benchmark.py --submits {m['args'].submits} --tasks {m['args'].tasks} "
         f"--videos {m['args'].videos} --frames {m['args'].frames}`; {machine()}; no GPU; Label Studio "

@@ -261,7 +261,11 @@ def select_frames(ctx: JobContext) -> dict:
     picks = suggest_frames(list(members.values()), config, ctx.job.params["n"], sources=list(members))
     frames = [int(f) for f in picks["frame"]]
     ctx.report({"step": "picked frames", "frames": frames})
-    poses = next(iter(members.values())) if len(members) == 1 else smooth([members])[0]
+
+    def smoothing(done: int, total: int) -> None:
+        ctx.report({"step": "smoothing", "keypoints_done": done, "keypoints": total})
+
+    poses = next(iter(members.values())) if len(members) == 1 else smooth([members], None, smoothing)[0]
     poses = poses.select_keypoints(project.keypoints)
     values = np.concatenate([poses.xy[frames], poses.field("likelihood")[frames, :, None]], axis=-1)
     images = [frame_image_path(video.filename, f).as_posix() for f in frames]

@@ -55,7 +55,8 @@ def _check_predictions(browser, tasks: list[dict], table: pd.DataFrame, name: st
             assert region["value"]["y"] == pytest.approx((y + 0.5) / height * 100, abs=1e-9)
 
 
-def test_an_ensemble_pre_annotates_the_tasks_and_selects_frames(api: Api, toy, worker, labelstudio) -> None:
+@pytest.mark.timeout(1800)  # two trainings, two predictions of the video and the EKS on a shared CPU
+def test_an_ensemble_pre_annotates_the_tasks_and_selects_frames(api: Api, toy, worker) -> None:
     token, browser, project = toy
     opened = _open(api, token, project)
     with api.client(token) as c:
@@ -67,15 +68,6 @@ def test_an_ensemble_pre_annotates_the_tasks_and_selects_frames(api: Api, toy, w
         ).json()
         for member in ensemble["members"]:
             _job(c, project, member["train_job_id"])
-
-        labelstudio.stop()  # nothing is queued while Label Studio is down
-        try:
-            down = c.post(f"/projects/{project}/labeling/preannotate", json={"ensemble_id": ensemble["id"]})
-            assert down.status_code == 503 and "nothing is lost" in down.json()["detail"]
-        finally:
-            labelstudio.start()
-            labelstudio.wait_ready()
-        assert not [j for j in c.get(f"/projects/{project}/jobs").json() if j["kind"] == "preannotate"]
 
         job = c.post(f"/projects/{project}/labeling/preannotate", json={"ensemble_id": ensemble["id"]})
         assert job.status_code == 201, job.text
@@ -120,7 +112,7 @@ def test_an_ensemble_pre_annotates_the_tasks_and_selects_frames(api: Api, toy, w
     assert all(t["total_annotations"] == 0 for t in new)  # to label, starting from the EKS
 
 
-def test_pre_annotation_and_selection_requests_say_what_is_wrong(api: Api, toy) -> None:
+def test_pre_annotation_and_selection_requests_say_what_is_wrong(api: Api, toy, labelstudio) -> None:
     token, _, project = toy
     with api.client(token) as c:
         video = c.post(
@@ -146,5 +138,13 @@ def test_pre_annotation_and_selection_requests_say_what_is_wrong(api: Api, toy) 
         theirs = c.post(f"/projects/{empty}/models", json={"name": "m", "train": TINY}).json()
         no_frames = c.post(f"/projects/{empty}/labeling/preannotate", json={"model_id": theirs["id"]})
         assert no_frames.status_code == 409 and "no frames to label yet" in no_frames.json()["detail"]
+
+        labelstudio.stop()
+        try:
+            down = c.post(f"/projects/{project}/labeling/preannotate", json={"model_id": model["id"]})
+            assert down.status_code == 503 and "nothing is lost" in down.json()["detail"]
+        finally:
+            labelstudio.start()
+            labelstudio.wait_ready()
         jobs = c.get(f"/projects/{project}/jobs").json()
     assert sorted(j["kind"] for j in jobs) == ["train", "transcode"]  # nothing else was queued
