@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.ui.session import api, must
+from app.ui.session import PENDING_PROJECT, api, must
 
 PAGES = Path(__file__).with_name("screens")  # not "pages": Streamlit would list that folder itself
 
@@ -22,6 +22,8 @@ with st.sidebar:
     wanted = st.query_params.get("project")
     if wanted is not None and wanted.isdigit() and int(wanted) in by_id:
         st.session_state.setdefault("project_id", int(wanted))
+    if (pending := st.session_state.pop(PENDING_PROJECT, None)) in by_id:
+        st.session_state["project_id"] = pending
     if st.session_state.get("project_id") not in by_id:
         st.session_state["project_id"] = projects[0]["id"] if projects else None
     if projects:

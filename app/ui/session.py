@@ -62,3 +62,14 @@ def current_project(client: Api) -> dict:
         st.info("Choose a project in the sidebar, or create one on the Projects page.")
         st.stop()
     return must(client.project, project_id)
+
+
+PENDING_PROJECT = "switch_to_project"
+
+
+def switch_project(project_id: int) -> None:
+    """Make ``project_id`` the sidebar's project and run the app again (the sidebar's widget owns
+    the choice, so the switch is applied before it is drawn)."""
+    st.session_state[PENDING_PROJECT] = project_id
+    st.query_params["project"] = str(project_id)
+    st.rerun()

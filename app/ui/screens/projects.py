@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.example import read_example
 from app.ui.forms import names, pairs
-from app.ui.session import api, attempt, must
+from app.ui.session import api, attempt, must, switch_project
 from core.errors import ConfigError
 
 client = api()
@@ -30,12 +30,6 @@ if projects:
     )
 else:
     st.info("You have no projects yet: create one below, or start from the example.")
-
-
-def choose(project: dict) -> None:
-    st.session_state["project_id"] = project["id"]
-    st.query_params["project"] = str(project["id"])
-    st.rerun()
 
 
 new, example, members = st.tabs(["New project", "From the example", "Members"])
@@ -74,7 +68,7 @@ with new, st.form("new-project"):
             labels is None or attempt(client.upload_labels, project["id"], labels.name, labels) is not None
         )
         if uploaded:
-            choose(project)
+            switch_project(project["id"])
 
 with example:
     st.write(
@@ -96,7 +90,7 @@ with example:
                 with video.open("rb") as handle:
                     must(client.upload_video, project["id"], video.name, handle)
             status.update(label=f"Project {project['name']!r} is ready.", state="complete")
-        choose(project)
+        switch_project(project["id"])
 
 with members:
     project_id = st.session_state.get("project_id")

@@ -79,8 +79,10 @@ st.html(
 
 
 @st.fragment(run_every=REFRESH_S)
-def video_table() -> None:
+def video_table(shown: int) -> None:
     videos = attempt(client.videos, project["id"]) or []
+    if len(videos) != shown:  # an upload finished: the whole page (the preview's choices) follows
+        st.rerun(scope="app")
     if not videos:
         st.info("No videos yet: choose files above and press Upload.")
         return
@@ -110,10 +112,10 @@ def video_table() -> None:
         st.caption("Transcoding runs in the background; this list updates by itself.")
 
 
-st.subheader("Your videos")
-video_table()
-
 videos = attempt(client.videos, project["id"]) or []
+st.subheader("Your videos")
+video_table(len(videos))
+
 if videos:
     st.subheader("Preview")
     by_id = {v["id"]: v for v in videos}
