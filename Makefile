@@ -10,10 +10,12 @@ LS_STAMP := $(LS_VENV)/.installed-stamp
 .PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue, chromium
-# for the browser tests).
+# and an emoji font for the browser tests: the pages show job states as emoji).
 system:
-	@command -v ffprobe >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg redis-server chromium; }
+	@command -v ffprobe >/dev/null && command -v redis-server >/dev/null && command -v chromium >/dev/null && \
+	  test -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg redis-server chromium \
+	    fonts-noto-color-emoji; }
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || python3 -m venv $(VENV)
