@@ -36,13 +36,18 @@ if left.button(
     opened = attempt(client.open_labeling, pid)
     if opened is not None:
         st.session_state[f"labeling-url-{pid}"] = opened["url"]
-        st.success(f"{opened['tasks_made']} new tasks; the labeling interface is {opened['config']}.")
+        interface = opened["config"] or "as posecloud set it"  # else: what was put back, and why
+        st.success(f"{opened['tasks_made']} new tasks; the labeling interface is {interface}.")
 if right.button(
     "Sync labels now", help="catch up with Label Studio at once (it happens every few seconds anyway)"
 ):
     synced = attempt(client.sync_labels, pid)
     if synced is not None:
-        st.success(f"Synced: {synced}")
+        put_back = f" {synced['config'][0].upper()}{synced['config'][1:]}." if synced["config"] else ""
+        st.success(
+            f"In step with Label Studio: {synced['tasks']} tasks ({synced['tasks_made']} new), "
+            f"{synced['labeled']} labeled frames in the label file.{put_back}"
+        )
 if url := st.session_state.get(f"labeling-url-{pid}"):
     st.link_button("Open Label Studio ↗", url)
 
