@@ -152,40 +152,45 @@ def _save_labeled_views(dataset: fo.Dataset, plan: BuildPlan) -> None:
 
 def build_videos(plan: BuildPlan, report: Report) -> dict:
     dataset = _new_dataset(VIDEO_DATASET, plan)
-    total = sum(v.frames for v in plan.videos)
+    total = sum(v.frames * len(v.tracks) for v in plan.videos)
     done = 0
     for video in plan.videos:
+        tracks = [_read_track(t, plan.keypoints) for t in video.tracks]
+        frames = max([video.frames, *(len(table.index) for _, table, _ in tracks)])
         sample = fo.Sample(
             filepath=video.filepath,
             metadata=fo.VideoMetadata(
                 frame_width=video.width,
                 frame_height=video.height,
                 frame_rate=video.fps,
-                total_frame_count=video.frames,
-                duration=video.frames / video.fps,
+                total_frame_count=frames,
+                duration=frames / video.fps,
                 mime_type="video/mp4",
             ),
             video=video.name,
         )
-        tracks = [_read_track(t, plan.keypoints) for t in video.tracks]
-        frames = max((len(table.index) for _, table, _ in tracks), default=0)
-        for i in range(frames):
-            frame = fo.Frame()
-            for track, table, metrics in tracks:
-                if i < len(table.index):
-                    attributes = {name: values[i] for name, values in metrics.items() if i < len(values)}
-                    frame[track.field] = keypoints_label(
+        dataset.add_sample(sample)
+        one = dataset.select(sample.id)
+        one.ensure_frames()
+        for track, table, metrics in tracks:  # one field of every frame at once (bulk writes)
+            labels = []
+            for i in range(len(table.index)):
+                attributes = {name: values[i] for name, values in metrics.items() if i < len(values)}
+                labels.append(
+                    keypoints_label(
                         table.xy[i], (video.width, video.height), table.field("likelihood")[i], **attributes
                     )
-            sample.frames[i + 1] = frame
-            if (done + i + 1) % (CHUNK * 10) == 0:
-                report({"step": "videos", "frames": done + i + 1, "total_frames": total})
-        dataset.add_sample(sample)
-        done += video.frames
+                )
+                if (i + 1) % (CHUNK * 10) == 0:
+                    report({"step": "videos", "frames": done + i + 1, "total_frames": total})
+            one.set_values(
+                f"frames.{track.field}", [labels + [None] * (frames - len(labels))], validate=False
+            )
+            done += video.frames
+            report({"step": "videos", "frames": done, "total_frames": total})
     for track in {t.field: t for v in plan.videos for t in v.tracks}.values():
         low = dataset.filter_keypoints(f"frames.{track.field}", F("confidence") < plan.low_confidence)
         dataset.save_view(f"{track.name} low confidence", low)
-    report({"step": "videos", "frames": done, "total_frames": total})
     return _replace(dataset, VIDEO_DATASET)
 
 

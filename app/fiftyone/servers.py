@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.fiftyone.mongo import MongoServer
-from core.errors import ConfigError
 from worker.fiftyone_db import fiftyone_env
 from worker.supervisor import stop_processes
 
@@ -140,12 +139,3 @@ def keep_stopping_idle(servers: FiftyOneServers, every_s: float, stop: threading
     thread = threading.Thread(target=loop, daemon=True, name="fiftyone-idle")
     thread.start()
     return thread
-
-
-def require_mongo(mongo: MongoServer | None) -> MongoServer:
-    if mongo is None:
-        raise ConfigError(
-            "FiftyOne is not part of this server: start posecloud with `posecloud up` (which starts MongoDB), "
-            "or set POSECLOUD_MONGO_PORT to the port of the MongoDB that posecloud started"
-        )
-    return mongo

@@ -148,7 +148,9 @@ def read_labels_bytes(content: bytes):
 
 def test_build_reports_progress(toy: Toy) -> None:
     assert toy.build_job["progress"]["step"] == "videos"
-    assert toy.build_job["progress"]["frames"] == toy.build_job["progress"]["total_frames"] == 40
+    assert (
+        toy.build_job["progress"]["frames"] == toy.build_job["progress"]["total_frames"] == 40 * 4
+    )  # 4 tracks
 
 
 def test_a_rebuild_after_a_new_model_adds_its_field(toy: Toy, db) -> None:
