@@ -20,6 +20,7 @@ import re
 from graphql import GraphQLError, OperationType, parse
 from graphql.language import FieldNode, OperationDefinitionNode
 
+from app.proxying import Refused
 from worker.fiftyone_plan import MEDIA_ROOT
 from worker.layout import data_prefix
 
@@ -65,19 +66,7 @@ VIEW_STATE_MUTATIONS = {
 # what the App runs on opening a dataset: the label schemas and the saved workspaces, both read-only
 READ_OPERATORS = {"@voxel51/operators/get_label_schemas", "@voxel51/operators/list_workspaces"}
 DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "origin", "referer"}
-DROPPED_RESPONSE_HEADERS = {
-    "set-cookie",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "content-encoding",
-}
-
-
-class Refused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+DROPPED_RESPONSE_HEADERS = {"set-cookie"}  # the browser keeps posecloud's session, not FiftyOne's
 
 
 def check(method: str, path: str) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.proxying import Refused
 from worker.db.models import LabelStudioProject, LabelStudioTask, Project
 
 PREFIX = "/labelstudio"
@@ -32,19 +33,7 @@ DROPPED_REQUEST_HEADERS = {
     "cookie",
     "host",
 }  # Content-Length stays: Label Studio reads no chunked bodies
-DROPPED_RESPONSE_HEADERS = {
-    "set-cookie",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "content-encoding",
-}
-
-
-class Refused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+DROPPED_RESPONSE_HEADERS = {"set-cookie"}  # the browser keeps posecloud's session, not Label Studio's
 
 
 @dataclass

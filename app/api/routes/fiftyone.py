@@ -8,13 +8,11 @@ import json
 import mimetypes
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from starlette.background import BackgroundTask
 
 from app.api.deps import (
     BrowserProjectDep,
@@ -36,11 +34,11 @@ from app.fiftyone.proxy import (
     DROPPED_RESPONSE_HEADERS,
     PAGES,
     PREFIX,
-    Refused,
     check,
     media_key,
 )
 from app.fiftyone.servers import FiftyOneDown, FiftyOneServers
+from app.proxying import Refused, forward
 from worker import submit
 from worker.db.models import Job, Project
 from worker.fiftyone_plan import RESULT_FILE
@@ -191,25 +189,17 @@ async def proxy(
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_REQUEST_HEADERS}
     if body is None and "content-length" in request.headers:  # streamed on; no chunked bodies for GETs
         body = request.stream()
-    client = httpx.AsyncClient(base_url=server.url, timeout=httpx.Timeout(60, read=None))  # /events streams
-    upstream = client.build_request(
-        request.method, target, params=request.query_params, headers=headers, content=body
-    )
-    try:
-        resp = await client.send(upstream, stream=True)
-    except httpx.TransportError as e:
-        await client.aclose()
-        return JSONResponse({"detail": f"the FiftyOne server stopped answering ({e}); reload the page"}, 503)
-    out = {k: v for k, v in resp.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS}
-    if out.get("location", "").startswith("/"):
-        out["location"] = prefix + out["location"]
-
-    async def close() -> None:
-        await resp.aclose()
-        await client.aclose()
-
-    return StreamingResponse(
-        resp.aiter_raw(), status_code=resp.status_code, headers=out, background=BackgroundTask(close)
+    return await forward(
+        server.url,
+        request.method,
+        target,
+        list(request.query_params.multi_items()),
+        headers,
+        body,
+        DROPPED_RESPONSE_HEADERS,
+        lambda e: f"the FiftyOne server stopped answering ({type(e).__name__}); reload the page",
+        read_timeout_s=None,  # /events streams for as long as the page is open
+        location_prefix=prefix,
     )
 
 

@@ -9,13 +9,11 @@ import hmac
 import mimetypes
 from typing import Annotated
 
-import httpx
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 
 from app.api.deps import (
     BrowserProjectDep,
@@ -39,10 +37,10 @@ from app.labelstudio.proxy import (
     DROPPED_REQUEST_HEADERS,
     DROPPED_RESPONSE_HEADERS,
     PREFIX,
-    Refused,
     access_for,
     check,
 )
+from app.proxying import Refused, forward
 from worker import submit
 from worker.db.models import LabelStudioProject, LabelStudioTask, Project
 from worker.layout import data_prefix
@@ -300,21 +298,13 @@ async def _forward(target: str, request: Request, user, session: Session, ls: La
     # A body streams on with its Content-Length; Label Studio's server reads no chunked bodies, so a
     # request without a length (GET, or a chunked upload: buffered) must not become chunked.
     body = request.stream() if "content-length" in request.headers else (await request.body() or None)
-    client = httpx.AsyncClient(base_url=ls.server.url, timeout=httpx.Timeout(60, read=300))
-    upstream = client.build_request(
-        request.method, target, params=request.query_params, headers=headers, content=body
-    )
-    try:
-        resp = await client.send(upstream, stream=True)
-    except httpx.TransportError as e:
-        await client.aclose()
-        return JSONResponse({"detail": str(LabelStudioDown.because(e))}, status_code=503)
-    out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in DROPPED_RESPONSE_HEADERS}
-
-    async def close() -> None:
-        await resp.aclose()
-        await client.aclose()
-
-    return StreamingResponse(
-        resp.aiter_raw(), status_code=resp.status_code, headers=out_headers, background=BackgroundTask(close)
+    return await forward(
+        ls.server.url,
+        request.method,
+        target,
+        list(request.query_params.multi_items()),
+        headers,
+        body,
+        DROPPED_RESPONSE_HEADERS,
+        lambda e: str(LabelStudioDown.because(e)),
     )

@@ -27,7 +27,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, user_of_token
 from app.api.routes.auth import check_password, create_user, sign_in
 from app.api.schemas import UserCreate
-from app.api.upstream import forward
+from app.proxying import forward
 from app.security import token_digest
 from app.ui.server import PREFIX
 from worker.db.models import AuthToken
@@ -139,7 +139,9 @@ async def ui(request: Request, session: SessionDep) -> Response:
         headers,
         body,
         set(),
-        "the front end is not answering; it may be restarting, reload in a moment",
+        lambda e: (
+            f"the front end does not answer ({type(e).__name__}); it may be restarting: reload in a moment"
+        ),
     )
 
 
