@@ -162,7 +162,9 @@ def _stop_process(process: subprocess.Popen | None, grace_s: float) -> None:
 class Stack:
     """A fresh data root (SQLite), a private Redis, the API under uvicorn and, on demand, a worker."""
 
-    def __init__(self, work_dir: Path, name: str, max_upload_bytes: int | None = None) -> None:
+    def __init__(
+        self, work_dir: Path, name: str, max_upload_bytes: int | None = None, extra_env: dict | None = None
+    ) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work_dir))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -174,6 +176,7 @@ class Stack:
         }
         if max_upload_bytes:
             self.env["POSECLOUD_MAX_UPLOAD_BYTES"] = str(max_upload_bytes)
+        self.env |= extra_env or {}
         self.api: subprocess.Popen | None = None
         self.worker: subprocess.Popen | None = None
 

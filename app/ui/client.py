@@ -209,6 +209,20 @@ class Api:
         """The browser's address of a prediction's labeled video (served to the session cookie)."""
         return f"/projects/{project_id}/jobs/{job_id}/labeled-video"
 
+    # comparison in FiftyOne
+    def build_comparison(
+        self, project_id: int, model_ids: list[int], ensemble_ids: list[int], prediction_job_ids: list[int]
+    ) -> dict:
+        body = {
+            "model_ids": model_ids,
+            "ensemble_ids": ensemble_ids,
+            "prediction_job_ids": prediction_job_ids,
+        }
+        return self._json("POST", f"/projects/{project_id}/fiftyone/build", json=body)
+
+    def comparison(self, project_id: int) -> dict:
+        return self._json("GET", f"/projects/{project_id}/fiftyone")
+
     # jobs and workers
     def jobs(self, project_id: int, limit: int = 100) -> list[dict]:
         return self._json("GET", f"/projects/{project_id}/jobs", params={"limit": limit})

@@ -44,6 +44,7 @@ page = st.navigation(
         st.Page(PAGES / "models.py", title="Models", icon=":material/neurology:"),
         st.Page(PAGES / "prediction.py", title="Prediction", icon=":material/target:"),
         st.Page(PAGES / "diagnostics.py", title="Diagnostics", icon=":material/monitoring:"),
+        st.Page(PAGES / "compare.py", title="Compare in FiftyOne", icon=":material/compare:"),
     ]
 )
 page.run()

@@ -3,6 +3,7 @@ API's own port (HTTP and its WebSocket), for signed-in users only.
 
 Who may pass: a request carrying a valid posecloud session (the HttpOnly cookie that signing in
 sets); anyone else is sent to the sign-in page with the address they wanted, and comes back to it.
+Only Streamlit's script bundle (``/ui/static/``, public code) is served to anyone.
 The WebSocket must also come from a page of this origin (a page elsewhere cannot drive the UI
 with the user's cookie). Nothing is rewritten: Streamlit runs with ``/ui`` as its base path.
 """
@@ -36,6 +37,10 @@ router = APIRouter(include_in_schema=False)
 DEFAULT_NEXT = PREFIX + "/"
 DROPPED_REQUEST_HEADERS = {"host", "authorization"}
 STREAM = PREFIX + "/_stcore/stream"
+# Streamlit's own scripts and styles (the same open-source bundle for everyone, no data in it), which
+# a page loads lazily as it draws widgets: served without a session, so that a page open when the
+# session ends can still draw the message that sends the user to sign in again.
+BUNDLE = PREFIX + "/static/"
 
 
 def safe_next(target: str | None) -> str:
@@ -120,8 +125,10 @@ def _to_signin(url: str) -> RedirectResponse:
 @router.api_route(PREFIX, methods=["GET", "HEAD"])
 @router.api_route(PREFIX + "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"])
 async def ui(request: Request, session: SessionDep) -> Response:
-    """The Streamlit front end, for signed-in users."""
-    if not await run_in_threadpool(_signed_in, request.cookies, session):
+    """The Streamlit front end, for signed-in users (its script bundle for anyone: see BUNDLE)."""
+    path = request.url.path
+    bundle = request.method in ("GET", "HEAD") and path.startswith(BUNDLE) and ".." not in path.split("/")
+    if not bundle and not await run_in_threadpool(_signed_in, request.cookies, session):
         if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
             wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return _to_signin(wanted)

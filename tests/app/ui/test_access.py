@@ -4,6 +4,7 @@ from this site's own pages; signing out ends the session at once."""
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.parse
 
 import httpx
@@ -25,6 +26,11 @@ def _signed_in(stack: Stack, username: str) -> httpx.Client:
     return browser
 
 
+def stack_index(stack: Stack) -> str:
+    """The front end's HTML page, as a signed-in browser gets it."""
+    return _signed_in(stack, "index").get("/ui/").text
+
+
 def test_without_a_session_pages_go_to_sign_in_and_everything_else_is_401(stack: Stack) -> None:
     with httpx.Client(base_url=stack.url) as anonymous:
         page = anonymous.get("/ui/training?project=3", headers={"accept": "text/html"})
@@ -32,11 +38,24 @@ def test_without_a_session_pages_go_to_sign_in_and_everything_else_is_401(stack:
         assert page.headers["location"] == "/signin?next=" + urllib.parse.quote(
             "/ui/training?project=3", safe=""
         )
-        for path in ("/ui/_stcore/health", "/ui/_stcore/host-config", "/ui/static/app.js", "/ui/media/x.png"):
+        for path in (
+            "/ui/_stcore/health",
+            "/ui/_stcore/host-config",
+            "/ui/media/x.png",
+            "/ui/static/../media/x",
+        ):
             resp = anonymous.get(path)
             assert resp.status_code == 401, path
             assert "sign in" in resp.json()["detail"]
         assert anonymous.put("/ui/_stcore/upload_file/a/b", content=b"x").status_code == 401
+        assert anonymous.put("/ui/static/x.js", content=b"x").status_code == 401
+        assert anonymous.get("/ui/static/%2e%2e/_stcore/host-config").status_code == 401  # no way out of it
+        # Streamlit's own script bundle alone is public (so a page whose session ended still draws)
+        index = anonymous.get("/ui/", headers={"accept": "text/html"}, follow_redirects=False)
+        assert index.status_code == 303
+        script = re.search(r'src="\.?/?(static/js/[^"]+\.js)"', stack_index(stack)).group(1)
+        bundle = anonymous.get(f"/ui/{script}")
+        assert bundle.status_code == 200 and "javascript" in bundle.headers["content-type"]
         anonymous.cookies.set("posecloud_session", "not-a-token")
         assert anonymous.get("/ui/_stcore/health").status_code == 401
         assert anonymous.get("/").headers["location"] == "/ui/"
