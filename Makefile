@@ -60,6 +60,9 @@ bench-eks: install
 bench-service: install
 	$(PY) benchmarks/service_benchmark.py --epochs 5 --upload-mb 1000 --clients 50 --requests 2000
 
+bench-ui: install
+	$(PY) benchmarks/ui_render.py --rounds 3
+
 bench-semisupervised: install
 	$(PY) benchmarks/semisupervised.py --minutes 4 --seeds 0 1 2
 
