@@ -167,9 +167,7 @@ def predict_with_ensemble_session(
     ]
     smoothed = _smooth([list(view) for view in zip(*predicted, strict=True)], s, progress)
     project = load_model_config(member_dirs[0])[0]
-    smoothing = (
-        f"s = {s} px² per frame" if s is not None else "s fitted per keypoint by leave-one-out error"
-    )
+    smoothing = f"s = {s} px² per frame" if s is not None else "s fitted per keypoint by leave-one-out error"
     write = _writer(formats, project, ensemble_provenance(member_dirs, smoothing))
     eks = [
         write_smoothed(
