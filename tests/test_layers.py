@@ -64,3 +64,12 @@ def test_a_cycle_inside_core_fails_the_check(tmp_path: Path) -> None:
     planted = _lint(tree)
     assert planted.returncode != 0
     assert "core.video.reader -> core.predict.video" in planted.stdout, planted.stdout
+
+
+def test_a_page_of_the_front_end_that_reaches_past_http_fails_the_check(tmp_path: Path) -> None:
+    tree = _copy_packages(tmp_path)
+    page = tree / "app" / "ui" / "screens" / "models.py"
+    page.write_text(page.read_text() + "\n\ndef _planted():\n    import worker.db.models  # noqa\n")
+    planted = _lint(tree)
+    assert planted.returncode != 0
+    assert "app.ui.screens.models -> worker.db.models" in planted.stdout, planted.stdout
