@@ -24,8 +24,9 @@ import pytest
 import yaml
 
 from app.fiftyone.mongo import MONGOD, MongoServer
+from app.ui.server import UIServer
 from tests.app.labelstudio.conftest import Api
-from tests.services import free_port
+from tests.services import free_port, private_redis
 from tests.testdata import EXAMPLE_PROJECT, REPO, TINY
 from worker.supervisor import stop_processes
 
@@ -62,10 +63,14 @@ def _env(fo_root: Path, port: int, mongo: MongoServer, redis_url: str) -> dict[s
 
 
 @pytest.fixture(scope="session")
-def fo_api(fo_root: Path, mongo: MongoServer, redis_server) -> Iterator[Api]:
-    """The API with FiftyOne, and one CPU worker slot."""
-    port = free_port()
-    env = _env(fo_root, port, mongo, redis_server.url)
+def fo_api(fo_root: Path, mongo: MongoServer) -> Iterator[Api]:
+    """The API with FiftyOne and the front end, and one CPU worker slot. Its queue is a Redis of its
+    own: this worker lives for the whole test session and must not take other tests' jobs."""
+    port, ui_port = free_port(), free_port()
+    redis_server = private_redis(fo_root / "redis")
+    env = {**_env(fo_root, port, mongo, redis_server.url), "POSECLOUD_UI_PORT": str(ui_port)}
+    ui = UIServer(ui_port, f"http://127.0.0.1:{port}", fo_root / "ui.log")
+    ui.start()
     log = fo_root / "api.log"
     with log.open("ab") as out:
         api = subprocess.Popen(
@@ -87,11 +92,16 @@ def fo_api(fo_root: Path, mongo: MongoServer, redis_server) -> Iterator[Api]:
             pass
         if api.poll() is not None or time.monotonic() > deadline:
             stop_processes([worker, api], signal.SIGTERM, 10)
+            ui.stop()
+            redis_server.stop()
             pytest.fail(f"the API did not start: {log.read_text()[-3000:]}")
         time.sleep(0.2)
+    ui.wait_ready()
     yield Api(url, api, fo_root, log)
     stop_processes([worker], signal.SIGINT, 30)
     stop_processes([api], signal.SIGTERM, 30)
+    ui.stop()
+    redis_server.stop()
 
 
 def wait_job(client: httpx.Client, project: int, job_id: int) -> dict:
