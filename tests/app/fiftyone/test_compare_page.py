@@ -39,14 +39,26 @@ def test_the_compare_page_opens_the_comparison_and_builds_a_new_one(toy: Toy, ch
     fiftyone.get_by_text("samples").first.wait_for(timeout=120_000)  # the App drew the dataset
     fiftyone.close()
 
-    page.get_by_role("combobox", name="Models").click()
-    page.get_by_role("option", name="r18", exact=True).click()
-    page.keyboard.press("Escape")
+    # the same choice as the session's comparison, which the dataset tests read
+    picks = {
+        "Models": ["r18"],
+        "Ensembles (every member)": ["ens"],
+        "Predicted videos": [
+            f"job {toy.predict_job['id']}: clip.mp4 by model",
+            f"job {toy.smooth_job['id']}: clip.mp4 by ensemble (EKS)",
+        ],
+    }
+    for label, options in picks.items():
+        for option in options:
+            page.get_by_role("combobox", name=label).click()
+            page.get_by_role("option", name=option, exact=True).click()
+            page.keyboard.press("Escape")
     page.get_by_role("button", name="Build the comparison").click()
     started = page.get_by_text(re.compile(r"Building the comparison \(job (\d+)\)"))
     started.wait_for(timeout=60_000)
     job_id = int(re.search(r"job (\d+)", started.inner_text()).group(1))
     with toy.client() as c:
         job = wait_job(c, toy.project, job_id)
-    assert job["state"] == "succeeded" and job["params"]["model_ids"] == [toy.models["r18"]["id"]]
+    assert job["state"] == "succeeded"
+    assert job["params"] == toy.build_job["params"]
     page.get_by_text(re.compile(rf"comparison · job {job_id} · ✅ succeeded")).wait_for(timeout=60_000)
