@@ -11,7 +11,9 @@ from app.cli import build_parser, main
 from core.errors import ConfigError
 from worker.cli import parse_gpus
 
-COMMANDS = ("train", "predict", "import", "export", "smooth", "suggest-frames", "worker", "api", "up")
+COMMANDS = (
+    "train", "predict", "import", "export", "smooth", "suggest-frames", "worker", "api", "up", "ui", "labelstudio", "mongo",
+)  # fmt: skip
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
