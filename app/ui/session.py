@@ -20,8 +20,8 @@ T = TypeVar("T")
 
 def back_to_signin() -> None:
     """To the sign-in page, which brings the user back to this page afterwards."""
-    url = urllib.parse.urlsplit(st.context.url or "/ui/")
-    here = url.path + (f"?{url.query}" if url.query else "")
+    query = urllib.parse.urlencode(st.query_params.to_dict())  # project=..., kept as the page has it
+    here = urllib.parse.urlsplit(st.context.url or "/ui/").path + (f"?{query}" if query else "")
     target = "/signin?expired=1&next=" + urllib.parse.quote(here, safe="")
     st.html(f"<script>window.location.href = {json.dumps(target)};</script>", unsafe_allow_javascript=True)
     st.info(f"Your session has ended. [Sign in again]({target}) to continue.")

@@ -223,13 +223,15 @@ def trained_job_members(stack: Stack, page, project_id: int, ensemble: dict) -> 
 
 def test_an_ended_session_returns_to_sign_in_and_back_to_the_same_page(stack: Stack, page) -> None:
     signed_in(stack, page)
-    with api_client(stack, page) as api:
-        if not api.get("/projects").json():  # run alone: a project to be on
-            api.post("/projects", json={"name": "solo", "keypoints": ["nose"]}).raise_for_status()
-            page.reload()
-    go(page, "Training")
+    with api_client(stack, page) as api:  # a project that is not the first: the way back must name it
+        if not api.get("/projects").json():  # run alone
+            api.post("/projects", json={"name": "first", "keypoints": ["nose"]}).raise_for_status()
+        api.post("/projects", json={"name": "second", "keypoints": ["nose"]}).raise_for_status()
+        second = max(p["id"] for p in api.get("/projects").json())
+    page.goto(f"{stack.url}/ui/training?project={second}")
+    page.get_by_role("heading", level=1, name="Training · second").wait_for(timeout=60_000)
     here = page.url.removeprefix(stack.url)
-    assert here.startswith("/ui/training?project=")
+    assert here == f"/ui/training?project={second}"
     token = next(c["value"] for c in page.context.cookies() if c["name"] == "posecloud_session")
     httpx.get(f"{stack.url}/signout", cookies={"posecloud_session": token})  # the session ends elsewhere
     try:
@@ -241,5 +243,5 @@ def test_an_ended_session_returns_to_sign_in_and_back_to_the_same_page(stack: St
     page.fill("#username", "lab")
     page.fill("#password", PASSWORD)
     page.click("button[value=signin]")
-    page.get_by_role("heading", level=1, name=re.compile("^Training")).wait_for(timeout=60_000)
+    page.get_by_role("heading", level=1, name="Training · second").wait_for(timeout=60_000)
     assert page.url.removeprefix(stack.url) == here
