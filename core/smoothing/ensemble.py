@@ -70,8 +70,8 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
     if len(sources) != len(members):
         raise ValueError(f"{len(sources)} source names for {len(members)} members")
     first = members[0]
-    arrays = []
-    for table, source in zip(members, sources, strict=True):
+    data = np.empty((len(members), len(first.index), len(first.keypoints), 3))  # x, y, likelihood
+    for i, (table, source) in enumerate(zip(members, sources, strict=True)):
         missing = [f for f in ("x", "y", "likelihood") if f not in table.fields]
         if missing:
             raise LabelFormatError(
@@ -88,16 +88,17 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
             )
         if table.keypoints != first.keypoints:
             table = table.select_keypoints(first.keypoints)
-        arrays.append(np.stack([table.field("x"), table.field("y"), table.field("likelihood")], axis=-1))
-    data = np.stack(arrays)  # (members, frames, keypoints, 3)
-    valid = np.isfinite(data).all(axis=-1)
-    xy = np.where(valid[..., None], data[..., :2], np.nan)
+        for j, name in enumerate(("x", "y", "likelihood")):
+            data[i, ..., j] = table.field(name)
+    valid = np.isfinite(data[..., 0]) & np.isfinite(data[..., 1]) & np.isfinite(data[..., 2])
+    data[~valid] = np.nan  # a member counts only with all three
+    xy = data[..., :2]
     n_valid = valid.sum(axis=0)
     median = _masked_median(xy, n_valid)
     with np.errstate(invalid="ignore", divide="ignore"):
-        centred = np.where(valid[..., None], xy - np.nansum(xy, axis=0) / n_valid[..., None], 0.0)
-        spread = (centred * centred).sum(axis=0) / n_valid[..., None]
-        mean_lh = np.where(valid, data[..., 2], 0.0).sum(axis=0) / n_valid
+        centred = xy - np.nansum(xy, axis=0) / n_valid[..., None]
+        spread = np.nansum(centred * centred, axis=0) / n_valid[..., None]
+        mean_lh = np.nansum(data[..., 2], axis=0) / n_valid
         spread = np.where((n_valid >= 2)[..., None], spread, 1.0)
         variance = spread / mean_lh[..., None]
     variance[~np.isfinite(variance) | (n_valid == 0)[..., None]] = np.nan
@@ -113,7 +114,7 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
         variance=variance,
         noise=noise,
         likelihood=np.where(n_valid > 0, mean_lh, np.nan),
-        members=np.where(valid[..., None], data, np.nan),
+        members=data,
         n_members=len(members),
         scorer=first.scorer,
     )

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.smoothing.kalman import diffuse_prior, observed, smooth_independent
+from core.smoothing.kalman import IndependentSeries, column_medians, diffuse_prior, observed
 
 FIT_BLOCK_FRAMES = 1000
 MAX_FIT_FRAMES = 5000
@@ -72,9 +72,8 @@ def fit_frames(n_frames: int) -> np.ndarray:
 def typical_noise(noise: np.ndarray) -> np.ndarray:
     """``(keypoints,)`` median observation variance of each keypoint over frames and coordinates
     (1 where it is never observed); ``noise`` is ``(frames, keypoints, coords)``."""
-    flat = np.moveaxis(noise, 1, 0).reshape(noise.shape[1], -1)
-    finite = np.isfinite(flat)
-    return np.array([np.median(row[ok]) if ok.any() else 1.0 for row, ok in zip(flat, finite, strict=True)])
+    columns = np.moveaxis(noise, 1, -1).reshape(-1, noise.shape[1])
+    return column_medians(columns, np.isfinite(columns))
 
 
 def loo_residuals(
@@ -95,16 +94,22 @@ def loo_residuals(
     return resid, var / keep, r
 
 
-def loo_score(y: np.ndarray, r: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray) -> np.ndarray:
-    """``(B,)`` sum over frames of the squared leave-one-out residuals of B scalar random-walk
-    series, each in units of its observation SD (arguments as ``smooth_independent``)."""
-    resid, _, r = loo_residuals(y, r, *smooth_independent(y, r, q, m0, p0)[:2])
-    return (resid * resid / r).sum(axis=0)
+def loo_error(series: IndependentSeries, q: np.ndarray) -> np.ndarray:
+    """``(B,)`` sum over frames of the squared leave-one-out residuals of the series under ``q``, each
+    in units of its observation SD (``loo_residuals``, in the series' layout: a missing frame has
+    weight 0 and adds nothing)."""
+    mean, var = series.posterior(q)
+    resid = series.yc - mean
+    resid /= 1.0 - var * series.w
+    resid *= resid
+    resid *= series.w
+    return resid.sum(axis=1)
 
 
-def variance_scale(y: np.ndarray, r: np.ndarray, mean: np.ndarray, var: np.ndarray) -> float:
-    """Factor on the posterior variances that makes the leave-one-out residuals as large as
-    predicted: ``sum (e^2 - r) / sum var_loo`` in units of r, clipped to ``VARIANCE_SCALE_RANGE``.
+def variance_scale(y: np.ndarray, r: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+    """``(keypoints,)`` factors on the posterior variances that make the leave-one-out residuals as
+    large as predicted: ``sum (e^2 - r) / sum var_loo`` in units of r over a keypoint's frames and
+    coordinates, clipped to ``VARIANCE_SCALE_RANGE``; all arguments ``(frames, keypoints, coords)``.
 
     A random walk fitted to smooth motion over-states its uncertainty (the motion between frames
     is more predictable than a random walk's), by up to 1.6x in variance on synthetic families;
@@ -112,9 +117,10 @@ def variance_scale(y: np.ndarray, r: np.ndarray, mean: np.ndarray, var: np.ndarr
     """
     resid, prior, r = loo_residuals(y, r, mean, var)
     mask = np.isfinite(r)
-    excess = (resid[mask] ** 2 / r[mask] - 1.0).sum()
-    predicted = (prior[mask] / r[mask]).sum()
-    return float(np.clip(excess / predicted, *VARIANCE_SCALE_RANGE)) if predicted > 0 else 1.0
+    excess = np.where(mask, resid * resid / r - 1.0, 0.0).sum(axis=(0, 2))
+    predicted = np.where(mask, prior / r, 0.0).sum(axis=(0, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(predicted > 0, np.clip(excess / predicted, *VARIANCE_SCALE_RANGE), 1.0)
 
 
 def fit_independent(median: np.ndarray, noise: np.ndarray) -> np.ndarray:
@@ -138,12 +144,12 @@ def fit_independent(median: np.ndarray, noise: np.ndarray) -> np.ndarray:
     # (block_frames, blocks * keypoints * coords) independent series
     y = median[frames.T].reshape(frames.shape[1], -1)
     r = noise[frames.T].reshape(frames.shape[1], -1)
-    m0, p0 = diffuse_prior(y, r)
+    series = IndependentSeries(y, r, *diffuse_prior(y, r))
     scale = typical_noise(noise)
 
     def score(log_rel: np.ndarray) -> np.ndarray:
         q = np.broadcast_to((scale * np.exp(log_rel))[None, :, None], (len(frames), n_kp, n_coords))
-        return -loo_score(y, r, q.ravel(), m0, p0).reshape(len(frames), n_kp, n_coords).sum(axis=(0, 2))
+        return -loo_error(series, q.ravel()).reshape(len(frames), n_kp, n_coords).sum(axis=(0, 2))
 
     lo, hi = np.log(RELATIVE_RANGE)
     best = golden_section_max(score, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE)

@@ -13,9 +13,10 @@ Two exact solvers of the same posterior:
   case): information-form Kalman filter and Rauch-Tung-Striebel smoother, looping over frames with
   all keypoints batched.
 
-Both return the marginal log-likelihood ``log p(y)`` of each batch entry (the Kalman filter's
-prediction-error decomposition); ``fit`` chooses ``q`` by leave-one-out error instead (the random
-walk is only an approximation of how keypoints move), from the posterior variances.
+``loglik_independent`` and ``kalman_smooth`` give the marginal log-likelihood ``log p(y)`` of each
+batch entry (the Kalman filter's prediction-error decomposition) for comparison; ``fit`` chooses
+``q`` by leave-one-out error instead (the random walk is only an approximation of how keypoints
+move), from the posterior variances.
 """
 
 from __future__ import annotations
@@ -34,63 +35,82 @@ def observed(y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask, np.where(mask, np.maximum(r, MIN_VARIANCE), np.inf)
 
 
-def _precision(y: np.ndarray, r: np.ndarray, q: np.ndarray, p0: np.ndarray) -> tuple:
-    """Tridiagonal posterior precision of B stacked series (zero coupling between series)."""
-    n_frames, n_series = y.shape
-    mask, r = observed(y, r)
-    w = (1.0 / r).T  # (B, frames); 0 where missing
-    iq = (1.0 / np.asarray(q, dtype=float))[:, None]
-    diag = w + 2.0 * iq
-    diag[:, 0] += 1.0 / p0 - iq[:, 0]
-    diag[:, -1] -= iq[:, 0]
-    off = np.broadcast_to(-iq, (n_series, n_frames)).copy()
-    off[:, -1] = 0.0
-    return mask, r, w, diag.ravel(), off.ravel()[:-1]
+class IndependentSeries:
+    """B independent scalar random-walk series, prepared once for solving under many ``q`` (the
+    fit tries about 17), in LAPACK's layout: series-major, a weight (precision) of 0 where an
+    observation is missing, observations centred on the prior mean.
 
-
-def _forward(
-    y: np.ndarray, r: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Factor the precision (LDL', LAPACK dpttrf) and solve for the centred posterior mean.
-
-    Returns the flat precision diagonal and off-diagonal, the pivots D, the centred means (all ``(B * frames,)``,
-    series-major) and the ``(B,)`` marginal log-likelihoods.
+    Args:
+        y: ``(frames, B)`` observations (pixels), NaN where missing.
+        r: ``(frames, B)`` observation variances (pixels²), NaN/inf where missing.
+        m0, p0: ``(B,)`` prior mean and variance of the first frame's state.
     """
-    n_frames, n_series = y.shape
-    mask, r, w, diag, off = _precision(y, r, q, p0)
-    yc = np.where(mask, y - m0, 0.0).T  # centred on the prior mean
-    h = (w * yc).ravel()
-    pivots, multipliers, info = lapack.dpttrf(diag, off)
-    if info != 0:
-        raise FloatingPointError(f"posterior precision is not positive definite (LAPACK info {info})")
-    mean = lapack.dpttrs(pivots, multipliers, h)[0]
-    # log p(y) = -(n log 2pi + log det R + log det J^-1 + log det Lambda + y'Wy - h'Lambda^-1 h) / 2,
-    # J the prior precision (det J = 1 / (p0 q^(T-1))) and Lambda = J + W the posterior precision.
-    logdet = (
-        np.where(mask, np.log(r), 0.0).sum(axis=0)
-        + np.log(p0)
-        + (n_frames - 1) * np.log(q)
-        + np.log(pivots).reshape(n_series, n_frames).sum(axis=1)
-    )
-    quad = (w * yc * yc).sum(axis=1) - (h * mean).reshape(n_series, n_frames).sum(axis=1)
-    n_obs = mask.sum(axis=0)
-    loglik = -0.5 * (n_obs * np.log(2 * np.pi) + logdet + quad)
-    return diag, off, pivots, mean, loglik
+
+    def __init__(self, y: np.ndarray, r: np.ndarray, m0: np.ndarray, p0: np.ndarray):
+        mask, r = observed(y, r)
+        self.mask = np.ascontiguousarray(mask.T)
+        self.var = np.ascontiguousarray(r.T)
+        self.w = 1.0 / self.var
+        self.yc = np.ascontiguousarray(np.where(mask, y - m0, 0.0).T)
+        self.h = (self.w * self.yc).ravel()
+        self.m0, self.p0 = np.asarray(m0, dtype=float), np.asarray(p0, dtype=float)
+
+    def factor(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The tridiagonal posterior precision under ``q`` ``(B,)`` (no coupling between series) and
+        its LDL' factors (LAPACK dpttrf): diagonal, off-diagonal, pivots D, multipliers; flat."""
+        n_series, n_frames = self.w.shape
+        iq = (1.0 / np.asarray(q, dtype=float))[:, None]
+        diag = self.w + 2.0 * iq
+        diag[:, 0] += 1.0 / self.p0 - iq[:, 0]
+        diag[:, -1] -= iq[:, 0]
+        off = np.broadcast_to(-iq, (n_series, n_frames)).copy()
+        off[:, -1] = 0.0
+        diag, off = diag.ravel(), off.ravel()[:-1]
+        pivots, multipliers, info = lapack.dpttrf(diag, off)
+        if info != 0:
+            raise FloatingPointError(f"posterior precision is not positive definite (LAPACK info {info})")
+        return diag, off, pivots, multipliers
+
+    def posterior(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(B, frames)`` centred posterior means and posterior variances under ``q``."""
+        diag, off, pivots, multipliers = self.factor(q)
+        mean = lapack.dpttrs(pivots, multipliers, self.h)[0]
+        # diag of the inverse: 1 / (forward pivot + backward pivot - diagonal) (the two sides of a
+        # chain are independent given the middle); backward pivots factor the reversed matrix.
+        backward = lapack.dpttrf(diag[::-1], off[::-1])[0][::-1]
+        var = 1.0 / (pivots + backward - diag)
+        return mean.reshape(self.w.shape), var.reshape(self.w.shape)
+
+    def loglik(self, q: np.ndarray) -> np.ndarray:
+        """``(B,)`` marginal log-likelihoods under ``q``."""
+        n_series, n_frames = self.w.shape
+        _, _, pivots, multipliers = self.factor(q)
+        mean = lapack.dpttrs(pivots, multipliers, self.h)[0]
+        # log p(y) = -(n log 2pi + log det R + log det J^-1 + log det Lambda + y'Wy - h'Lambda^-1 h) / 2,
+        # J the prior precision (det J = 1 / (p0 q^(T-1))) and Lambda = J + W the posterior precision.
+        logdet = (
+            np.where(self.mask, np.log(self.var), 0.0).sum(axis=1)
+            + np.log(self.p0)
+            + (n_frames - 1) * np.log(q)
+            + np.log(pivots).reshape(n_series, n_frames).sum(axis=1)
+        )
+        quad = (self.w * self.yc * self.yc).sum(axis=1) - (self.h * mean).reshape(n_series, n_frames).sum(
+            axis=1
+        )
+        return -0.5 * (self.mask.sum(axis=1) * np.log(2 * np.pi) + logdet + quad)
 
 
 def loglik_independent(
     y: np.ndarray, r: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray
 ) -> np.ndarray:
-    """``(B,)`` marginal log-likelihood of B independent scalar random-walk series.
-
-    Arguments as ``smooth_independent``; cheaper (no posterior variances).
-    """
-    return _forward(y, r, q, m0, p0)[4]
+    """``(B,)`` marginal log-likelihood of B independent scalar random-walk series (arguments as
+    ``smooth_independent``)."""
+    return IndependentSeries(y, r, m0, p0).loglik(q)
 
 
 def smooth_independent(
     y: np.ndarray, r: np.ndarray, q: np.ndarray, m0: np.ndarray, p0: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """Scalar random-walk smoother for B independent series, exact (equals Kalman filter + RTS).
 
     Args:
@@ -100,17 +120,10 @@ def smooth_independent(
         m0, p0: ``(B,)`` prior mean and variance of the first frame's state.
 
     Returns:
-        ``(frames, B)`` posterior means, ``(frames, B)`` posterior variances, ``(B,)`` marginal
-        log-likelihoods.
+        ``(frames, B)`` posterior means and ``(frames, B)`` posterior variances.
     """
-    n_frames, n_series = y.shape
-    diag, off, pivots, mean, loglik = _forward(y, r, q, m0, p0)
-    # diag of the inverse: 1 / (forward pivot + backward pivot - diagonal) (the two sides of a chain
-    # are independent given the middle); backward pivots factor the reversed matrix.
-    backward = lapack.dpttrf(diag[::-1], off[::-1])[0][::-1]
-    var = 1.0 / (pivots + backward - diag)
-    shape = (n_series, n_frames)
-    return mean.reshape(shape).T + m0, var.reshape(shape).T, loglik
+    mean, var = IndependentSeries(y, r, m0, p0).posterior(q)
+    return mean.T + m0, var.T
 
 
 def kalman_filter(
@@ -187,5 +200,16 @@ def diffuse_prior(y: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     safe = np.maximum(n, 1)
     mean = np.where(mask, y, 0.0).sum(axis=0) / safe
     spread = np.where(mask, (y - mean) ** 2, 0.0).sum(axis=0) / safe
-    noise = np.array([np.median(r[mask[:, b], b]) if n[b] else 1.0 for b in range(y.shape[1])])
-    return np.where(n > 0, mean, 0.0), spread + noise
+    return np.where(n > 0, mean, 0.0), spread + column_medians(r, mask)
+
+
+def column_medians(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``(B,)`` median of each column of ``(n, B)`` ``values`` over the entries ``mask`` keeps (1
+    for a column it keeps none of); the complete columns in one call."""
+    medians = np.ones(values.shape[1])
+    complete = mask.all(axis=0)
+    if complete.any():
+        medians[complete] = np.median(values[:, complete], axis=0)
+    for b in np.flatnonzero(~complete & mask.any(axis=0)):
+        medians[b] = np.median(values[mask[:, b], b])
+    return medians

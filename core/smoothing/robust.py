@@ -16,6 +16,10 @@ are combined into the precision-weighted mean with variance ``1 / sum_m rho_m / 
 (the Gaussian seen by the Kalman smoother), which is smoothed again. A member that disagrees with
 the others and with the trajectory gets no weight, where the median would still move and the
 members' variance would discard the frame.
+
+The parameters are few (per member and keypoint, per keypoint and bin), so on a long video the
+M-step reads the evenly spaced blocks of frames the smoothing parameter is fitted on
+(``fit.fit_frames``); the combination, which every frame needs, reads all of them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from core.smoothing.fit import fit_frames
 from core.smoothing.kalman import MIN_VARIANCE
 
 CONFIDENCE_BINS = 8
@@ -47,7 +52,7 @@ class Members:
     """One camera's ensemble members.
 
     Attributes:
-        xy: ``(members, frames, keypoints, 2)`` predictions, pixels; NaN where a member does not count.
+        xy: ``(members, frames, keypoints, 2)`` predictions, pixels; 0 where a member does not count.
         bins: ``(members, frames, keypoints)`` confidence bin of each prediction (0 where it does not count).
         valid: ``(members, frames, keypoints)`` where a prediction counts.
     """
@@ -56,21 +61,34 @@ class Members:
     bins: np.ndarray
     valid: np.ndarray
 
+    @property
+    def slots(self) -> np.ndarray:
+        """``(members, frames, keypoints)`` flat index of each prediction's (keypoint, bin) in a
+        ``(keypoints, bins)`` parameter array."""
+        return self.bins + CONFIDENCE_BINS * np.arange(self.bins.shape[2])
+
     def keypoints(self, chosen: slice) -> Members:
         return Members(self.xy[:, :, chosen], self.bins[:, :, chosen], self.valid[:, :, chosen])
+
+    def frames(self, chosen: np.ndarray) -> Members:
+        return Members(self.xy[:, chosen], self.bins[:, chosen], self.valid[:, chosen])
 
 
 def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
     """``Members`` from ``(members, frames, keypoints, 2)`` positions (NaN where missing) and their
     likelihoods; the bins are the ``CONFIDENCE_BINS`` quantiles of each keypoint's likelihoods."""
     valid = np.isfinite(xy[..., 0])
-    bins = np.zeros(valid.shape, dtype=np.intp)
+    sample = fit_frames(xy.shape[1]).ravel()  # quantiles need no more frames than the fit
+    edges = np.full((xy.shape[2], CONFIDENCE_BINS - 1), np.inf)
     for k in range(xy.shape[2]):
-        seen = likelihood[..., k][valid[..., k]]
+        seen = likelihood[:, sample, k][valid[:, sample, k]]
         if seen.size:
-            edges = np.quantile(seen, np.linspace(0, 1, CONFIDENCE_BINS + 1)[1:-1])
-            bins[..., k] = np.where(valid[..., k], np.searchsorted(edges, likelihood[..., k]), 0)
-    return Members(xy, bins, valid)
+            edges[k] = np.quantile(seen, np.linspace(0, 1, CONFIDENCE_BINS + 1)[1:-1])
+    bins = np.zeros(valid.shape, dtype=np.intp)
+    for edge in edges.T:  # a prediction's bin is the number of edges below it
+        bins += likelihood > edge
+    bins *= valid
+    return Members(np.where(valid[..., None], xy, 0.0), bins, valid)
 
 
 @dataclass(frozen=True)
@@ -89,16 +107,23 @@ class MemberNoise:
     outlier_prob: np.ndarray
     outlier_var: np.ndarray
 
-    def inlier_var(self, members: Members) -> np.ndarray:
-        """``(members, frames, keypoints)`` inlier variance of every prediction."""
-        gain = self.gain[np.arange(self.gain.shape[0]), members.bins]
-        return self.sigma2[:, None, :] * gain
+    def inlier_var(self, slots: np.ndarray) -> np.ndarray:
+        """``(members, frames, keypoints)`` inlier variance of every prediction (``slots`` as
+        ``Members.slots``)."""
+        return self.sigma2[:, None, :] * self.gain.ravel()[slots]
 
 
 def squared_residuals(members: Members, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """``(members, frames, keypoints)`` expected squared 2-D distance of each prediction from the
-    trajectory (posterior ``mean`` and ``var``, ``(frames, keypoints, 2)``); NaN where missing."""
-    return ((members.xy - mean) ** 2 + var).sum(axis=-1)
+    trajectory (posterior ``mean`` and ``var``, ``(frames, keypoints, 2)``); meaningless where a
+    prediction does not count."""
+    dx = members.xy[..., 0] - mean[..., 0]
+    dy = members.xy[..., 1] - mean[..., 1]
+    dx *= dx
+    dy *= dy
+    dx += dy
+    dx += var[..., 0] + var[..., 1]
+    return dx
 
 
 def initial_noise(members: Members, r2: np.ndarray) -> MemberNoise:
@@ -118,40 +143,45 @@ def initial_noise(members: Members, r2: np.ndarray) -> MemberNoise:
     )
 
 
-def responsibilities(members: Members, noise: MemberNoise, r2: np.ndarray) -> np.ndarray:
-    """``(members, frames, keypoints)`` probability that each prediction is an inlier (0 where missing)."""
-    v = noise.inlier_var(members)
-    pi = noise.outlier_prob[np.arange(noise.outlier_prob.shape[0]), members.bins]
+def responsibilities(
+    members: Members, slots: np.ndarray, noise: MemberNoise, r2: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(members, frames, keypoints)`` probability that each prediction is an inlier (0 where
+    missing), and the predictions' inlier variances (``slots`` as ``Members.slots``)."""
+    v = noise.inlier_var(slots)
     out = noise.outlier_var
-    # log densities of a 2-D isotropic Gaussian, up to the shared -log(2 pi)
-    log_in = np.log1p(-pi) - np.log(v) - r2 / (2 * v)
-    log_out = np.log(pi) - np.log(out) - r2 / (2 * out)
-    with np.errstate(over="ignore", invalid="ignore"):
-        rho = 1.0 / (1.0 + np.exp(log_out - log_in))
-    return np.where(members.valid, rho, 0.0)
+    # log of the outlier's over the inlier's density (2-D isotropic Gaussians) and prior odds:
+    # log(pi / (1 - pi)) - log(out) + log(v) + r2 / 2 (1 / v - 1 / out); in place, the arrays are large
+    log_prior = np.log(noise.outlier_prob) - np.log1p(-noise.outlier_prob) - np.log(out)[:, None]
+    ratio = np.divide(0.5, v)
+    ratio -= 0.5 / out
+    ratio *= r2
+    ratio += np.log(v)
+    ratio += log_prior.ravel()[slots]
+    with np.errstate(over="ignore"):
+        rho = np.exp(ratio, out=ratio)
+    rho += 1.0
+    np.reciprocal(rho, out=rho)
+    rho *= members.valid
+    return rho, v
 
 
 def update_noise(members: Members, noise: MemberNoise, rho: np.ndarray, r2: np.ndarray) -> MemberNoise:
     """The M-step: parameters maximising the expected log-likelihood under ``rho``."""
     n_kp = members.xy.shape[2]
+    slots = members.slots
     r2 = np.where(members.valid, r2, 0.0)
-    gain = noise.gain[np.arange(n_kp), members.bins]
     weight = rho.sum(axis=1)
-    sigma2 = (rho * r2 / gain).sum(axis=1) / np.maximum(2 * weight, 1e-12)
+    sigma2 = (rho * r2 / noise.gain.ravel()[slots]).sum(axis=1) / np.maximum(2 * weight, 1e-12)
     sigma2 = np.where(weight > 1.0, np.maximum(sigma2, MIN_VARIANCE), noise.sigma2)
 
-    scaled = rho * r2 / sigma2[:, None, :]
-    outlying = np.where(members.valid, 1.0 - rho, 0.0)
-    per_bin = [np.zeros((n_kp, CONFIDENCE_BINS)) for _ in range(4)]
-    for k in range(n_kp):
-        b = members.bins[..., k].ravel()
-        for total, values in zip(
-            per_bin,
-            (rho[..., k], scaled[..., k], outlying[..., k], members.valid[..., k].astype(float)),
-            strict=True,
-        ):
-            total[k] = np.bincount(b, values.ravel(), CONFIDENCE_BINS)
-    inliers, spread, outliers, count = per_bin
+    outlying = members.valid - rho
+
+    def per_bin(values: np.ndarray) -> np.ndarray:
+        return np.bincount(slots.ravel(), values.ravel(), n_kp * CONFIDENCE_BINS).reshape(n_kp, -1)
+
+    inliers, outliers, count = per_bin(rho), per_bin(outlying), per_bin(members.valid)
+    spread = per_bin(rho * r2 / sigma2[:, None, :])
     new_gain = (spread / 2 + BIN_PRIOR) / (inliers + BIN_PRIOR)
     mean_gain = (new_gain * inliers).sum(axis=1, keepdims=True) / np.maximum(
         inliers.sum(axis=1, keepdims=True), 1e-12
@@ -167,16 +197,15 @@ def update_noise(members: Members, noise: MemberNoise, rho: np.ndarray, r2: np.n
     return MemberNoise(sigma2, new_gain, prob, out_var)
 
 
-def combine(members: Members, noise: MemberNoise, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(frames, keypoints, 2)`` observation (inlier-precision-weighted mean of the members) and its
-    variance; NaN where no member counts."""
-    precision = np.where(members.valid, rho / noise.inlier_var(members), 0.0)
+def combine(members: Members, rho: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames, keypoints, 2)`` observation (inlier-precision-weighted mean of the members, each
+    with its responsibility ``rho`` and inlier variance ``v``) and its variance; NaN where no
+    member counts."""
+    precision = rho / v
     total = precision.sum(axis=0)
     seen = total > 0
     with np.errstate(invalid="ignore", divide="ignore"):
-        obs = (precision[..., None] * np.where(members.valid[..., None], members.xy, 0.0)).sum(
-            axis=0
-        ) / total[..., None]
+        obs = np.einsum("mtk,mtkc->tkc", precision, members.xy) / total[..., None]
         var = np.repeat((1.0 / total)[..., None], 2, axis=-1)
     obs[~seen] = np.nan
     var[~seen] = np.nan
@@ -219,14 +248,20 @@ def robust_smooth(
         the last result of ``smooth`` and each camera's fitted noise model.
     """
     result, tracks, first = smooth(list(medians), list(spreads), s)
-    noise = [initial_noise(m, squared_residuals(m, *track)) for m, track in zip(cameras, tracks, strict=True)]
+    fitted = [fit_frames(m.xy.shape[1]).ravel() for m in cameras]
+    estimating = [m.frames(f) for m, f in zip(cameras, fitted, strict=True)]
+    noise = [
+        initial_noise(m, squared_residuals(m, track[0][f], track[1][f]))
+        for m, f, track in zip(estimating, fitted, tracks, strict=True)
+    ]
     for round_ in range(rounds):
         observations, variances = [], []
         for c, (members, track) in enumerate(zip(cameras, tracks, strict=True)):
             r2 = squared_residuals(members, *track)
-            rho = responsibilities(members, noise[c], r2)
-            noise[c] = update_noise(members, noise[c], rho, r2)
-            obs, var = combine(members, noise[c], responsibilities(members, noise[c], r2))
+            part, r2_part = estimating[c], r2[:, fitted[c]]
+            rho, _ = responsibilities(part, part.slots, noise[c], r2_part)
+            noise[c] = update_noise(part, noise[c], rho, r2_part)
+            obs, var = combine(members, *responsibilities(members, members.slots, noise[c], r2))
             observations.append(obs)
             variances.append(var)
         result, tracks, _ = smooth(observations, variances, s if round_ == rounds - 1 else first)

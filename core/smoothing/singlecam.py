@@ -12,9 +12,12 @@ import numpy as np
 
 from core.errors import ConfigError
 from core.smoothing.ensemble import EnsembleStats
-from core.smoothing.fit import fit_independent, variance_scale
+from core.smoothing.fit import fit_frames, fit_independent, variance_scale
 from core.smoothing.kalman import diffuse_prior, smooth_independent
 from core.smoothing.robust import members_of, robust_smooth
+
+# Member predictions (members x frames x keypoints) smoothed at once: about 2 GB at the peak.
+BATCH_PREDICTIONS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -48,25 +51,33 @@ def smooth_single_camera(
     """Smooth one camera's ensemble; ``s`` fixed by the user or (None) fitted per keypoint.
 
     The keypoints are independent (each its own ``s``, its x and y their own series), so they are
-    smoothed one at a time, ``progress(keypoints done, keypoints)`` after each: a callback that
-    raises (a cancelled job) stops a long video's smoothing between two keypoints.
+    smoothed in batches of at most ``BATCH_PREDICTIONS`` member predictions: one batch holds every
+    keypoint of most videos, so that numpy's and LAPACK's per-call costs are paid once, and the
+    memory of a long video stays bounded. ``progress(keypoints done, keypoints)`` follows each pass
+    over a batch's frames (``robust.ROUNDS`` + 1 per batch) and each batch; a callback that raises
+    (a cancelled job) stops the smoothing there.
     """
     check_smoothing_parameter(s)
-    n_kp = stats.median.shape[1]
+    n_members, n_frames, n_kp = stats.members.shape[:3]
     members = members_of(stats.members[..., :2], stats.members[..., 2])
-    fixed = None if s is None else np.array([float(s)])
+    batch = max(1, BATCH_PREDICTIONS // (n_members * n_frames))
+    done = 0
 
     def smooth(obs: list[np.ndarray], var: list[np.ndarray], q: np.ndarray | None) -> tuple:
         part = _smooth_observations(obs[0], var[0], q)
+        if progress:
+            progress(done, n_kp)
         return part, [(part.xy, part.posterior_var)], part.s
 
     parts = []
-    for k in range(n_kp):
-        chosen = slice(k, k + 1)
+    for start in range(0, n_kp, batch):
+        chosen = slice(start, min(start + batch, n_kp))
         median, spread = stats.median[:, chosen], stats.noise[:, chosen]
+        fixed = None if s is None else np.full(chosen.stop - start, float(s))
         parts.append(robust_smooth([members.keypoints(chosen)], [median], [spread], smooth, fixed)[0])
+        done = chosen.stop
         if progress:
-            progress(k + 1, n_kp)
+            progress(done, n_kp)
     return Smoothed(
         np.concatenate([part.xy for part in parts], axis=1),
         np.concatenate([part.posterior_var for part in parts], axis=1),
@@ -81,15 +92,15 @@ def _smooth_observations(median: np.ndarray, noise: np.ndarray, q: np.ndarray | 
     q = fit_independent(median, noise) if q is None else q
     y = median.reshape(n_frames, -1)
     r = noise.reshape(n_frames, -1)
-    m0, p0 = diffuse_prior(y, r)
-    mean, var, _ = smooth_independent(y, r, np.repeat(q, 2), m0, p0)
-    for k in range(n_kp):
-        var[:, 2 * k : 2 * k + 2] *= variance_scale(
-            y[:, 2 * k : 2 * k + 2],
-            r[:, 2 * k : 2 * k + 2],
-            mean[:, 2 * k : 2 * k + 2],
-            var[:, 2 * k : 2 * k + 2],
-        )
+    # the prior and the variances' scale are estimates: the fit's frames are enough for them
+    sample = fit_frames(n_frames).ravel()
+    m0, p0 = diffuse_prior(y[sample], r[sample])
+    mean, var = smooth_independent(y, r, np.repeat(q, 2), m0, p0)
+    shape = median.shape
+    scale = variance_scale(
+        median[sample], noise[sample], mean.reshape(shape)[sample], var.reshape(shape)[sample]
+    )
+    var *= np.repeat(scale, 2)
     unseen = ~np.isfinite(y).any(axis=0)
     mean[:, unseen] = np.nan
     var[:, unseen] = np.nan

@@ -16,10 +16,12 @@ import yaml
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.predict.pipeline import predict_session, predict_with_ensemble_session, smooth_session
 from core.smoothing.io import SMOOTHED_FIELDS, read_smoothed
+from core.smoothing.robust import ROUNDS
 from core.smoothing.synthetic import simulate_ensemble
 from core.video.reader import probe_video
 
 METRICS = ("temporal_norm", "pca_singleview_error", "pca_multiview_error")
+PASSES = ROUNDS + 1  # the single-camera smoother's passes over the frames
 
 
 class Stop(Exception):
@@ -89,8 +91,9 @@ def test_an_ensemble_writes_each_members_files_and_the_eks(ensemble_dir, toy_cli
         "total_frames": 40,
         "model": "seed2",
     }
+    # after each of the smoother's passes over the frames (one batch of keypoints: all 17), then at its end
     assert [r for r in reports if "step" in r] == [
-        {"step": "smoothing", "keypoints_done": k, "keypoints": 17} for k in range(1, 18)
+        {"step": "smoothing", "keypoints_done": k, "keypoints": 17} for k in [0] * PASSES + [17]
     ]
 
 
@@ -134,16 +137,15 @@ def synthetic_members(folder: Path, views: int, frames: int = 200) -> list[list[
 
 @pytest.mark.parametrize("views", [1, 2])
 def test_a_progress_callback_that_raises_stops_the_smoothing(tiny_model, tmp_path, views):
-    """One view: between two keypoints; two views (the multi-camera EKS, every keypoint in each
-    pass over the frames): within the first passes."""
+    """One view or two (the multi-camera EKS): within the first passes over the frames, which serve
+    every keypoint at once."""
     member_csvs = synthetic_members(tmp_path, views)
     reports: list[dict] = []
     with pytest.raises(Stop):
         smooth_session(
             member_csvs, tmp_path / "out", s=None, metrics_model_dir=tiny_model, progress=stop_at(3, reports)
         )
-    done = [1, 2, 3] if views == 1 else [0, 0, 0]
-    assert reports == [{"step": "smoothing", "keypoints_done": k, "keypoints": 17} for k in done]
+    assert reports == [{"step": "smoothing", "keypoints_done": 0, "keypoints": 17}] * 3
     assert not (tmp_path / "out").exists()
 
 
@@ -171,4 +173,5 @@ def test_views_smoothed_each_on_its_own_report_all_their_keypoints(tiny_model, t
         progress=reports.append,
     )
     assert eks == [tmp_path / "out" / "session_v0.eks.csv", tmp_path / "out" / "session_v1.eks.csv"]
-    assert reports == [{"step": "smoothing", "keypoints_done": k, "keypoints": 34} for k in range(1, 35)]
+    each_pass = [0] * PASSES + [17] + [17] * PASSES + [34]
+    assert reports == [{"step": "smoothing", "keypoints_done": k, "keypoints": 34} for k in each_pass]
