@@ -1,10 +1,11 @@
 """Multi-camera ensemble Kalman smoothing: per keypoint, the 2V coordinates of V views lie near a
 3-D subspace (a 3-D point seen by V cameras); PCA on confident frames gives the observation matrix,
-the latent follows a random walk, and a view that disagrees with the others is down-weighted."""
+the latent follows a random walk, and a view that disagrees with the others is down-weighted.
+Pinhole cameras bend the views off the subspace: a quadratic function of the latent takes most of
+that, and each coordinate's slow deviation from the result is smoothed on its own and added."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ from core.smoothing.ensemble import EnsembleStats
 from core.smoothing.fit import fit_latent, latent_variance_scale, typical_noise
 from core.smoothing.kalman import kalman_smooth, observed
 from core.smoothing.robust import members_of, robust_smooth
-from core.smoothing.singlecam import Smoothed, check_smoothing_parameter
+from core.smoothing.singlecam import Smoothed, check_smoothing_parameter, smooth_observations
 
 LATENT_DIMS = 3
 MIN_PCA_FRAMES = 10
@@ -25,6 +26,7 @@ PCA_QUANTILE = 50.0  # PCA uses the complete frames whose total noise is at most
 INFLATION_THRESHOLD = 5.0  # Mahalanobis distance of a view from the others' prediction
 INFLATION_FACTOR = 10.0
 INFLATION_ROUNDS = 4
+MIN_CURVATURE_FRAMES = 100
 
 
 class MultiCameraError(PoseCloudError):
@@ -140,7 +142,8 @@ def disagreement(
         z = np.einsum("tkij,kmj,tkm->tki", cov_z, co, wo * y0[..., others])
         cv = c[:, own]  # (K, 2, 3)
         resid = y0[..., own] - np.einsum("kmi,tki->tkm", cv, z)
-        cov = np.einsum("kai,tkij,kbj->tkab", cv, cov_z, cv) + r[..., own, None] * np.eye(2)
+        own_r = np.where(mask[..., own], r[..., own], 1.0)  # where missing, unusable: any finite value
+        cov = np.einsum("kai,tkij,kbj->tkab", cv, cov_z, cv) + own_r[..., None] * np.eye(2)
         cov[~usable] = np.eye(2)
         d2 = np.einsum("tka,tkab,tkb->tk", resid, np.linalg.inv(cov), resid)
         distance[..., v] = np.where(usable, np.sqrt(np.maximum(d2, 0.0)), 0.0)
@@ -171,17 +174,31 @@ def inflate_disagreeing(
     return factor
 
 
-def subspace_misfit(y: np.ndarray, r: np.ndarray, xy: np.ndarray, var: np.ndarray) -> np.ndarray:
-    """``(keypoints, 2V)`` variance of the views' coordinates about the 3-D subspace that neither
-    the noise nor the latent's uncertainty explains, pixels²: a pinhole camera is not affine, so
-    the true positions lie off the subspace by an amount that smoothing does not average away. The
-    excess of the expected squared residual of the observations ``y`` (variances ``r``) about the
-    smoothed ``xy`` (posterior variances ``var``) over ``r``; 0 where none."""
-    mask, r = observed(y, r)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a coordinate never observed
-        excess = np.nanmean(np.where(mask, (y - xy) ** 2 + var - r, np.nan), axis=0)
-    return np.where(np.isfinite(excess), np.maximum(excess, 0.0), 0.0)
+def curvature(residual: np.ndarray, r: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """``(frames, keypoints, 2V)`` the part of the observations' ``residual`` about the 3-D subspace
+    (variances ``r``) that a quadratic function of the latent ``z`` ``(frames, keypoints, 3)``
+    explains, pixels.
+
+    A pinhole camera's image of a 3-D point is not affine in it: to second order the true positions
+    lie off the subspace by a quadratic function of the point, hence of the latent. Fitted per
+    keypoint and coordinate by least squares weighted by the observations' precision over every
+    frame (the noise averages out over thousands; a keypoint seen in fewer than
+    ``MIN_CURVATURE_FRAMES`` frames gets none). What the quadratic leaves, ``_smooth_stacked``
+    follows per coordinate as a slow deviation (a random walk of its own).
+    """
+    mask, r = observed(residual, r)
+    w = np.where(mask, 1.0 / r, 0.0)
+    unit = (z - z.mean(axis=0)) / np.maximum(z.std(axis=0), 1e-9)  # conditioning
+    i, j = np.triu_indices(LATENT_DIMS)
+    features = np.concatenate([np.ones(z.shape[:2] + (1,)), unit, unit[..., i] * unit[..., j]], axis=-1)
+    gram = np.einsum("tkm,tkf,tkg->kmfg", w, features, features, optimize=True)
+    moment = np.einsum("tkm,tkf,tkm->kmf", w, features, np.where(mask, residual, 0.0), optimize=True)
+    enough = mask.sum(axis=0) >= MIN_CURVATURE_FRAMES  # (K, 2V)
+    gram[~enough] = np.eye(features.shape[-1])
+    moment[~enough] = 0.0
+    ridge = 1e-9 * np.trace(gram, axis1=-2, axis2=-1)[..., None, None] * np.eye(features.shape[-1])
+    coef = np.linalg.solve(gram + ridge, moment[..., None])[..., 0]  # (K, 2V, F)
+    return np.einsum("tkf,kmf->tkm", features, coef)
 
 
 def smooth_multi_camera(
@@ -246,11 +263,12 @@ def _smooth_stacked(
     q = fit_latent(yc, r, c) if q is None else q
     step()
     z, cov, _ = kalman_smooth(yc, r, c, q, m0, p0)
-    xy = np.einsum("kmi,tki->tkm", c, z) + mean  # (T, K, 2V)
-    var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c)
-    misfit = subspace_misfit(y, r, xy, var)
-    cov *= latent_variance_scale(yc, r + misfit, c, z, cov)[None, :, None, None]
-    var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c) + misfit
+    linear = np.einsum("kmi,tki->tkm", c, z)  # (T, K, 2V)
+    bend = curvature(yc - linear, r, z)
+    off = smooth_observations(yc - linear - bend, r, None)
+    xy = linear + bend + off.xy + mean
+    cov *= latent_variance_scale(yc - bend - off.xy, r, c, z, cov)[None, :, None, None]
+    var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c) + off.posterior_var
     views = {
         name: Smoothed(xy[..., 2 * v : 2 * v + 2], var[..., 2 * v : 2 * v + 2], q)
         for v, name in enumerate(names)

@@ -43,6 +43,9 @@ OUTLIER_PROB_RANGE = (1e-4, 0.95)
 # The outlier component is at least this many times wider (in variance) than the typical member.
 OUTLIER_VAR_FACTOR = 25.0
 INITIAL_OUTLIER_PROB = 0.05
+# A combination of members whose variance would exceed this (pixels²: a 1,000 px SD), every member
+# judged an outlier, is no observation (its variance would reach 1e300 and overflow what follows).
+MAX_COMBINED_VARIANCE = 1e6
 # Median of a chi-square with 2 degrees of freedom: turns a median squared 2-D distance into a variance.
 _CHI2_2_MEDIAN = 2 * np.log(2)
 
@@ -203,7 +206,7 @@ def combine(members: Members, rho: np.ndarray, v: np.ndarray) -> tuple[np.ndarra
     member counts."""
     precision = rho / v
     total = precision.sum(axis=0)
-    seen = total > 0
+    seen = total > 1.0 / MAX_COMBINED_VARIANCE
     with np.errstate(invalid="ignore", divide="ignore"):
         obs = np.einsum("mtk,mtkc->tkc", precision, members.xy) / total[..., None]
         var = np.repeat((1.0 / total)[..., None], 2, axis=-1)
