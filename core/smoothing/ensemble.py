@@ -95,10 +95,14 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
     xy = data[..., :2]
     n_valid = valid.sum(axis=0)
     median = _masked_median(xy, n_valid)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centred = xy - np.nansum(xy, axis=0) / n_valid[..., None]
-        spread = np.nansum(centred * centred, axis=0) / n_valid[..., None]
-        mean_lh = np.nansum(data[..., 2], axis=0) / n_valid
+    counted = valid[..., None]
+    with np.errstate(
+        invalid="ignore", divide="ignore"
+    ):  # sums over the valid members, in place: the arrays are large
+        centred = xy - xy.sum(axis=0, where=counted) / n_valid[..., None]
+        centred *= centred
+        spread = centred.sum(axis=0, where=counted) / n_valid[..., None]
+        mean_lh = data[..., 2].sum(axis=0, where=valid) / n_valid
         spread = np.where((n_valid >= 2)[..., None], spread, 1.0)
         variance = spread / mean_lh[..., None]
     variance[~np.isfinite(variance) | (n_valid == 0)[..., None]] = np.nan
