@@ -56,25 +56,21 @@ class Members:
 
     Attributes:
         xy: ``(members, frames, keypoints, 2)`` predictions, pixels; 0 where a member does not count.
-        bins: ``(members, frames, keypoints)`` confidence bin of each prediction (0 where it does not count).
+        slots: ``(members, frames, keypoints)`` flat index of each prediction's (keypoint, confidence
+            bin) in a ``(keypoints, bins)`` parameter array (its keypoint's bin 0 where it does not count).
         valid: ``(members, frames, keypoints)`` where a prediction counts.
     """
 
     xy: np.ndarray
-    bins: np.ndarray
+    slots: np.ndarray
     valid: np.ndarray
 
-    @property
-    def slots(self) -> np.ndarray:
-        """``(members, frames, keypoints)`` flat index of each prediction's (keypoint, bin) in a
-        ``(keypoints, bins)`` parameter array."""
-        return self.bins + CONFIDENCE_BINS * np.arange(self.bins.shape[2])
-
     def keypoints(self, chosen: slice) -> Members:
-        return Members(self.xy[:, :, chosen], self.bins[:, :, chosen], self.valid[:, :, chosen])
+        slots = self.slots[:, :, chosen] - CONFIDENCE_BINS * (chosen.start or 0)
+        return Members(self.xy[:, :, chosen], slots, self.valid[:, :, chosen])
 
     def frames(self, chosen: np.ndarray) -> Members:
-        return Members(self.xy[:, chosen], self.bins[:, chosen], self.valid[:, chosen])
+        return Members(self.xy[:, chosen], self.slots[:, chosen], self.valid[:, chosen])
 
 
 def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
@@ -91,6 +87,7 @@ def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
     for edge in edges.T:  # a prediction's bin is the number of edges below it
         bins += likelihood > edge
     bins *= valid
+    bins += CONFIDENCE_BINS * np.arange(xy.shape[2])
     return Members(np.where(valid[..., None], xy, 0.0), bins, valid)
 
 
@@ -110,10 +107,9 @@ class MemberNoise:
     outlier_prob: np.ndarray
     outlier_var: np.ndarray
 
-    def inlier_var(self, slots: np.ndarray) -> np.ndarray:
-        """``(members, frames, keypoints)`` inlier variance of every prediction (``slots`` as
-        ``Members.slots``)."""
-        return self.sigma2[:, None, :] * self.gain.ravel()[slots]
+    def inlier_var(self, members: Members) -> np.ndarray:
+        """``(members, frames, keypoints)`` inlier variance of every prediction."""
+        return self.sigma2[:, None, :] * self.gain.ravel()[members.slots]
 
 
 def squared_residuals(members: Members, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -146,12 +142,10 @@ def initial_noise(members: Members, r2: np.ndarray) -> MemberNoise:
     )
 
 
-def responsibilities(
-    members: Members, slots: np.ndarray, noise: MemberNoise, r2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def responsibilities(members: Members, noise: MemberNoise, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(members, frames, keypoints)`` probability that each prediction is an inlier (0 where
-    missing), and the predictions' inlier variances (``slots`` as ``Members.slots``)."""
-    v = noise.inlier_var(slots)
+    missing), and the predictions' inlier variances."""
+    v = noise.inlier_var(members)
     out = noise.outlier_var
     # log of the outlier's over the inlier's density (2-D isotropic Gaussians) and prior odds:
     # log(pi / (1 - pi)) - log(out) + log(v) + r2 / 2 (1 / v - 1 / out); in place, the arrays are large
@@ -160,7 +154,7 @@ def responsibilities(
     ratio -= 0.5 / out
     ratio *= r2
     ratio += np.log(v)
-    ratio += log_prior.ravel()[slots]
+    ratio += log_prior.ravel()[members.slots]
     with np.errstate(over="ignore"):
         rho = np.exp(ratio, out=ratio)
     rho += 1.0
@@ -262,9 +256,9 @@ def robust_smooth(
         for c, (members, track) in enumerate(zip(cameras, tracks, strict=True)):
             r2 = squared_residuals(members, *track)
             part, r2_part = estimating[c], r2[:, fitted[c]]
-            rho, _ = responsibilities(part, part.slots, noise[c], r2_part)
+            rho, _ = responsibilities(part, noise[c], r2_part)
             noise[c] = update_noise(part, noise[c], rho, r2_part)
-            obs, var = combine(members, *responsibilities(members, members.slots, noise[c], r2))
+            obs, var = combine(members, *responsibilities(members, noise[c], r2))
             observations.append(obs)
             variances.append(var)
         result, tracks, _ = smooth(observations, variances, s if round_ == rounds - 1 else first)
