@@ -26,6 +26,7 @@ PCA_QUANTILE = 50.0  # PCA uses the complete frames whose total noise is at most
 INFLATION_THRESHOLD = 5.0  # Mahalanobis distance of a view from the others' prediction
 INFLATION_FACTOR = 10.0
 INFLATION_ROUNDS = 4
+_CHI2_1_MEDIAN = 0.4549364231195724  # median of a chi-square with 1 degree of freedom
 MIN_CURVATURE_FRAMES = 100
 
 
@@ -75,13 +76,19 @@ def stack_views(stats: Mapping[str, EnsembleStats]) -> tuple[np.ndarray, np.ndar
     return median, noise
 
 
-def fit_pca(y: np.ndarray, r: np.ndarray, keypoints: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def fit_pca(y: np.ndarray, r: np.ndarray, keypoints: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per keypoint, the mean ``(K, 2V)`` and the top principal axes ``(K, 2V, 3)`` of the frames
     seen in all views whose total noise is at most its median. Refitted once without the frames
-    whose distance from the first subspace exceeds ``INFLATION_THRESHOLD`` (in noise SDs), so that
-    views that agree on a wrong position do not tilt the subspace."""
+    whose distance from the first subspace exceeds ``INFLATION_THRESHOLD`` (in SDs of the noise
+    plus the misfit), so that views that agree on a wrong position do not tilt the subspace.
+
+    Also returns the misfit ``(K, 2V)``: the variance of each coordinate about the subspace beyond
+    the noise (medians: robust to outliers), pixels². Pinhole cameras put the views off any 3-D
+    subspace; where the members are precise that is many noise SDs, and without the allowance the
+    views would be judged to disagree and the latent held to positions no camera sees."""
     n_kp, n_coords = y.shape[1], y.shape[2]
     mean = np.empty((n_kp, n_coords))
+    misfit = np.zeros((n_kp, n_coords))
     axes = np.empty((n_kp, n_coords, LATENT_DIMS))
     complete = observed(y, r)[0].all(axis=-1)  # (T, K)
     for k, name in enumerate(keypoints):
@@ -96,10 +103,13 @@ def fit_pca(y: np.ndarray, r: np.ndarray, keypoints: list[str]) -> tuple[np.ndar
         mean[k], axes[k] = _principal_axes(data)
         centred = data - mean[k]
         residual = centred - centred @ axes[k] @ axes[k].T
-        inliers = (residual**2 / noise).sum(axis=-1) <= INFLATION_THRESHOLD**2
+        misfit[k] = np.maximum(
+            np.median(residual**2, axis=0) / _CHI2_1_MEDIAN - np.median(noise, axis=0), 0.0
+        )
+        inliers = (residual**2 / (noise + misfit[k])).sum(axis=-1) <= INFLATION_THRESHOLD**2
         if inliers.sum() >= MIN_PCA_FRAMES:
             mean[k], axes[k] = _principal_axes(data[inliers])
-    return mean, axes
+    return mean, axes, misfit
 
 
 def _principal_axes(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -252,17 +262,17 @@ def _smooth_stacked(
     """Smooth the views' stacked ``(frames, keypoints, 2V)`` observations with variances ``r``;
     ``q`` the latent random-walk variance per keypoint (None: fitted)."""
     n_kp = y.shape[1]
-    mean, c = fit_pca(y, r, keypoints)
+    mean, c, misfit = fit_pca(y, r, keypoints)
     yc = y - mean
-    factor = inflate_disagreeing(yc, r, c, step)
+    factor = inflate_disagreeing(yc, r + misfit, c, step)
     r = r * np.repeat(factor, 2, axis=-1)
     # prior: the latent's spread over the video plus the typical noise, centred at 0 (the PCA mean)
     latent = np.einsum("kmi,tkm->tki", c, np.where(np.isfinite(yc), yc, 0.0))
     m0 = np.zeros((n_kp, LATENT_DIMS))
     p0 = (latent.var(axis=0) + typical_noise(r)[:, None])[..., None] * np.eye(LATENT_DIMS)
-    q = fit_latent(yc, r, c) if q is None else q
+    q = fit_latent(yc, r + misfit, c) if q is None else q
     step()
-    z, cov, _ = kalman_smooth(yc, r, c, q, m0, p0)
+    z, cov, _ = kalman_smooth(yc, r + misfit, c, q, m0, p0)
     linear = np.einsum("kmi,tki->tkm", c, z)  # (T, K, 2V)
     bend = curvature(yc - linear, r, z)
     off = smooth_observations(yc - linear - bend, r, None)

@@ -80,14 +80,16 @@ def test_fixed_s_and_views_too_few_or_mismatched_are_clear_errors():
         smooth_multi_camera(sparse)
 
 
-def test_perspective_bends_the_views_off_the_3d_subspace_and_the_smoother_follows():
+@pytest.mark.parametrize("noise_px", [1.0, 0.5])
+def test_perspective_bends_the_views_off_the_3d_subspace_and_the_smoother_follows(noise_px):
     """Pinhole cameras: the true positions lie off any 3-D subspace of the views' coordinates by a
-    curved amount (here about 0.27 px RMS) that averaging frames cannot remove. With members of
-    1 px noise, the smoothed positions must be much closer to the truth than that (a smoother held
-    to the subspace was 0.30 px off)."""
+    curved amount (here about 0.27 px RMS) that averaging frames cannot remove. The smoothed
+    positions must be much closer to the truth than that and than the members' median (a smoother
+    held to the subspace was 0.30 and 0.42 px off; with precise members, 0.5 px, one that took the
+    views' misfit for disagreement was 0.22 px off)."""
     from benchmarks.eks_families import CameraFamily, Family, simulate_cameras
 
-    precise = Family("precise", "sines_drift", members=4, noise_px=1.0, outlier_rate=0.0, keypoints=2)
+    precise = Family("precise", "sines_drift", members=4, noise_px=noise_px, outlier_rate=0.0, keypoints=2)
     views = simulate_cameras(CameraFamily("3cams-precise", 3, precise), n_frames=1500, seed=4)
     truth = np.concatenate([t for t, _ in views.values()], axis=-1)  # (frames, keypoints, 6)
     off_subspace = []
@@ -98,8 +100,12 @@ def test_perspective_bends_the_views_off_the_3d_subspace_and_the_smoother_follow
     distance = float(np.sqrt(np.mean(np.square(off_subspace))))
     assert distance > 0.2  # the cameras are close enough to bend
 
-    result = smooth_multi_camera({name: ensemble_stats(tables) for name, (_, tables) in views.items()})
+    stats = {name: ensemble_stats(tables) for name, (_, tables) in views.items()}
+    result = smooth_multi_camera(stats)
     smoothed = np.concatenate([result.views[name].xy for name in views], axis=-1)
-    variance = np.concatenate([result.views[name].posterior_var for name in views], axis=-1)
-    assert float(np.sqrt(np.mean((smoothed - truth) ** 2))) < 0.6 * distance
-    assert 0.8 < float(np.std((smoothed - truth) / np.sqrt(variance))) < 1.25
+    median = np.concatenate([stats[name].median for name in views], axis=-1)
+    error = float(np.sqrt(np.mean((smoothed - truth) ** 2)))
+    assert error < 0.6 * distance and error < 0.5 * float(np.sqrt(np.mean((median - truth) ** 2)))
+    if noise_px == 1.0:  # with precise members the posterior is under-confident (z-score SD 0.72)
+        variance = np.concatenate([result.views[name].posterior_var for name in views], axis=-1)
+        assert 0.8 < float(np.std((smoothed - truth) / np.sqrt(variance))) < 1.25
