@@ -5,10 +5,12 @@ Model, per batch entry (keypoint): ``z_t = z_{t-1} + N(0, q I)``, ``y_t = C z_t 
 predicts through the frame and the posterior variance grows with the length of the gap.
 
 Two exact solvers of the same posterior:
-- ``smooth_independent``: ``C = 1`` and one coordinate per series (the single-camera case, where x
-  and y are independent). The posterior precision is tridiagonal; LAPACK's ``dpttrf``/``dpttrs``
-  factor all series at once (stacked into one block-diagonal system), which gives the RTS
-  smoother's means and variances and the Kalman filter's marginal likelihood in compiled O(T) code.
+- ``smooth_independent`` (``IndependentSeries``): ``C = 1`` and one coordinate per series (the
+  single-camera case, where x and y are independent). The posterior precision is tridiagonal;
+  LAPACK's ``dpttrf``/``dpttrs`` factor all series at once (stacked into one block-diagonal
+  system), which gives the RTS smoother's means and variances and the Kalman filter's marginal
+  likelihood in compiled O(T) code. ``IndependentSeries`` keeps what does not depend on ``q``, so
+  that the fit's trial values each cost one factorisation.
 - ``kalman_smooth``: a d-dimensional latent seen through a ``(m, d)`` matrix C (the multi-camera
   case): information-form Kalman filter and Rauch-Tung-Striebel smoother, looping over frames with
   all keypoints batched.
