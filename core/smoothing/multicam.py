@@ -277,7 +277,8 @@ def _smooth_stacked(
     bend = curvature(yc - linear, r, z)
     off = smooth_observations(yc - linear - bend, r, None)
     xy = linear + bend + off.xy + mean
-    cov *= latent_variance_scale(yc - bend - off.xy, r, c, z, cov)[None, :, None, None]
+    # leave-one-out under the weights the latent was smoothed with
+    cov *= latent_variance_scale(yc - bend - off.xy, r + misfit, c, z, cov)[None, :, None, None]
     var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c) + off.posterior_var
     views = {
         name: Smoothed(xy[..., 2 * v : 2 * v + 2], var[..., 2 * v : 2 * v + 2], q)
