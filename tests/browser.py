@@ -28,3 +28,20 @@ def chromium_browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+def choose(page, label: str, option: str, attempts: int = 3) -> None:
+    """Pick ``option`` in the Streamlit select box or multiselect called ``label``. A rerun of the
+    page (its periodic refresh, on a loaded machine) can close the list just opened: then it is
+    opened again, up to ``attempts`` times."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.get_by_role("combobox", name=label, exact=True).click()
+        try:
+            page.get_by_role("option", name=option, exact=True).click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")

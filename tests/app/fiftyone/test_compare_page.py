@@ -8,6 +8,7 @@ import re
 
 from tests.app.fiftyone.conftest import Toy, wait_job
 from tests.app.labelstudio.test_browser import chromium  # noqa: F401 (the module's browser)
+from tests.browser import choose
 from tests.testdata import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "fiftyone"
@@ -50,8 +51,7 @@ def test_the_compare_page_opens_the_comparison_and_builds_a_new_one(toy: Toy, ch
     }
     for label, options in picks.items():
         for option in options:
-            page.get_by_role("combobox", name=label).click()
-            page.get_by_role("option", name=option, exact=True).click()
+            choose(page, label, option)
             page.keyboard.press("Escape")
     page.get_by_role("button", name="Build the comparison").click()
     started = page.get_by_text(re.compile(r"Building the comparison \(job (\d+)\)"))

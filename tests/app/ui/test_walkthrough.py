@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tests.app.ui.conftest import Stack
-from tests.browser import chromium_browser
+from tests.browser import choose, chromium_browser
 from tests.labelstudio_page import label_first_task
 from tests.testdata import REPO
 
@@ -59,11 +59,6 @@ def fill(page, label: str, value: object) -> None:
     field = page.get_by_label(label, exact=True)
     field.fill(str(value))
     field.press("Tab")  # a Streamlit widget takes its value when it loses focus
-
-
-def choose(page, label: str, option: str) -> None:
-    page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def job_card(page, title: str):
