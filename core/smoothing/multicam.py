@@ -266,19 +266,20 @@ def _smooth_stacked(
     yc = y - mean
     factor = inflate_disagreeing(yc, r + misfit, c, step)
     r = r * np.repeat(factor, 2, axis=-1)
+    latent_r = r + misfit  # what the latent sees: the noise and the views' misfit
     # prior: the latent's spread over the video plus the typical noise, centred at 0 (the PCA mean)
     latent = np.einsum("kmi,tkm->tki", c, np.where(np.isfinite(yc), yc, 0.0))
     m0 = np.zeros((n_kp, LATENT_DIMS))
     p0 = (latent.var(axis=0) + typical_noise(r)[:, None])[..., None] * np.eye(LATENT_DIMS)
-    q = fit_latent(yc, r + misfit, c) if q is None else q
+    q = fit_latent(yc, latent_r, c) if q is None else q
     step()
-    z, cov, _ = kalman_smooth(yc, r + misfit, c, q, m0, p0)
+    z, cov, _ = kalman_smooth(yc, latent_r, c, q, m0, p0)
     linear = np.einsum("kmi,tki->tkm", c, z)  # (T, K, 2V)
     bend = curvature(yc - linear, r, z)
     off = smooth_observations(yc - linear - bend, r, None)
     xy = linear + bend + off.xy + mean
     # leave-one-out under the weights the latent was smoothed with
-    cov *= latent_variance_scale(yc - bend - off.xy, r + misfit, c, z, cov)[None, :, None, None]
+    cov *= latent_variance_scale(yc - bend - off.xy, latent_r, c, z, cov)[None, :, None, None]
     var = np.einsum("kmi,tkij,kmj->tkm", c, cov, c) + off.posterior_var
     views = {
         name: Smoothed(xy[..., 2 * v : 2 * v + 2], var[..., 2 * v : 2 * v + 2], q)
