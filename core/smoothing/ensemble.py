@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
+from numba import njit
 
 from core.errors import LabelFormatError
 from core.labels.table import PoseTable, check_keypoints_match
@@ -90,22 +91,7 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
             table = table.select_keypoints(first.keypoints)
         for j, name in enumerate(("x", "y", "likelihood")):
             data[i, ..., j] = table.field(name)
-    valid = np.isfinite(data[..., 0]) & np.isfinite(data[..., 1]) & np.isfinite(data[..., 2])
-    data[~valid] = np.nan  # a member counts only with all three
-    xy = data[..., :2]
-    n_valid = valid.sum(axis=0)
-    median = _masked_median(xy, n_valid)
-    counted = valid[..., None]
-    with np.errstate(
-        invalid="ignore", divide="ignore"
-    ):  # sums over the valid members, in place: the arrays are large
-        centred = xy - xy.sum(axis=0, where=counted) / n_valid[..., None]
-        centred *= centred
-        spread = centred.sum(axis=0, where=counted) / n_valid[..., None]
-        mean_lh = data[..., 2].sum(axis=0, where=valid) / n_valid
-        spread = np.where((n_valid >= 2)[..., None], spread, 1.0)
-        variance = spread / mean_lh[..., None]
-    variance[~np.isfinite(variance) | (n_valid == 0)[..., None]] = np.nan
+    median, variance, mean_lh, n_valid = _member_statistics(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a keypoint no member ever sees
         typical = np.nanmedian(variance, axis=0)
@@ -117,7 +103,7 @@ def ensemble_stats(members: Sequence[PoseTable], sources: Sequence[str] | None =
         median=median,
         variance=variance,
         noise=noise,
-        likelihood=np.where(n_valid > 0, mean_lh, np.nan),
+        likelihood=mean_lh,
         members=data,
         n_members=len(members),
         scorer=first.scorer,
@@ -137,13 +123,58 @@ def median_variance_factor(n_members: int) -> float:
     return float(np.median(draws, axis=1).var() / draws.var(axis=1).mean())
 
 
-def _masked_median(xy: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
-    """Median over the members (axis 0) of ``(members, frames, keypoints, 2)``, ignoring NaN;
-    NaN where no member is valid. Same as ``nanmedian``, faster for a few members."""
-    ordered = np.sort(xy, axis=0)  # NaN sort last: the n valid values come first
-
-    def pick(position: np.ndarray) -> np.ndarray:
-        return np.take_along_axis(ordered, np.repeat(position[None, ..., None], 2, axis=-1), axis=0)[0]
-
-    middle = (pick(np.maximum(n_valid - 1, 0) // 2) + pick(n_valid // 2)) / 2
-    return np.where((n_valid > 0)[..., None], middle, np.nan)
+@njit(cache=True, nogil=True, error_model="numpy")
+def _member_statistics(data):  # pragma: no cover - compiled
+    """Per frame and keypoint of ``(members, frames, keypoints, 3)`` x, y, likelihood: the median,
+    variance (ddof 0; 1 with fewer than 2 valid members) over mean likelihood, mean likelihood and
+    count of the members whose three values are finite; NaN where there is none (and a variance
+    that is not finite). Marks the other members' values NaN in ``data``."""
+    n_members, n_frames, n_kp, _ = data.shape
+    median = np.full((n_frames, n_kp, 2), np.nan)
+    variance = np.full((n_frames, n_kp, 2), np.nan)
+    mean_lh = np.full((n_frames, n_kp), np.nan)
+    n_valid = np.zeros((n_frames, n_kp), dtype=np.intp)
+    ordered = np.empty(n_members)
+    for t in range(n_frames):
+        for k in range(n_kp):
+            n = 0
+            lh = 0.0
+            for m in range(n_members):
+                x, y, likelihood = data[m, t, k, 0], data[m, t, k, 1], data[m, t, k, 2]
+                if np.isfinite(x) and np.isfinite(y) and np.isfinite(likelihood):
+                    n += 1
+                    lh += likelihood
+                else:
+                    data[m, t, k, :] = np.nan
+            n_valid[t, k] = n
+            if n == 0:
+                continue
+            lh /= n
+            mean_lh[t, k] = lh
+            for c in range(2):
+                total = 0.0
+                n_sorted = 0
+                for m in range(n_members):
+                    value = data[m, t, k, c]
+                    if value == value:  # not NaN: insertion sort of the valid values
+                        total += value
+                        i = n_sorted
+                        while i > 0 and ordered[i - 1] > value:
+                            ordered[i] = ordered[i - 1]
+                            i -= 1
+                        ordered[i] = value
+                        n_sorted += 1
+                median[t, k, c] = 0.5 * (ordered[(n - 1) // 2] + ordered[n // 2])
+                spread = 1.0
+                if n >= 2:
+                    mean = total / n
+                    spread = 0.0
+                    for m in range(n_members):
+                        value = data[m, t, k, c]
+                        if value == value:
+                            spread += (value - mean) * (value - mean)
+                    spread /= n
+                var = spread / lh
+                if np.isfinite(var):
+                    variance[t, k, c] = var
+    return median, variance, mean_lh, n_valid

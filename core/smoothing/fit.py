@@ -94,18 +94,6 @@ def loo_residuals(
     return resid, var / keep, r
 
 
-def loo_error(series: IndependentSeries, q: np.ndarray) -> np.ndarray:
-    """``(B,)`` sum over frames of the squared leave-one-out residuals of the series under ``q``, each
-    in units of its observation SD (``loo_residuals``, in the series' layout: a missing frame has
-    weight 0 and adds nothing)."""
-    mean, var = series.posterior(q)
-    resid = series.yc - mean
-    resid /= 1.0 - var * series.w
-    resid *= resid
-    resid *= series.w
-    return resid.sum(axis=1)
-
-
 def variance_scale(y: np.ndarray, r: np.ndarray, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     """``(keypoints,)`` factors on the posterior variances that make the leave-one-out residuals as
     large as predicted: ``sum (e^2 - r) / sum var_loo`` in units of r over a keypoint's frames and
@@ -145,11 +133,11 @@ def fit_independent(median: np.ndarray, noise: np.ndarray) -> np.ndarray:
     y = median[frames.T].reshape(frames.shape[1], -1)
     r = noise[frames.T].reshape(frames.shape[1], -1)
     series = IndependentSeries(y, r, *diffuse_prior(y, r))
-    scale = typical_noise(noise)
+    scale = typical_noise(noise[frames.ravel()])
 
     def score(log_rel: np.ndarray) -> np.ndarray:
         q = np.broadcast_to((scale * np.exp(log_rel))[None, :, None], (len(frames), n_kp, n_coords))
-        return -loo_error(series, q.ravel()).reshape(len(frames), n_kp, n_coords).sum(axis=(0, 2))
+        return -series.loo_error(q.ravel()).reshape(len(frames), n_kp, n_coords).sum(axis=(0, 2))
 
     lo, hi = np.log(RELATIVE_RANGE)
     best = golden_section_max(score, np.full(n_kp, lo), np.full(n_kp, hi), LOG_TOLERANCE)

@@ -19,7 +19,9 @@ members' variance would discard the frame.
 
 The parameters are few (per member and keypoint, per keypoint and bin), so on a long video the
 M-step reads the evenly spaced blocks of frames the smoothing parameter is fitted on
-(``fit.fit_frames``); the combination, which every frame needs, reads all of them.
+(``fit.fit_frames``); the combination, which every frame needs, reads all of them. Both are
+compiled loops over the predictions (``_combine``, ``_moments``): an E-step over 1.7 million
+predictions in numpy made six arrays of their size and cost 2.5x as long (measured).
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
+from numba import njit
 
 from core.smoothing.fit import fit_frames
-from core.smoothing.kalman import MIN_VARIANCE
+from core.smoothing.kalman import MIN_VARIANCE, column_quantiles
 
 CONFIDENCE_BINS = 8
 ROUNDS = 3
@@ -76,19 +79,34 @@ class Members:
 def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
     """``Members`` from ``(members, frames, keypoints, 2)`` positions (NaN where missing) and their
     likelihoods; the bins are the ``CONFIDENCE_BINS`` quantiles of each keypoint's likelihoods."""
-    valid = np.isfinite(xy[..., 0])
+    n_kp = xy.shape[2]
     sample = fit_frames(xy.shape[1]).ravel()  # quantiles need no more frames than the fit
-    edges = np.full((xy.shape[2], CONFIDENCE_BINS - 1), np.inf)
-    for k in range(xy.shape[2]):
-        seen = likelihood[:, sample, k][valid[:, sample, k]]
-        if seen.size:
-            edges[k] = np.quantile(seen, np.linspace(0, 1, CONFIDENCE_BINS + 1)[1:-1])
-    bins = np.zeros(valid.shape, dtype=np.intp)
-    for edge in edges.T:  # a prediction's bin is the number of edges below it
-        bins += likelihood > edge
-    bins *= valid
-    bins += CONFIDENCE_BINS * np.arange(xy.shape[2])
-    return Members(np.where(valid[..., None], xy, 0.0), bins, valid)
+    seen = likelihood[:, sample].reshape(-1, n_kp)
+    levels = np.linspace(0, 1, CONFIDENCE_BINS + 1)[1:-1]
+    edges = column_quantiles(seen, np.isfinite(xy[:, sample, :, 0]).reshape(-1, n_kp), levels, np.inf)
+    return Members(*_members(xy, likelihood, np.ascontiguousarray(edges.T)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _members(xy, likelihood, edges):  # pragma: no cover - compiled
+    """``Members``' arrays; a prediction's bin is the number of its keypoint's ``edges`` below its
+    likelihood."""
+    n_members, n_frames, n_kp, _ = xy.shape
+    xy0 = np.zeros(xy.shape)
+    slots = np.empty((n_members, n_frames, n_kp), dtype=np.intp)
+    valid = np.empty((n_members, n_frames, n_kp), dtype=np.bool_)
+    for m in range(n_members):
+        for t in range(n_frames):
+            for k in range(n_kp):
+                counts = np.isfinite(xy[m, t, k, 0])
+                valid[m, t, k] = counts
+                below = 0
+                if counts:
+                    xy0[m, t, k, 0], xy0[m, t, k, 1] = xy[m, t, k, 0], xy[m, t, k, 1]
+                    for j in range(edges.shape[1]):
+                        below += likelihood[m, t, k] > edges[k, j]
+                slots[m, t, k] = k * CONFIDENCE_BINS + below
+    return xy0, slots, valid
 
 
 @dataclass(frozen=True)
@@ -107,9 +125,24 @@ class MemberNoise:
     outlier_prob: np.ndarray
     outlier_var: np.ndarray
 
-    def inlier_var(self, members: Members) -> np.ndarray:
-        """``(members, frames, keypoints)`` inlier variance of every prediction."""
-        return self.sigma2[:, None, :] * self.gain.ravel()[members.slots]
+    def terms(self) -> tuple[np.ndarray, ...]:
+        """What the compiled E-step reads, so that it takes no logarithm and divides by no
+        variance: per member and keypoint ``1 / sigma2`` and ``log sigma2``; per slot ``1 / gain``
+        and the log prior odds of an outlier plus ``log gain - log outlier_var``; per keypoint
+        ``0.5 / outlier_var``."""
+        log_prior = (
+            np.log(self.outlier_prob)
+            - np.log1p(-self.outlier_prob)
+            + np.log(self.gain)
+            - np.log(self.outlier_var)[:, None]
+        )
+        return (
+            1.0 / self.sigma2,
+            np.log(self.sigma2),
+            1.0 / self.gain.ravel(),
+            log_prior.ravel(),
+            0.5 / self.outlier_var,
+        )
 
 
 def squared_residuals(members: Members, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
@@ -142,44 +175,92 @@ def initial_noise(members: Members, r2: np.ndarray) -> MemberNoise:
     )
 
 
-def responsibilities(members: Members, noise: MemberNoise, r2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(members, frames, keypoints)`` probability that each prediction is an inlier (0 where
-    missing), and the predictions' inlier variances."""
-    v = noise.inlier_var(members)
-    out = noise.outlier_var
-    # log of the outlier's over the inlier's density (2-D isotropic Gaussians) and prior odds:
-    # log(pi / (1 - pi)) - log(out) + log(v) + r2 / 2 (1 / v - 1 / out); in place, the arrays are large
-    log_prior = np.log(noise.outlier_prob) - np.log1p(-noise.outlier_prob) - np.log(out)[:, None]
-    ratio = np.divide(0.5, v)
-    ratio -= 0.5 / out
-    ratio *= r2
-    ratio += np.log(v)
-    ratio += log_prior.ravel()[members.slots]
-    with np.errstate(over="ignore"):
-        rho = np.exp(ratio, out=ratio)
-    rho += 1.0
-    np.reciprocal(rho, out=rho)
-    rho *= members.valid
-    return rho, v
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _inlier(xy, m, t, k, slot, mean, var, terms):  # pragma: no cover - compiled
+    """The probability that prediction ``(m, t, k)`` in ``slot`` is an inlier, its expected squared
+    distance r2 from the trajectory and its inverse inlier variance 1 / v (``MemberNoise.terms``).
+    The log of the outlier's over the inlier's density (2-D isotropic Gaussians) plus the prior
+    odds is ``log(pi / (1 - pi)) - log(outlier_var) + log(v) + r2 (1 / 2v - 1 / 2 outlier_var)``."""
+    inv_sigma2, log_sigma2, inv_gain, log_prior, half_inv_out = terms
+    dx = xy[m, t, k, 0] - mean[t, k, 0]
+    dy = xy[m, t, k, 1] - mean[t, k, 1]
+    r2 = dx * dx + dy * dy + var[t, k, 0] + var[t, k, 1]
+    inv_v = inv_sigma2[m, k] * inv_gain[slot]
+    ratio = log_prior[slot] + log_sigma2[m, k] + r2 * (0.5 * inv_v - half_inv_out[k])
+    return 1.0 / (1.0 + np.exp(ratio)), r2, inv_v  # exp overflows to inf: probability 0
 
 
-def update_noise(members: Members, noise: MemberNoise, rho: np.ndarray, r2: np.ndarray) -> MemberNoise:
-    """The M-step: parameters maximising the expected log-likelihood under ``rho``."""
+@njit(cache=True, nogil=True, error_model="numpy")
+def _combine(xy, slots, valid, mean, var, terms):  # pragma: no cover - compiled
+    n_members, n_frames, n_kp = valid.shape
+    obs = np.full((n_frames, n_kp, 2), np.nan)
+    obs_var = np.full((n_frames, n_kp, 2), np.nan)
+    for t in range(n_frames):
+        for k in range(n_kp):
+            total = sum_x = sum_y = 0.0
+            for m in range(n_members):
+                if valid[m, t, k]:
+                    rho, _, inv_v = _inlier(xy, m, t, k, slots[m, t, k], mean, var, terms)
+                    precision = rho * inv_v
+                    total += precision
+                    sum_x += precision * xy[m, t, k, 0]
+                    sum_y += precision * xy[m, t, k, 1]
+            if total > 1.0 / MAX_COMBINED_VARIANCE:
+                obs[t, k, 0], obs[t, k, 1] = sum_x / total, sum_y / total
+                obs_var[t, k, 0] = obs_var[t, k, 1] = 1.0 / total
+    return obs, obs_var
+
+
+def combine(
+    members: Members, noise: MemberNoise, mean: np.ndarray, var: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The E-step and the combination: ``(frames, keypoints, 2)`` observation (the members'
+    mean weighted by each one's inlier probability over its inlier variance, given the trajectory's
+    posterior ``mean`` and ``var``) and its variance; NaN where no member counts (or every member
+    is judged an outlier)."""
+    return _combine(members.xy, members.slots, members.valid, mean, var, noise.terms())
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _moments(xy, slots, valid, mean, var, terms):  # pragma: no cover - compiled
+    """The E-step's sums the M-step needs, over the predictions that count: per member and
+    keypoint the inliers' weight and their ``rho r2 / gain``; per member and slot ``rho r2``; per
+    slot the inliers' and outliers' weights, the count and the outliers' ``(1 - rho) r2``."""
+    n_members, n_frames, n_kp = valid.shape
+    inv_gain = terms[2]
+    weight = np.zeros((n_members, n_kp))
+    spread = np.zeros((n_members, n_kp))
+    member_slot = np.zeros((n_members, inv_gain.size))
+    per_slot = np.zeros((4, inv_gain.size))  # inliers, outliers, count, outliers' r2
+    for m in range(n_members):
+        for t in range(n_frames):
+            for k in range(n_kp):
+                if valid[m, t, k]:
+                    slot = slots[m, t, k]
+                    rho, r2, _ = _inlier(xy, m, t, k, slot, mean, var, terms)
+                    weight[m, k] += rho
+                    spread[m, k] += rho * r2 * inv_gain[slot]
+                    member_slot[m, slot] += rho * r2
+                    per_slot[0, slot] += rho
+                    per_slot[1, slot] += 1.0 - rho
+                    per_slot[2, slot] += 1.0
+                    per_slot[3, slot] += (1.0 - rho) * r2
+    return weight, spread, member_slot, per_slot
+
+
+def update_noise(members: Members, noise: MemberNoise, mean: np.ndarray, var: np.ndarray) -> MemberNoise:
+    """An EM iteration: the parameters maximising the expected log-likelihood of ``members`` given
+    the trajectory's posterior ``mean`` and ``var`` under ``noise``."""
     n_kp = members.xy.shape[2]
-    slots = members.slots
-    r2 = np.where(members.valid, r2, 0.0)
-    weight = rho.sum(axis=1)
-    sigma2 = (rho * r2 / noise.gain.ravel()[slots]).sum(axis=1) / np.maximum(2 * weight, 1e-12)
+    weight, spread, member_slot, per_slot = _moments(
+        members.xy, members.slots, members.valid, mean, var, noise.terms()
+    )
+    sigma2 = spread / np.maximum(2 * weight, 1e-12)
     sigma2 = np.where(weight > 1.0, np.maximum(sigma2, MIN_VARIANCE), noise.sigma2)
 
-    outlying = members.valid - rho
-
-    def per_bin(values: np.ndarray) -> np.ndarray:
-        return np.bincount(slots.ravel(), values.ravel(), n_kp * CONFIDENCE_BINS).reshape(n_kp, -1)
-
-    inliers, outliers, count = per_bin(rho), per_bin(outlying), per_bin(members.valid)
-    spread = per_bin(rho * r2 / sigma2[:, None, :])
-    new_gain = (spread / 2 + BIN_PRIOR) / (inliers + BIN_PRIOR)
+    inliers, outliers, count, outliers_r2 = (row.reshape(n_kp, CONFIDENCE_BINS) for row in per_slot)
+    bin_spread = (member_slot.reshape(-1, n_kp, CONFIDENCE_BINS) / sigma2[..., None]).sum(axis=0)
+    new_gain = (bin_spread / 2 + BIN_PRIOR) / (inliers + BIN_PRIOR)
     mean_gain = (new_gain * inliers).sum(axis=1, keepdims=True) / np.maximum(
         inliers.sum(axis=1, keepdims=True), 1e-12
     )
@@ -187,26 +268,11 @@ def update_noise(members: Members, noise: MemberNoise, rho: np.ndarray, r2: np.n
     overall = outliers.sum(axis=1, keepdims=True) / np.maximum(count.sum(axis=1, keepdims=True), 1.0)
     prob = np.clip((outliers + BIN_PRIOR * overall) / (count + BIN_PRIOR), *OUTLIER_PROB_RANGE)
 
-    out_weight = outlying.sum(axis=(0, 1))
-    out_var = (outlying * r2).sum(axis=(0, 1)) / np.maximum(2 * out_weight, 1e-12)
+    out_weight = outliers.sum(axis=1)
+    out_var = outliers_r2.sum(axis=1) / np.maximum(2 * out_weight, 1e-12)
     floor = OUTLIER_VAR_FACTOR * np.median(sigma2, axis=0)
     out_var = np.where(out_weight > 1.0, np.maximum(out_var, floor), np.maximum(noise.outlier_var, floor))
     return MemberNoise(sigma2, new_gain, prob, out_var)
-
-
-def combine(members: Members, rho: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(frames, keypoints, 2)`` observation (inlier-precision-weighted mean of the members, each
-    with its responsibility ``rho`` and inlier variance ``v``) and its variance; NaN where no
-    member counts."""
-    precision = rho / v
-    total = precision.sum(axis=0)
-    seen = total > 1.0 / MAX_COMBINED_VARIANCE
-    with np.errstate(invalid="ignore", divide="ignore"):
-        obs = np.einsum("mtk,mtkc->tkc", precision, members.xy) / total[..., None]
-        var = np.repeat((1.0 / total)[..., None], 2, axis=-1)
-    obs[~seen] = np.nan
-    var[~seen] = np.nan
-    return obs, var
 
 
 Result = TypeVar("Result")
@@ -253,13 +319,11 @@ def robust_smooth(
     ]
     for round_ in range(rounds):
         observations, variances = [], []
-        for c, (members, track) in enumerate(zip(cameras, tracks, strict=True)):
-            r2 = squared_residuals(members, *track)
-            part, r2_part = estimating[c], r2[:, fitted[c]]
-            rho, _ = responsibilities(part, noise[c], r2_part)
-            noise[c] = update_noise(part, noise[c], rho, r2_part)
-            obs, var = combine(members, *responsibilities(members, noise[c], r2))
+        for c, (members, (mean, var)) in enumerate(zip(cameras, tracks, strict=True)):
+            f = fitted[c]
+            noise[c] = update_noise(estimating[c], noise[c], mean[f], var[f])
+            obs, obs_var = combine(members, noise[c], mean, var)
             observations.append(obs)
-            variances.append(var)
+            variances.append(obs_var)
         result, tracks, _ = smooth(observations, variances, s if round_ == rounds - 1 else first)
     return result, noise
