@@ -520,6 +520,7 @@ def main() -> None:
             "machine": machine(),
             "numpy": package_version("numpy"),
             "scipy": package_version("scipy"),
+            "numba": package_version("numba"),
             "reference_version": reference_version,
             "families": [family_single(f, args.family_frames, work) for f in FAMILIES],
             "camera_families": [family_cameras(c, args.camera_frames, work) for c in CAMERA_FAMILIES],
@@ -532,7 +533,8 @@ def main() -> None:
     print(text)
     print()
     print(
-        f"Machine: {results['machine']}; numpy {results['numpy']}, scipy {results['scipy']}; "
+        f"Machine: {results['machine']}; numpy {results['numpy']}, scipy {results['scipy']}, "
+        f"numba {results['numba']}; "
         f"reference: ensemble-kalman-smoother {reference_version}, JAX {results['synthetic']['reference_jax']}; "
         f"{results['load_average']}."
     )
