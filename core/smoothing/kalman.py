@@ -9,8 +9,8 @@ Two exact solvers of the same posterior:
   single-camera case, where x and y are independent). The posterior precision is tridiagonal; its
   LDL' factorisation (forward: the Kalman filter's information recursion) and the backward pass
   (the RTS smoother's means, and the posterior variances by Takahashi's recursion for the diagonal
-  of the inverse) are compiled loops over frames, each frame a loop over the series that the
-  compiler vectorises. LAPACK's ``dpttrf``/``dpttrs`` do the same arithmetic on one series at a
+  of the inverse) are compiled loops over frames, each frame a loop over the series (independent
+  of each other, so the compiler can vectorise it). LAPACK's ``dpttrf``/``dpttrs`` do the same arithmetic on one series at a
   time, a chain of dependent divisions: 6-8x slower on 34 series x 20,000 frames (measured). The
   fit of ``q`` (``fit.py``) calls the leave-one-out error about 17 times: ``loo_error`` folds it
   into the backward pass, so that nothing of the size of the video is written.
