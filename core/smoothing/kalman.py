@@ -10,8 +10,9 @@ Two exact solvers of the same posterior:
   LDL' factorisation (forward: the Kalman filter's information recursion) and the backward pass
   (the RTS smoother's means, and the posterior variances by Takahashi's recursion for the diagonal
   of the inverse) are compiled loops over frames, each frame a loop over the series (independent
-  of each other, so the compiler can vectorise it). LAPACK's ``dpttrf``/``dpttrs`` do the same arithmetic on one series at a
-  time, a chain of dependent divisions: 6-8x slower on 34 series x 20,000 frames (measured). The
+  of each other, so the compiler can vectorise it). LAPACK's ``dpttrf``/``dpttrs`` do the same
+  arithmetic on one series at a time, a chain of dependent divisions: 6-8x slower on 34 series x
+  20,000 frames (measured). The
   fit of ``q`` (``fit.py``) calls the leave-one-out error about 17 times: ``loo_error`` folds it
   into the backward pass, so that nothing of the size of the video is written.
   ``IndependentSeries`` keeps what does not depend on ``q``.
@@ -124,19 +125,29 @@ def _factor(w, h, iq, ip0, inverse_pivots, forward):  # pragma: no cover - compi
     return ok
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _backward_step(inverse_pivot, forward, iq, mean_next, var_next):  # pragma: no cover - compiled
+    """Frame t's posterior mean x_t = f_t / D_t - l_(t+1) x_(t+1) and variance
+    S_t = 1 / D_t + l_(t+1)² S_(t+1), from frame t+1's."""
+    multiplier = -iq * inverse_pivot
+    return (
+        forward * inverse_pivot - multiplier * mean_next,
+        inverse_pivot + multiplier * multiplier * var_next,
+    )
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _backward(inverse_pivots, forward, iq):  # pragma: no cover - compiled
-    """Means x_t = f_t / D_t - l_(t+1) x_(t+1) into ``forward``, variances
-    S_t = 1 / D_t + l_(t+1)² S_(t+1) into ``inverse_pivots``."""
+    """The means into ``forward``, the variances into ``inverse_pivots``."""
     n_frames, n_series = inverse_pivots.shape
     last = n_frames - 1
     for b in range(n_series):
         forward[last, b] *= inverse_pivots[last, b]
     for t in range(last - 1, -1, -1):
         for b in range(n_series):
-            multiplier = -iq[b] * inverse_pivots[t, b]
-            forward[t, b] = forward[t, b] * inverse_pivots[t, b] - multiplier * forward[t + 1, b]
-            inverse_pivots[t, b] += multiplier * multiplier * inverse_pivots[t + 1, b]
+            forward[t, b], inverse_pivots[t, b] = _backward_step(
+                inverse_pivots[t, b], forward[t, b], iq[b], forward[t + 1, b], inverse_pivots[t + 1, b]
+            )
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -148,14 +159,10 @@ def _backward_loo(inverse_pivots, forward, iq, yc, w):  # pragma: no cover - com
     mean = forward[last] * inverse_pivots[last]
     var = inverse_pivots[last].copy()
     total = np.zeros(n_series)
-    for b in range(n_series):
-        resid = (yc[last, b] - mean[b]) / (1.0 - var[b] * w[last, b])
-        total[b] += w[last, b] * resid * resid
-    for t in range(last - 1, -1, -1):
+    for t in range(last, -1, -1):
         for b in range(n_series):
-            multiplier = -iq[b] * inverse_pivots[t, b]
-            mean[b] = forward[t, b] * inverse_pivots[t, b] - multiplier * mean[b]
-            var[b] = inverse_pivots[t, b] + multiplier * multiplier * var[b]
+            if t < last:
+                mean[b], var[b] = _backward_step(inverse_pivots[t, b], forward[t, b], iq[b], mean[b], var[b])
             resid = (yc[t, b] - mean[b]) / (1.0 - var[b] * w[t, b])
             total[b] += w[t, b] * resid * resid
     return total

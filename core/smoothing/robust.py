@@ -98,10 +98,10 @@ def _members(xy, likelihood, edges):  # pragma: no cover - compiled
     for m in range(n_members):
         for t in range(n_frames):
             for k in range(n_kp):
-                counts = np.isfinite(xy[m, t, k, 0])
-                valid[m, t, k] = counts
+                seen = np.isfinite(xy[m, t, k, 0])
+                valid[m, t, k] = seen
                 below = 0
-                if counts:
+                if seen:
                     xy0[m, t, k, 0], xy0[m, t, k, 1] = xy[m, t, k, 0], xy[m, t, k, 1]
                     for j in range(edges.shape[1]):
                         below += likelihood[m, t, k] > edges[k, j]

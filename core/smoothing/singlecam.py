@@ -53,8 +53,8 @@ def smooth_single_camera(
 
     The keypoints are independent (each its own ``s``, its x and y their own series), so they are
     smoothed in batches of at most ``BATCH_PREDICTIONS`` member predictions: one batch holds every
-    keypoint of most videos, so that numpy's per-call costs are paid once, and the
-    memory of a long video stays bounded. ``progress(keypoints done, keypoints)`` follows each pass
+    keypoint of most videos, so that numpy's per-call costs are paid once, and the memory of a
+    long video stays bounded. ``progress(keypoints done, keypoints)`` follows each pass
     over a batch's frames (``robust.ROUNDS`` + 1 per batch) and each batch; a callback that raises
     (a cancelled job) stops the smoothing there.
     """
