@@ -26,10 +26,10 @@ from worker.layout import data_prefix
 
 PREFIX = "/fiftyone"
 READ = ("GET", "HEAD")
-PAGES = re.compile(r"^/(datasets/[^/]+)?/?$")
+PAGES = re.compile(r"/(datasets/[^/]+)?/?")
 # the App's files; its pages name them relatively, so /datasets/<name> asks for /datasets/assets/...
 STATIC = re.compile(
-    r"^/(datasets/)?(assets/[\w.\-/]+|favicon\.ico|model_evaluation\.svg|404\.html|index\.html)$"
+    r"/(datasets/)?(assets/[\w.\-/]+|favicon\.ico|model_evaluation\.svg|404\.html|index\.html)"
 )
 # POST routes that read: the grid's samples, the sidebar's counts and values, a video's frames,
 # the App's event stream (the session's own view state)
@@ -65,16 +65,18 @@ VIEW_STATE_MUTATIONS = {
 }
 # what the App runs on opening a dataset: the label schemas and the saved workspaces, both read-only
 READ_OPERATORS = {"@voxel51/operators/get_label_schemas", "@voxel51/operators/list_workspaces"}
-DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "origin", "referer"}
+DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "origin", "referer", "x-http-method-override"}
+MAX_BODY_BYTES = 1024 * 1024  # a GraphQL query or an operator's parameters
 DROPPED_RESPONSE_HEADERS = {"set-cookie"}  # the browser keeps posecloud's session, not FiftyOne's
 
 
 def check(method: str, path: str) -> None:
-    """Raise Refused unless ``method path`` (without ``/fiftyone/<project>``) is open; the bodies of
+    """Raise Refused unless ``method path`` (``path``: canonical, without ``/fiftyone/<project>``) is
+    one whole route open to ``method``; the bodies of
     ``CHECKED_BODIES`` are checked by their function, ``/media`` by ``media_key``."""
     if method == "OPTIONS":
         return
-    if method in READ and (PAGES.match(path) or STATIC.match(path) or path in READ_GETS):
+    if method in READ and (PAGES.fullmatch(path) or STATIC.fullmatch(path) or path in READ_GETS):
         return
     if method in READ and re.fullmatch(r"/plugins/[\w.\-/]*", path):
         return  # the plugins folder of posecloud's FiftyOne is empty

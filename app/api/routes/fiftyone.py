@@ -32,13 +32,14 @@ from app.fiftyone.proxy import (
     CHECKED_BODIES,
     DROPPED_REQUEST_HEADERS,
     DROPPED_RESPONSE_HEADERS,
+    MAX_BODY_BYTES,
     PAGES,
     PREFIX,
     check,
     media_key,
 )
 from app.fiftyone.servers import FiftyOneDown, FiftyOneServers
-from app.proxying import Refused, forward
+from app.proxying import Refused, forward, read_body, request_path
 from worker import submit
 from worker.db.models import Job, Project
 from worker.fiftyone_plan import RESULT_FILE
@@ -159,7 +160,6 @@ def comparison(project: ProjectDep, session: SessionDep, storage: StorageDep, _f
     include_in_schema=False,
 )
 async def proxy(
-    path: str,
     request: Request,
     project: BrowserProjectDep,
     user: BrowserUserDep,
@@ -167,18 +167,20 @@ async def proxy(
     fiftyone: FiftyOneDep,
 ) -> Response:
     """The user's own FiftyOne server of the project (started on demand); only what ``check`` opens."""
-    target, prefix = "/" + path, f"{PREFIX}/{project.id}"
+    prefix = f"{PREFIX}/{project.id}"
     try:
+        # /fiftyone/<project>/<rest>: the rest of the canonical path is what FiftyOne is asked for
+        target = "/" + request_path(request.scope).split("/", 3)[3]
         if target == "/media":
             return await run_in_threadpool(_media, request, project, storage)
         check(request.method, target)
         body = None
         if target in CHECKED_BODIES:
-            body = await request.body()
+            body = await read_body(request, MAX_BODY_BYTES)
             CHECKED_BODIES[target](body)
     except Refused as e:
         return JSONResponse({"detail": e.detail}, status_code=e.status)
-    if request.method == "GET" and PAGES.match(target) and "proxy" not in request.query_params:
+    if request.method == "GET" and PAGES.fullmatch(target) and "proxy" not in request.query_params:
         # the App puts the ?proxy= of its page's URL before every request it makes
         query = "&".join(filter(None, [str(request.url.query), f"proxy={prefix}"]))
         return RedirectResponse(f"{prefix}{target}?{query}", status_code=307)

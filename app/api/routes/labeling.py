@@ -6,6 +6,7 @@ proxy through which alone browsers reach Label Studio (``app.labelstudio.proxy``
 from __future__ import annotations
 
 import hmac
+import logging
 import mimetypes
 from typing import Annotated
 
@@ -36,15 +37,20 @@ from app.labelstudio.projects import LabelStudio
 from app.labelstudio.proxy import (
     DROPPED_REQUEST_HEADERS,
     DROPPED_RESPONSE_HEADERS,
+    MAX_BODY_BYTES,
     PREFIX,
+    READ,
     access_for,
     check,
+    check_body,
+    check_id,
 )
-from app.proxying import Refused, forward
+from app.proxying import Refused, forward, read_body, request_path
 from worker import submit
 from worker.db.models import LabelStudioProject, LabelStudioTask, Project
 from worker.layout import data_prefix
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["labeling"])
 
 
@@ -244,14 +250,12 @@ def _project_users(request: Request, user, session: Session, ls: LabelStudio) ->
     posecloud project's owner and members, not everyone Label Studio knows."""
     access, _ = _access(session, user, ls)
     try:
-        if request.method != "GET":
+        if request.method not in READ:
             raise Refused(403, "users are made by posecloud")
-        ls_project = int(request.query_params.get("project", ""))
-        access.project(ls_project)
-    except ValueError:
-        return JSONResponse(
-            {"detail": "the user list is open only with ?project=<id> of one of your projects"}, 403
-        )
+        if "project" not in request.query_params:
+            raise Refused(403, "the user list is open only with ?project=<id> of one of your projects")
+        ls_project = check_id(request.query_params["project"], "?project=")
+        access.owned("project", ls_project)
     except Refused as e:
         return JSONResponse({"detail": e.detail}, status_code=e.status)
     project = session.get(Project, access.projects[ls_project])
@@ -269,40 +273,38 @@ def _access(session: Session, user, ls: LabelStudio):
     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     include_in_schema=False,
 )
-async def proxy(path: str, request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
-    """Label Studio for the signed-in user, as their own Label Studio user, their projects only."""
-    return await _forward("/" + path, request, user, session, ls)
-
-
 @router.get("/static/{path:path}", include_in_schema=False)
 @router.get("/react-app/{path:path}", include_in_schema=False)
-async def unprefixed_assets(request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
-    """Label Studio's assets that its stylesheets and scripts name without the /labelstudio prefix
-    (fonts, worker scripts); only static files pass here."""
-    return await _forward(request.url.path, request, user, session, ls)
-
-
-async def _forward(target: str, request: Request, user, session: Session, ls: LabelStudio):
-    if target == "/api/users" or target == "/api/users/":
-        return await run_in_threadpool(_project_users, request, user, session, ls)
+async def proxy(request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
+    """Label Studio for the signed-in user, as their own Label Studio user, their projects only;
+    also Label Studio's assets that its stylesheets and scripts name without the /labelstudio
+    prefix (fonts, worker scripts), where only static files pass."""
     try:
+        path = request_path(request.scope)
+        target = path[len(PREFIX) :] if path.startswith(PREFIX + "/") else path
+        if target in ("/api/users", "/api/users/"):
+            return await run_in_threadpool(_project_users, request, user, session, ls)
         access, _ = await run_in_threadpool(_access, session, user, ls)
-        await run_in_threadpool(check, request.method, target, dict(request.query_params), access)
+        query = list(request.query_params.multi_items())
+        named = await run_in_threadpool(check, request.method, target, query, access)
+        body = None
+        if request.method not in READ:  # a write: its body is read whole (bounded) and checked
+            body = await read_body(request, MAX_BODY_BYTES)
+            content_type = request.headers.get("content-type", "")
+            await run_in_threadpool(check_body, body, content_type, named, access)
         token = await run_in_threadpool(ls.accounts.access_token, session, user)
     except Refused as e:
+        log.info("refused for %s: %s %s (%s)", user.username, request.method, request.url, e.detail)
         return JSONResponse({"detail": e.detail}, status_code=e.status)
     except LabelStudioDown as e:
         return JSONResponse({"detail": str(e)}, status_code=503)
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROPPED_REQUEST_HEADERS}
     headers["Authorization"] = f"Bearer {token}"
-    # A body streams on with its Content-Length; Label Studio's server reads no chunked bodies, so a
-    # request without a length (GET, or a chunked upload: buffered) must not become chunked.
-    body = request.stream() if "content-length" in request.headers else (await request.body() or None)
     return await forward(
         ls.server.url,
         request.method,
         target,
-        list(request.query_params.multi_items()),
+        query,
         headers,
         body,
         DROPPED_RESPONSE_HEADERS,

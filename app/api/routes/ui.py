@@ -28,7 +28,7 @@ from starlette.websockets import WebSocketDisconnect
 from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, user_of_token
 from app.api.routes.auth import check_password, create_user, sign_in
 from app.api.schemas import UserCreate
-from app.proxying import forward
+from app.proxying import Refused, forward, request_path
 from app.security import token_digest
 from app.ui.server import PREFIX
 from worker.db.models import AuthToken
@@ -126,11 +126,14 @@ def _to_signin(url: str) -> RedirectResponse:
 @router.api_route(PREFIX + "/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"])
 async def ui(request: Request, session: SessionDep) -> Response:
     """The Streamlit front end, for signed-in users (its script bundle for anyone: see BUNDLE)."""
-    path = request.url.path
-    bundle = request.method in ("GET", "HEAD") and path.startswith(BUNDLE) and ".." not in path.split("/")
+    try:
+        path = request_path(request.scope)
+    except Refused as e:
+        return JSONResponse({"detail": e.detail}, status_code=e.status)
+    bundle = request.method in ("GET", "HEAD") and path.startswith(BUNDLE)
     if not bundle and not await run_in_threadpool(_signed_in, request.cookies, session):
         if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
-            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            wanted = path + (f"?{request.url.query}" if request.url.query else "")
             return _to_signin(wanted)
         return JSONResponse({"detail": "not signed in to posecloud: sign in at /signin"}, status_code=401)
     port = request.app.state.settings.ui_port
@@ -141,7 +144,7 @@ async def ui(request: Request, session: SessionDep) -> Response:
     return await forward(
         f"http://127.0.0.1:{port}",
         request.method,
-        request.url.path,
+        path,
         list(request.query_params.multi_items()),
         headers,
         body,
