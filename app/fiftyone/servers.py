@@ -1,12 +1,21 @@
 """FiftyOne servers started on demand, one per (user, project): a FiftyOne server keeps one view
 state for every browser connected to it, so two users never share one. Each runs ``python -m
 fiftyone.server.main`` on 127.0.0.1 as the project's MongoDB user, seeing only the project's
-database; one unused for ``idle_s`` is stopped."""
+database; one unused for ``idle_s`` is stopped.
+
+Each runs with the least it needs, through ``app.sandbox`` (Landlock): it cannot read the data root
+(MongoDB's and Label Studio's secrets, the database, every project's files), the other servers'
+folders, ``/dev/shm`` or any other process's ``/proc/<pid>``; it writes only in a folder of its
+own (its ``HOME`` and ``TMPDIR``, emptied at each start); it listens on its port and connects to
+MongoDB's only; its environment holds no posecloud setting. FiftyOne's ``/media`` and operators read
+any file their process can, so this stands behind the proxy's allow-list. Without Landlock the
+servers still start, unconfined, and a warning says so once (``FiftyOneServers.confinement``)."""
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,9 +24,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import sandbox
 from app.fiftyone.mongo import MongoServer
 from worker.fiftyone_db import fiftyone_env
 from worker.supervisor import stop_processes
@@ -25,6 +36,18 @@ from worker.supervisor import stop_processes
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60
 STOP_GRACE_S = 10.0
+ALWAYS_DENIED = (Path("/dev/shm"),)  # other processes' shared memory (training workers' batches)
+KEPT_ENV = (
+    "PATH",
+    "LANG",
+    "LANGUAGE",
+    "TZ",
+    "LD_LIBRARY_PATH",
+    "PYTHONPATH",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+_warned_unconfined = False
 
 
 class FiftyOneDown(Exception):
@@ -56,14 +79,40 @@ class FiftyOneServer:
             return False
 
 
-class FiftyOneServers:
-    """The running servers by (user id, project id); ``folder`` holds their logs."""
+def _warn_unconfined() -> None:
+    global _warned_unconfined
+    if not _warned_unconfined:
+        _warned_unconfined = True
+        log.warning(
+            "this kernel has no Landlock (Linux 5.13+ with it enabled): FiftyOne servers run unconfined, "
+            "able to read every file this user can (the data root with MongoDB's and Label Studio's "
+            "secrets, every project's files, other processes' environment) and to write wherever this "
+            "user can; only the proxy's allow-list keeps FiftyOne's /media and operators from them"
+        )
 
-    def __init__(self, mongo: MongoServer, folder: Path, idle_s: float) -> None:
+
+class FiftyOneServers:
+    """The running servers by (user id, project id); ``folder`` holds their logs and the folders
+    they may write in. They may not read MongoDB's folder's parent (the data root: ``Settings.mongo_dir``
+    is ``<data root>/mongo``), ``folder``, ``/dev/shm`` and the ``deny`` folders (where the service
+    keeps secrets or files outside the data root)."""
+
+    def __init__(self, mongo: MongoServer, folder: Path, idle_s: float, deny: Iterable[Path] = ()) -> None:
         self.mongo, self.folder, self.idle_s = mongo, folder, idle_s
+        self.deny = (mongo.folder.parent, mongo.folder, folder, *ALWAYS_DENIED, *deny)
+        self.landlock_abi = sandbox.landlock_abi()
+        if not self.landlock_abi:
+            _warn_unconfined()
         self._servers: dict[tuple[int, int], FiftyOneServer] = {}
         self._locks: dict[tuple[int, int], threading.Lock] = {}
         self._guard = threading.Lock()
+
+    @property
+    def confinement(self) -> str:
+        """How the servers are confined, in words (for logs and health reports)."""
+        if self.landlock_abi:
+            return f"Landlock ABI {self.landlock_abi}"
+        return "none: this kernel has no Landlock, FiftyOne servers can read every file this user can"
 
     def server(self, user_id: int, project_id: int) -> FiftyOneServer:
         """The user's server of the project, started (seconds) when there is none or it died."""
@@ -77,21 +126,57 @@ class FiftyOneServers:
             running.last_used = time.monotonic()
             return running
 
+    def home(self, user_id: int, project_id: int) -> Path:
+        """The one folder the server may write in (its ``HOME`` and ``TMPDIR``)."""
+        return self.folder / "homes" / f"u{user_id}-p{project_id}"
+
+    def command(self, user_id: int, project_id: int, port: int) -> list[str]:
+        """The server's command line: through ``app.sandbox`` where the kernel has Landlock."""
+        # -P: nothing importable from the working folder
+        server = [sys.executable, "-P", "-m", "fiftyone.server.main"]
+        server += ["--address", "127.0.0.1", "--port", str(port)]
+        if not self.landlock_abi:
+            return server
+        policy = sandbox.Policy(
+            deny=self.deny,
+            write=(self.home(user_id, project_id),),
+            bind_tcp=(port,),
+            connect_tcp=(self.mongo.port,),
+            hide_processes=True,
+        )
+        return sandbox.command_line(policy, server)
+
+    def _env(self, user_id: int, project_id: int) -> dict[str, str]:
+        """No posecloud setting (nor any other secret of the service's environment); FiftyOne's
+        plugins and configs in the server's own folder (empty), not in MongoDB's."""
+        home = self.home(user_id, project_id)
+        kept = {k: v for k, v in os.environ.items() if k in KEPT_ENV or k.startswith("LC_")}
+        return {
+            **kept,
+            **fiftyone_env(self.mongo.folder, self.mongo.host, self.mongo.port, project_id),
+            "HOME": str(home),
+            "TMPDIR": str(home / "tmp"),
+            "FIFTYONE_PLUGINS_DIR": str(home / "plugins"),
+            "FIFTYONE_CONFIG_PATH": str(home / "config.json"),
+            "FIFTYONE_APP_CONFIG_PATH": str(home / "app-config.json"),
+            "JOBLIB_MULTIPROCESSING": "0",  # its probe would warn: no semaphores (/dev/shm) in the sandbox
+        }
+
     def _start(self, user_id: int, project_id: int) -> FiftyOneServer:
         self.mongo.ensure_project_user(project_id)
-        folder = self.mongo.folder
-        (folder / "no-plugins").mkdir(parents=True, exist_ok=True)
+        # the builder job (worker.fiftyone_job) still points FiftyOne's plugins there
+        (self.mongo.folder / "no-plugins").mkdir(parents=True, exist_ok=True)
         self.folder.mkdir(parents=True, exist_ok=True)
+        home = self.home(user_id, project_id)
+        shutil.rmtree(home, ignore_errors=True)  # nothing a previous run wrote is read again
+        for made in (home.parent, home, home / "tmp", home / "plugins"):
+            made.mkdir(mode=0o700, exist_ok=True)
         log_file = self.folder / f"server-u{user_id}-p{project_id}.log"
         port = _free_port()
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("POSECLOUD_", "FIFTYONE_"))},
-            **fiftyone_env(folder, self.mongo.host, self.mongo.port, project_id),
-        }
         with log_file.open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "fiftyone.server.main", "--address", "127.0.0.1", "--port", str(port)],
-                env=env,
+                self.command(user_id, project_id, port),
+                env=self._env(user_id, project_id),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -106,7 +191,10 @@ class FiftyOneServers:
                     "(is MongoDB up? `posecloud up` starts it)"
                 )
             time.sleep(0.2)
-        log.info("FiftyOne server for user %d, project %d on port %d", user_id, project_id, port)
+        log.info(
+            "FiftyOne server for user %d, project %d on port %d (confined: %s)",
+            user_id, project_id, port, self.confinement,
+        )  # fmt: skip
         return server
 
     def stop_idle(self) -> list[tuple[int, int]]:

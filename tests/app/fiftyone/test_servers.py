@@ -1,17 +1,22 @@
 """FiftyOne servers on demand: one per (user, project), reused while in use, listening on 127.0.0.1
-only, stopped once idle and started again when asked for."""
+only, stopped once idle and started again when asked for; confined (Landlock) so that FiftyOne's own
+file-reading routes cannot reach the data root, unconfined with a warning where there is no Landlock."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from app import sandbox
+from app.fiftyone import servers as servers_module
 from app.fiftyone.mongo import MongoServer
-from app.fiftyone.servers import FiftyOneServers
+from app.fiftyone.servers import FiftyOneServer, FiftyOneServers
 from tests.app.fiftyone.conftest import Toy
 
 
@@ -39,3 +44,81 @@ def test_idle_servers_are_stopped_and_started_again_on_demand(
     assert again.healthy() and again.process.pid != first.process.pid
     servers.stop_all()
     assert again.process.poll() is not None and servers.running() == []
+
+
+ABI = sandbox.landlock_abi()
+
+
+def media(server: FiftyOneServer, path: Path) -> bytes | None:
+    """What FiftyOne's own ``/media`` route serves for ``path``, asked on the server's port (not through
+    posecloud's proxy, which refuses such paths); None when it fails."""
+    try:
+        resp = httpx.get(f"{server.url}/media", params={"filepath": str(path)}, timeout=30)
+    except httpx.HTTPError:  # FiftyOne announces the file's length, then cannot read it
+        return None
+    return resp.content if resp.status_code == 200 else None
+
+
+@pytest.mark.skipif(not ABI, reason="this kernel has no Landlock: FiftyOne servers run unconfined")
+def test_a_server_cannot_read_the_data_root_nor_the_service_s_environment(
+    mongo: MongoServer, fo_root: Path, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    secrets = mongo.folder / "secrets.json"  # every project user's password derives from it
+    project_file = fo_root / "storage" / "projects" / "9001" / "data" / "CollectedData.csv"
+    project_file.parent.mkdir(parents=True, exist_ok=True)
+    project_file.write_text("scorer,me\n")
+    outside = tmp_path_factory.mktemp("outside-the-data-root") / "frame.txt"
+    outside.write_text("a frame")
+    servers = FiftyOneServers(mongo, tmp_path / "servers", idle_s=60.0)
+    try:
+        confined = servers.server(1, 9001)
+        assert confined.process.args[1:3] == ["-m", "app.sandbox"]
+        assert ["--deny", str(fo_root)] in pairs(confined.process.args)
+        assert media(confined, outside) == b"a frame"  # the route works...
+        assert media(confined, secrets) is None  # ...but not in the data root
+        assert media(confined, project_file) is None
+        assert media(confined, tmp_path / "servers" / "server-u1-p9001.log") is None  # nor the logs
+        environment = Path(f"/proc/{confined.process.pid}/environ").read_bytes().split(b"\0")
+        assert not any(v.startswith(b"POSECLOUD_") for v in environment)
+        assert f"HOME={servers.home(1, 9001)}".encode() in environment
+        assert "sandbox: Landlock ABI" in confined.log_file.read_text()
+        # the same server unconfined hands the secrets out: what the sandbox stands in the way of
+        servers.landlock_abi = 0
+        unconfined = servers.server(2, 9001)
+        assert media(unconfined, secrets) == secrets.read_bytes()
+    finally:
+        servers.stop_all()
+
+
+def pairs(args: list[str]) -> list[list[str]]:
+    return [args[i : i + 2] for i in range(len(args) - 1)]
+
+
+def test_without_landlock_servers_start_unconfined_and_a_warning_says_so_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(servers_module.sandbox, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(servers_module, "_warned_unconfined", False)
+    mongo = MongoServer(tmp_path / "data" / "mongo", 27017)  # not started: nothing here needs it
+    with caplog.at_level(logging.WARNING, logger=servers_module.__name__):
+        first = FiftyOneServers(mongo, tmp_path / "data" / "fiftyone", idle_s=60.0)
+        FiftyOneServers(mongo, tmp_path / "data" / "fiftyone", idle_s=60.0)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "unconfined" in warnings[0] and "secrets" in warnings[0]
+    assert first.confinement.startswith("none")
+    assert first.command(1, 2, 5151)[1:4] == ["-P", "-m", "fiftyone.server.main"]
+
+
+@pytest.mark.skipif(not ABI, reason="this kernel has no Landlock: FiftyOne servers run unconfined")
+def test_with_landlock_the_server_runs_through_the_sandbox(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    mongo = MongoServer(data / "mongo", 27017)
+    servers = FiftyOneServers(mongo, data / "fiftyone", idle_s=60.0, deny=[tmp_path / "labelstudio"])
+    assert servers.confinement == f"Landlock ABI {ABI}"
+    line = servers.command(1, 2, 5151)
+    split = line.index("--")
+    policy, command = sandbox._parse(line[3:])
+    assert command == line[split + 1 :] and command[1:4] == ["-P", "-m", "fiftyone.server.main"]
+    assert {data, data / "mongo", data / "fiftyone", tmp_path / "labelstudio"} <= set(policy.deny)
+    assert policy.write == (servers.home(1, 2),) and policy.hide_processes
+    assert policy.bind_tcp == (5151,) and policy.connect_tcp == (27017,)
