@@ -8,13 +8,15 @@ no absolute paths, no ``..``, no links, a cap on the unpacked size.
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from core.errors import LabelFormatError
+from app.uploads import SizeLimit, UploadTooLargeError
+from core.errors import LabelFormatError, PoseCloudError
 from core.labels.dlc_project import import_dlc_project
 from core.labels.formats import READERS, export_labels_csv, read_labels
 from core.labels.imported import LABELS_CSV
@@ -60,8 +62,43 @@ def _find_one(root: Path, pattern: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def labels_from_upload(upload: Path, filename: str, work: Path, max_bytes: int) -> Path:
-    """Unpack/convert the upload into ``work/out`` (CollectedData.csv + labeled-data/); returns that folder."""
+def read_upload(
+    upload: Path,
+    filename: str,
+    work: Path,
+    keypoints: list[str],
+    have_image: Callable[[str], bool],
+    max_bytes: int,
+    table_limit: SizeLimit,
+) -> tuple[Path, PoseTable]:
+    """``labels_from_upload`` then ``check_labels``: the folder of converted labels and their table.
+
+    An error names the user's ``filename`` where the message had the server's copies of it, and is
+    raised afresh, outside the handler, so that it keeps no reference to the frames that parsed the
+    file (which hold its rows) once it is answered.
+    """
+    try:
+        folder = labels_from_upload(upload, filename, work, max_bytes, table_limit)
+        return folder, check_labels(folder, keypoints, have_image)
+    except PoseCloudError as err:
+        problem = type(err)(_in_user_terms(str(err), filename, upload, work))
+    raise problem
+
+
+def _in_user_terms(message: str, filename: str, upload: Path, work: Path) -> str:
+    """``message`` with an archive's unpacked entries named ``<filename>/<entry>``, and any other path
+    of the upload or of what was made from it named ``filename``."""
+    message = message.replace(str(work / "unpacked"), filename)
+    paths = f"(?:{re.escape(str(work))}|{re.escape(str(upload))})[^\\s:;,'\"()]*"
+    return re.sub(paths, lambda _: filename, message)
+
+
+def labels_from_upload(
+    upload: Path, filename: str, work: Path, max_bytes: int, table_limit: SizeLimit
+) -> Path:
+    """Unpack/convert the upload into ``work/out`` (CollectedData.csv + labeled-data/); returns that
+    folder. An archive unpacks to at most ``max_bytes``, and each label table in it (parsed in memory)
+    is within ``table_limit``."""
     out = work / "out"
     out.mkdir(parents=True)
     lower = filename.lower()
@@ -81,6 +118,10 @@ def labels_from_upload(upload: Path, filename: str, work: Path, max_bytes: int) 
         )
     unpacked = work / "unpacked"
     unpack_zip(upload, unpacked, max_bytes)
+    for table in unpacked.rglob("CollectedData*"):
+        if table.suffix.lower() in READERS and (size := table.stat().st_size) > table_limit.bytes:
+            entry = f"{filename}/{table.relative_to(unpacked).as_posix()}"
+            raise UploadTooLargeError(table_limit.refusal(f"{size} bytes", subject=entry))
     config = _find_one(unpacked, "config.yaml")
     if config is not None and (config.parent / "labeled-data").is_dir():
         import_dlc_project(config.parent, out)

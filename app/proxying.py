@@ -22,6 +22,8 @@ import httpx
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
+from core.names import UNSEEN_CATEGORIES
+
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-connection"}
 
 
@@ -36,9 +38,6 @@ class Refused(Exception):
 # escapes that would smuggle a separator or a second decoding past the one decoding done here
 _SMUGGLING = re.compile(rb"%(2f|5c|25)", re.IGNORECASE)
 _ESCAPE = re.compile(rb"%(?![0-9a-fA-F]{2})")  # a '%' not followed by two hex digits
-# characters that name no route of ours but change how a path is read (query, fragment, Windows
-# separators) or how it looks (control and format characters: NUL, right-to-left overrides)
-_UNSEEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 # what stays literal when the canonical path is encoded again for the upstream request
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
@@ -62,7 +61,9 @@ def canonical_path(raw_path: bytes) -> str:
         path = urllib.parse.unquote_to_bytes(raw_path).decode("utf-8")
     except UnicodeDecodeError:
         raise Refused(400, "the request path is not valid UTF-8 once decoded") from None
-    if any(c in "\\?#" or unicodedata.category(c) in _UNSEEN for c in path):
+    # characters that name no route of ours but change how a path is read (query, fragment, Windows
+    # separators) or how it looks (control and format characters: NUL, right-to-left overrides)
+    if any(c in "\\?#" or unicodedata.category(c) in UNSEEN_CATEGORIES for c in path):
         raise Refused(400, "the request path holds a backslash, '?', '#' or a control character")
     segments = path.split("/")[1:]
     if any(s in (".", "..") for s in segments) or "" in segments[:-1]:

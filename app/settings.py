@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from app.uploads import SizeLimit
 from worker.settings import StateSettings
 
 
@@ -14,6 +15,15 @@ class Settings(StateSettings):
     """What the service adds to the shared settings: how it limits requests and signs users in."""
 
     max_upload_bytes: int = Field(default=5 * 1024**3, gt=0, description="largest accepted upload, bytes")
+    max_labels_bytes: int = Field(
+        default=64 * 1024**2,
+        gt=0,
+        description="largest label table (CSV, H5, NWB) uploaded alone or inside an archive, bytes: tables are "
+        "parsed in memory",
+    )
+    max_json_bytes: int = Field(
+        default=1024**2, gt=0, description="largest JSON or form request body, bytes: these are read whole"
+    )
     token_lifetime_s: int = Field(default=7 * 24 * 3600, gt=0, description="bearer token lifetime, seconds")
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per password hash")
     argon2_memory_kib: int = Field(default=64 * 1024, ge=8, description="argon2id memory per hash, KiB")
@@ -44,6 +54,18 @@ class Settings(StateSettings):
     fiftyone_idle_s: float = Field(
         default=900.0, gt=0, description="a FiftyOne server unused this long is stopped, seconds"
     )
+
+    @property
+    def upload_limit(self) -> SizeLimit:
+        return SizeLimit(self.max_upload_bytes, "upload", "POSECLOUD_MAX_UPLOAD_BYTES")
+
+    @property
+    def labels_limit(self) -> SizeLimit:
+        return SizeLimit(self.max_labels_bytes, "label file", "POSECLOUD_MAX_LABELS_BYTES")
+
+    @property
+    def json_limit(self) -> SizeLimit:
+        return SizeLimit(self.max_json_bytes, "request body", "POSECLOUD_MAX_JSON_BYTES")
 
     @property
     def labelstudio_dir(self) -> Path:

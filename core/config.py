@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import ConfigError
+from core.names import Name
 
 BACKBONES = (
     "resnet18",
@@ -46,7 +47,7 @@ def view_suffix(views: list[str], view: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ProjectConfig(_Strict):
@@ -55,21 +56,21 @@ class ProjectConfig(_Strict):
     Paths are relative to the folder of ``project.yaml`` unless absolute.
     """
 
-    name: str = Field(min_length=1)
-    keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
-    skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
-    views: list[str] = Field(
+    name: Name
+    keypoints: list[Name] = Field(min_length=1, description="body part names, in label-file column order")
+    skeleton: list[tuple[Name, Name]] = Field(default_factory=list, description="edges between keypoints")
+    views: list[Name] = Field(
         default_factory=lambda: ["main"],
         description="camera views: one for a single camera (a mirror's views in one frame included); 2 or more "
         "for separate synchronized cameras, one video per view whose file name holds the view name as a word "
         "(session1_top.mp4) and one label file per view (see labels_file)",
     )
-    pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
-    view_matches: list[list[str]] = Field(
+    pca_keypoints: list[Name] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
+    view_matches: list[list[Name]] = Field(
         default_factory=list,
         description="the same body parts seen in each view of one frame (mirrored views), one list per view",
     )
-    flip_pairs: list[tuple[str, str]] = Field(
+    flip_pairs: list[tuple[Name, Name]] = Field(
         default_factory=list, description="left/right keypoints swapped by a horizontal flip"
     )
     data_dir: Path = Field(default=Path("."), description="folder holding the labels and labeled-data/")
@@ -161,6 +162,20 @@ class ProjectConfig(_Strict):
         return [(self.keypoints.index(a), self.keypoints.index(b)) for a, b in self.skeleton]
 
 
+MAX_IMAGE_SIZE = 2048
+"""Largest image_height and image_width, pixels: a batch of a few such images already fills a GPU."""
+INPUT_MULTIPLE = {"heatmap": 32, "context": 32, "stacked_densenet": 64}
+"""Image height and width are multiples of the network's total downsampling: the backbones' stride 32;
+the Stacked DenseNet's stride-4 stem then 4 halvings (4 * 2**4)."""
+MAX_EPOCHS = 10_000
+"""Lightning Pose trains 300 epochs; 10,000 is weeks of a GPU on a small project."""
+MAX_BATCH_SIZE = 1024
+MAX_SEED = 2**32 - 1
+"""The largest seed numpy (and so Lightning's seed_everything) accepts."""
+
+Epoch = Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
+
+
 class TrainConfig(_Strict):
     """One training run. Defaults follow Lightning Pose's schedule (300 epochs, Adam 1e-3, LR halved
     at epochs 150/200/250, backbone frozen for 20 epochs, validation every 5 epochs)."""
@@ -175,31 +190,46 @@ class TrainConfig(_Strict):
         default="imagenet",
         description="'imagenet' (torchvision weights, when reachable), 'none', or a path to a weights file",
     )
-    image_height: int = Field(default=256, gt=0)
-    image_width: int = Field(default=256, gt=0)
+    image_height: int = Field(
+        default=256,
+        ge=32,
+        le=MAX_IMAGE_SIZE,
+        description="network input height, pixels (frames are resized to it): a multiple of 32, of 64 for "
+        "stacked_densenet",
+    )
+    image_width: int = Field(
+        default=256,
+        ge=32,
+        le=MAX_IMAGE_SIZE,
+        description="network input width, pixels: a multiple of 32, of 64 for stacked_densenet",
+    )
     posture_graph: bool = Field(default=False, description="train DeepPoseKit posture-graph maps too")
-    densenet_stacks: int = Field(default=2, ge=1)
-    densenet_growth_rate: int = Field(default=48, ge=1)
+    densenet_stacks: int = Field(default=2, ge=1, le=8, description="Stacked DenseNet hourglasses")
+    densenet_growth_rate: int = Field(
+        default=48, ge=1, le=256, description="channels each Stacked DenseNet layer adds"
+    )
     heatmap_sigma: float = Field(default=1.25, gt=0)
     decoder: Literal["soft_argmax", "subpixel"] = "soft_argmax"
 
-    epochs: int = Field(default=300, ge=1)
-    batch_size: int = Field(default=16, ge=1)
+    epochs: int = Field(default=300, ge=1, le=MAX_EPOCHS)
+    batch_size: int = Field(default=16, ge=1, le=MAX_BATCH_SIZE)
     learning_rate: float = Field(default=1e-3, gt=0)
-    lr_milestones: list[int] = Field(default_factory=lambda: [150, 200, 250])
+    lr_milestones: list[Epoch] = Field(
+        default_factory=lambda: [150, 200, 250], max_length=100, description="epochs at which the LR is cut"
+    )
     lr_gamma: float = Field(default=0.5, gt=0)
-    freeze_backbone_epochs: int = Field(default=20, ge=0)
-    val_every_n_epochs: int = Field(default=5, ge=1)
+    freeze_backbone_epochs: int = Field(default=20, ge=0, le=MAX_EPOCHS)
+    val_every_n_epochs: int = Field(default=5, ge=1, le=MAX_EPOCHS)
     max_minutes: float | None = Field(default=None, gt=0, description="stop training after this wall time")
 
     train_fraction: float = Field(default=0.8, gt=0, lt=1)
     val_fraction: float = Field(default=0.1, ge=0, lt=1)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
     augmentation: Literal["default", "none"] = "default"
     flip: bool = Field(default=False, description="random left/right flips with the project's flip_pairs")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    num_workers: int = Field(default=0, ge=0, description="data-loading worker processes")
+    num_workers: int = Field(default=0, ge=0, le=64, description="data-loading worker processes")
 
     # Semi-supervised training (Lightning Pose's unsupervised losses on unlabeled video frames).
     losses: list[UnsupervisedLoss] = Field(
@@ -225,6 +255,7 @@ class TrainConfig(_Strict):
     unlabeled_seq_len: int | None = Field(
         default=None,
         ge=2,
+        le=256,
         description="consecutive unlabeled frames per training step; default 32 on a GPU (Lightning Pose), "
         "8 on a CPU",
     )
@@ -236,6 +267,7 @@ class TrainConfig(_Strict):
     anneal_start_epoch: int = Field(
         default=60,
         ge=0,
+        le=MAX_EPOCHS,
         description="the unsupervised losses count from the epoch after this one (0-based); Lightning Pose: 60",
     )
     anneal_increase_per_epoch: float = Field(
@@ -259,6 +291,20 @@ class TrainConfig(_Strict):
         if negative:
             raise ValueError(f"loss weights must be 0 or more; got {negative}")
         return {**dict.fromkeys(UNSUPERVISED_LOSSES, DEFAULT_LOSS_WEIGHT), **weights}
+
+    @model_validator(mode="after")
+    def _input_size(self) -> TrainConfig:
+        multiple = INPUT_MULTIPLE[self.model_type]
+        for name, size in (("image_height", self.image_height), ("image_width", self.image_width)):
+            if size % multiple:
+                nearest = sorted(
+                    {max(multiple, size // multiple * multiple), size // multiple * multiple + multiple}
+                )
+                raise ValueError(
+                    f"{name} {size} is not a multiple of {multiple}, which the {self.model_type} model needs; "
+                    f"use {' or '.join(map(str, nearest))}"
+                )
+        return self
 
     @model_validator(mode="after")
     def _check(self) -> TrainConfig:

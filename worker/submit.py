@@ -36,15 +36,15 @@ def start_training(
     under one group job), commit, then enqueue. A name already taken raises IntegrityError with
     nothing recorded."""
     parent = None
-    if ensemble is not None:
-        session.add(ensemble)
-        session.flush()
-        parent = records.new_job(
-            session, project_id, user_id, "ensemble", {"ensemble_id": ensemble.id}, max_attempts
-        )
-        ensemble.train_job_id = parent.id
     models = []
     try:
+        if ensemble is not None:
+            session.add(ensemble)
+            session.flush()
+            parent = records.new_job(
+                session, project_id, user_id, "ensemble", {"ensemble_id": ensemble.id}, max_attempts
+            )
+            ensemble.train_job_id = parent.id
         for name, config in configs.items():
             model = Model(project_id=project_id, name=name, train_config=config, ensemble=ensemble)
             session.add(model)

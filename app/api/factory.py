@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.engine import make_url
 
+from app.api.body_limit import ParsedBodyLimit
 from app.api.errors import install_error_handlers
 from app.api.routes import auth, health, jobs, labeling, labels, models, projects, ui, videos, workers
 from app.api.routes import fiftyone as fiftyone_routes
@@ -18,6 +21,7 @@ from app.fiftyone.servers import FiftyOneServers, keep_stopping_idle
 from app.labelstudio.projects import LabelStudio, keep_labels_in_step
 from app.labelstudio.server import LabelStudioServer
 from app.probe import require_ffprobe
+from app.proxying import CanonicalPaths
 from app.security import Passwords
 from app.settings import Settings
 from worker.db.engine import make_engine, make_sessionmaker, migrate
@@ -83,10 +87,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.fiftyone = None
     if settings.mongo_port:
         mongo = MongoServer(settings.mongo_dir, settings.mongo_port, settings.mongo_host)
-        app.state.fiftyone = FiftyOneServers(mongo, settings.data_root / "fiftyone", settings.fiftyone_idle_s)
+        app.state.fiftyone = FiftyOneServers(
+            mongo,
+            settings.data_root / "fiftyone",
+            settings.fiftyone_idle_s,
+            deny=_kept_from_fiftyone(settings, app.state.storage),
+        )
     install_error_handlers(app)
+    app.add_middleware(CanonicalPaths)  # one reading of every path, before any route sees it
+    app.add_middleware(ParsedBodyLimit, limit=settings.json_limit)
     for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers, ui):
         app.include_router(module.router)
     app.include_router(fiftyone_routes.router)
     app.include_router(results_routes.router)
     return app
+
+
+def _kept_from_fiftyone(settings: Settings, storage: Storage) -> list[Path]:
+    """What the service keeps outside the data root that FiftyOne's servers may not read either:
+    Label Studio's folder (its admin's credentials), local storage, a SQLite database's folder."""
+    folders = [settings.labelstudio_dir]
+    if storage.is_local:
+        folders.append(Path(storage.root))
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        folders.append(Path(url.database).parent)
+    root = settings.data_root.resolve()
+    return [f for f in folders if not f.resolve().is_relative_to(root)]  # the data root is denied anyway

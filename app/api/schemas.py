@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.config import MAX_SEED
+from core.names import Name
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
+Username = Annotated[str, Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)]
+"""ASCII letters, digits, '_', '.' and '-': it names the user in Label Studio and FiftyOne too."""
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class UserCreate(BaseModel):
-    username: str = Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)
+    username: Username
     password: str = Field(min_length=8, max_length=256)
 
 
@@ -30,21 +37,21 @@ class TokenOut(BaseModel):
 class ProjectCreate(BaseModel):
     """A new project; names in ``skeleton`` must be keypoints (checked like a project.yaml)."""
 
-    name: str = Field(min_length=1, max_length=200)
-    keypoints: list[str] = Field(min_length=1, description="body part names, in label-file column order")
-    skeleton: list[tuple[str, str]] = Field(default_factory=list, description="edges between keypoints")
-    views: list[str] = Field(
+    name: Name
+    keypoints: list[Name] = Field(min_length=1, description="body part names, in label-file column order")
+    skeleton: list[tuple[Name, Name]] = Field(default_factory=list, description="edges between keypoints")
+    views: list[Name] = Field(
         default_factory=lambda: ["main"],
         min_length=1,
         description="camera views: one (a mirror's views in one frame go in view_matches), or 2 or more separate "
         "synchronized cameras, each with its own label file and one video per view and session, the view's "
         "name a word of the video's file name (session1_top.mp4)",
     )
-    pca_keypoints: list[str] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
-    view_matches: list[list[str]] = Field(
+    pca_keypoints: list[Name] = Field(default_factory=list, description="keypoints used by the Pose PCA loss")
+    view_matches: list[list[Name]] = Field(
         default_factory=list, description="the same body parts in each view of one frame (mirrors)"
     )
-    flip_pairs: list[tuple[str, str]] = Field(default_factory=list, description="left/right keypoint pairs")
+    flip_pairs: list[tuple[Name, Name]] = Field(default_factory=list, description="left/right keypoint pairs")
 
 
 class ProjectOut(BaseModel):
@@ -62,7 +69,7 @@ class ProjectOut(BaseModel):
 
 
 class MemberAdd(BaseModel):
-    username: str = Field(min_length=1, max_length=64)
+    username: Username
 
 
 class VideoOut(BaseModel):
@@ -102,7 +109,7 @@ class ModelCreate(BaseModel):
 class EnsembleCreate(ModelCreate):
     """Train one member per seed, in parallel on the available worker slots."""
 
-    seeds: list[int] = Field(min_length=2, max_length=16, description="one ensemble member per seed")
+    seeds: list[Seed] = Field(min_length=2, max_length=16, description="one ensemble member per seed")
 
 
 class ModelOut(BaseModel):

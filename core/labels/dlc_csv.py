@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
 import operator
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 import pandas as pd
@@ -24,13 +27,18 @@ from core.labels.table import LABEL_FIELDS, PoseTable
 HEADER_NAMES = ("scorer", "bodyparts", "coords")
 
 
+MAX_LINE_CHARS = 1_000_000
+"""Longest line of a CSV, characters: a row of 10,000 keypoints' coordinates fits; a file that is one
+endless line is refused before it is read whole."""
+
+
 def read_pose_csv(path: str | Path, required: tuple[str, ...] = LABEL_FIELDS) -> PoseTable:
     """Read a DeepLabCut-style CSV of labels or predictions into a PoseTable; each keypoint must
     have the coordinates ``required`` (e.g. the EKS variances file's)."""
     path = Path(path)
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
+            return _parse(csv.reader(_lines(f, str(path))), str(path), required)
     except FileNotFoundError:
         raise LabelFormatError(f"label file not found: {path}; check the path") from None
     except (UnicodeDecodeError, csv.Error):
@@ -39,16 +47,31 @@ def read_pose_csv(path: str | Path, required: tuple[str, ...] = LABEL_FIELDS) ->
         ) from None
     except OSError as err:
         raise LabelFormatError(f"cannot read label file {path}: {err.strerror}; check the path") from None
-    return _parse(rows, str(path), required)
 
 
-def _parse(rows: list[list[str]], source: str, required: tuple[str, ...]) -> PoseTable:
-    if len(rows) < 3:
+def _lines(f: TextIO, source: str) -> Iterator[str]:
+    """The lines of ``f``, each read only up to ``MAX_LINE_CHARS`` (a LabelFormatError past that)."""
+    for number in itertools.count(1):
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            raise LabelFormatError(
+                f"{source}: line {number} is longer than {MAX_LINE_CHARS:,} characters; a DeepLabCut-style "
+                "CSV has one line per frame: check that the file is one"
+            )
+        yield line
+
+
+def _parse(rows: Iterator[list[str]], source: str, required: tuple[str, ...]) -> PoseTable:
+    """The table of a CSV's ``rows``, read one at a time: the body is kept as an index, the extra
+    columns and one line of numeric text per row, never as the rows' lists of cells."""
+    header = list(itertools.islice(rows, 3))
+    if len(header) < 3:
         raise LabelFormatError(
-            f"{source}: expected 3 header rows (scorer, bodyparts, coords), found {len(rows)} rows. "
+            f"{source}: expected 3 header rows (scorer, bodyparts, coords), found {len(header)} rows. "
             "Save the file as a DeepLabCut-style CSV."
         )
-    header = rows[:3]
     if header[1] and header[1][0].strip().lower() == "individuals":
         raise LabelFormatError(
             f"{source}: multi-animal DeepLabCut files (an 'individuals' header row) are not supported; "
@@ -111,36 +134,52 @@ def _parse(rows: list[list[str]], source: str, required: tuple[str, ...]) -> Pos
         )
     scorer = header[0][min(columns.values())].strip()
 
-    # Line numbers are 1-based file lines; blank lines are skipped.
-    body = [(line, r) for line, r in enumerate(rows[3:], start=4) if any(cell.strip() for cell in r)]
-    for line, row in body:
+    # Line numbers count the CSV's rows from 1; blank rows are skipped.
+    order = [columns[(k, c)] for k in keypoints for c in fields]
+    pick = operator.itemgetter(*order)
+    if len(order) == 1:
+        pick = lambda row, _pick=pick: (_pick(row),)  # noqa: E731 - itemgetter returns a bare cell for one column
+    index: list[str] = []
+    extra: dict[str, list[str]] = {name: [] for name in extra_columns}
+    numeric: list[str] = []  # each row's numeric cells as a line of CSV text
+    lines: list[int] = []
+    for line, row in enumerate(rows, start=4):
+        if not any(cell.strip() for cell in row):
+            continue
         if len(row) != width:
             raise LabelFormatError(
                 f"{source}: line {line} has {len(row)} cells, the header has {width}; "
                 "every row needs one cell per header column (leave missing values empty)"
             )
-    index = ["/".join(cell for cell in row[:n_index] if cell != "") for _, row in body]
-    extra = {name: [row[col] for _, row in body] for name, col in extra_columns.items()}
-    order = [columns[(k, c)] for k in keypoints for c in fields]
-    values = _numbers(body, order, source, header).reshape(len(body), len(keypoints), len(fields))
+        index.append("/".join(cell for cell in row[:n_index] if cell != ""))
+        for name, col in extra_columns.items():
+            extra[name].append(row[col])
+        numeric.append(_csv_line(pick(row)))
+        lines.append(line)
+    values = _numbers(numeric, lines, order, source, header).reshape(len(index), len(keypoints), len(fields))
     return PoseTable(keypoints, index, values, tuple(fields), scorer, extra)
 
 
+def _csv_line(cells: tuple[str, ...]) -> str:
+    """``cells`` as one line of CSV text (quoted only where a cell needs it, which numbers never do)."""
+    text = ",".join(cells)
+    if text.count(",") != len(cells) - 1 or any(c in text for c in '"\r\n'):
+        text = ",".join(map(_cell, cells))
+    return text
+
+
 def _numbers(
-    body: list[tuple[int, list[str]]], order: list[int], source: str, header: list[list[str]]
+    numeric: list[str], lines: list[int], order: list[int], source: str, header: list[list[str]]
 ) -> np.ndarray:
-    """The numeric cells as a ``(rows, len(order))`` float array, NaN for empty cells.
+    """The numeric cells (``numeric``: one line of CSV text per row) as a ``(rows, len(order))``
+    float array, NaN for empty cells.
 
     Parsed in bulk by pandas' C parser (exact: pandas 3 parses floats round-trip by default); only
-    when that fails is the file scanned cell by cell, to name the first bad cell.
+    when that fails are the rows scanned cell by cell, to name the first bad cell.
     """
-    pick = operator.itemgetter(*order)
-    if len(order) == 1:
-        pick = lambda row, _pick=pick: (_pick(row),)  # noqa: E731 - itemgetter returns a bare cell for one column
-    text = "\n".join(",".join(pick(row)) for _, row in body)
     try:
         values = pd.read_csv(
-            io.StringIO(text),
+            io.BytesIO("\n".join(numeric).encode()),
             header=None,
             names=range(len(order)),
             dtype=np.float64,
@@ -149,11 +188,17 @@ def _numbers(
             keep_default_na=False,
             na_values=[""],
         ).to_numpy()
-        if values.shape == (len(body), len(order)) and not np.isinf(values).any():
+        if values.shape == (len(numeric), len(order)) and not np.isinf(values).any():
             return values
     except (ValueError, pd.errors.ParserError):
         pass
-    return np.array([[_number(row[col], line, col, source, header) for col in order] for line, row in body])
+    return np.array(
+        [
+            [_number(cell, line, col, source, header) for cell, col in zip(cells, order, strict=True)]
+            # an empty line is one empty cell (a file with one numeric column)
+            for line, cells in zip(lines, (cells or [""] for cells in csv.reader(numeric)), strict=True)
+        ]
+    )
 
 
 def _number(cell: str, line: int, col: int, source: str, header: list[list[str]]) -> float:

@@ -34,6 +34,7 @@ from app.labelstudio.server import LabelStudioServer
 from app.proxying import Refused, canonical_path, upstream_target
 from app.redis_server import RedisServer
 from app.settings import Settings
+from tests import rawhttp
 from tests.recording import Recorder, Seen
 from tests.testdata import EXAMPLE_PROJECT
 
@@ -104,17 +105,11 @@ def test_the_reported_spellings_are_refused(raw: bytes) -> None:
 
 
 def send(port: int, method: str, target: bytes, cookie: str, body: bytes | None = None) -> int:
-    """One raw HTTP/1.1 request (the target sent byte for byte); its status code."""
-    head = [f"{method} ".encode() + target + b" HTTP/1.1", b"Host: 127.0.0.1", b"Connection: close",
-            f"Cookie: posecloud_session={cookie}".encode()]  # fmt: skip
+    """One raw request with the session cookie (and a JSON body); its status code."""
+    headers = {"Cookie": f"posecloud_session={cookie}"}
     if body is not None:
-        head += [b"Content-Type: application/json", f"Content-Length: {len(body)}".encode()]
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
-        s.sendall(b"\r\n".join(head) + b"\r\n\r\n" + (body or b""))
-        answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
-    return int(answer.split(b" ", 2)[1])
+        headers["Content-Type"] = "application/json"
+    return rawhttp.send(port, method, target, headers, body).status
 
 
 @dataclass
@@ -317,27 +312,44 @@ def ls_requests(draw, alice: Objects, bob: Objects) -> tuple[str, bytes, bytes |
     return method, target, body, False
 
 
+def attack_with(requests, port: int, cookie: str, take, check) -> tuple[list, list]:
+    """Send each generated request (method, raw target, body, plain) as the owner of ``cookie``;
+    ``take()`` is what reached the server behind the proxy since, ``check(request, status, seen)``
+    judges it. Returns what was sent and what reached."""
+    sent, reached = [], []
+
+    @given(requests)
+    @settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+    def attack(request) -> None:
+        method, target, body, plain = request
+        status = send(port, method, target, cookie, body)
+        sent.append((method, target, status))
+        seen = take()
+        assert seen or not plain or status == 307, f"the user's own {method} {target!r} was refused: {status}"
+        check(request, status, seen)
+        reached.extend(seen)
+
+    attack()
+    assert len(sent) >= 500
+    return sent, reached
+
+
 def test_label_studio_is_reached_only_on_canonical_routes_of_the_users_own_objects(ls_service) -> None:
     service, relay, alice, bob = ls_service
     with httpx.Client(base_url=f"http://127.0.0.1:{service.port}", cookies={"posecloud_session": service.cookies["alice"]}) as c:  # fmt: skip
         alice_ls_user = c.get("/labelstudio/api/current-user/whoami").json()["id"]
     relay.take()
-    sent, reached = [], []
 
-    @given(ls_requests(alice, bob))
-    @settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    def attack(request) -> None:
-        method, target, body, plain = request
-        status = send(service.port, method, target, service.cookies["alice"], body)
-        sent.append((method, target, status))
-        users = [s for s in relay.take() if s.headers.get("authorization", "").startswith("Bearer")]
-        for seen in users:  # alice's requests, not the admin's
-            assert_alices(seen, alice, bob, alice_ls_user)
-        assert users or not plain, f"alice's own {method} {target} was refused: {status}"
-        reached.extend(users)
+    def alices_requests() -> list[Seen]:  # alice's requests, not the admin's
+        return [s for s in relay.take() if s.headers.get("authorization", "").startswith("Bearer")]
 
-    attack()
-    assert len(sent) >= 500
+    def check(_request, _status: int, seen: list[Seen]) -> None:
+        for one in seen:
+            assert_alices(one, alice, bob, alice_ls_user)
+
+    sent, reached = attack_with(
+        ls_requests(alice, bob), service.port, service.cookies["alice"], alices_requests, check
+    )
     # the generator reaches Label Studio too, so the assertions above were tested on real traffic
     assert len(reached) >= 20, f"only {len(reached)} of {len(sent)} requests were forwarded"
 
@@ -433,33 +445,25 @@ def fo_requests(draw, alice: int, bob: int) -> tuple[str, bytes, bytes | None, b
 
 def test_fiftyone_is_reached_only_on_canonical_routes_of_the_users_own_project(fo_service) -> None:
     service, stand_in, alice, bob = fo_service
-    recorder = stand_in.recorder
-    sent, reached = [], []
 
-    @given(fo_requests(alice, bob))
-    @settings(max_examples=2 * EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
-    def attack(request) -> None:
-        method, target, body, plain = request
-        status = send(service.port, method, target, service.cookies["alice"], body)
-        sent.append((method, target, status))
-        seen_now = recorder.take()
-        assert seen_now or not plain or status == 307, f"alice's own {method} {target} was refused: {status}"
+    def check(request, status: int, seen: list[Seen]) -> None:
+        method, target, _body, _plain = request
         if target.split(b"?")[0].startswith(f"/fiftyone/{bob}/".encode()):
             assert status in (400, 404), (method, target, status)
-        for seen in seen_now:
-            reached.append(seen)
-            raw_path = seen.target.partition(b"?")[0]
+        for one in seen:
+            raw_path = one.target.partition(b"?")[0]
             path = canonical_path(raw_path)
-            assert upstream_target(path).encode() == raw_path, seen.target
-            assert FO_OPEN.fullmatch(path), seen.target
-            assert path != "/media" and b"filepath" not in seen.body, seen.target
+            assert upstream_target(path).encode() == raw_path, one.target
+            assert FO_OPEN.fullmatch(path), one.target
+            assert path != "/media" and b"filepath" not in one.body, one.target
             if path == "/graphql":
-                assert b"mutation" not in seen.body, seen.body
+                assert b"mutation" not in one.body, one.body
             if path == "/operators/execute":
-                assert b"list_files" not in seen.body, seen.body
+                assert b"list_files" not in one.body, one.body
 
-    attack()
-    assert len(sent) >= 500
+    sent, reached = attack_with(
+        fo_requests(alice, bob), service.port, service.cookies["alice"], stand_in.recorder.take, check
+    )
     assert len(reached) >= 10, f"only {len(reached)} of {len(sent)} requests were forwarded"
     # only alice's own server of her own project was ever asked for
     assert len(set(stand_in.asked)) == 1 and stand_in.asked[0][1] == alice

@@ -18,6 +18,7 @@ def test_defaults_live_in_the_data_root(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.storage_url == f"{tmp_path}/posecloud-data/storage"
     assert s.upload_tmp_dir == tmp_path / "posecloud-data" / "tmp" / "uploads"
     assert s.max_upload_bytes == 5 * 1024**3
+    assert (s.max_labels_bytes, s.max_json_bytes) == (64 * 1024**2, 1024**2)
 
 
 def test_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ LAYERS = [
     ["core.data"],
     ["core.video", "core.labels", "core.pca", "core.progress"],
     ["core.config"],
+    ["core.names"],
     ["core.errors"],
 ]
 """Highest first; a module may import its own subpackage and any layer below, not a sibling."""

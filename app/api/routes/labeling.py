@@ -6,6 +6,7 @@ proxy through which alone browsers reach Label Studio (``app.labelstudio.proxy``
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import mimetypes
 from typing import Annotated
@@ -232,7 +233,12 @@ async def webhook(
     record = session.get(LabelStudioProject, project_id)
     if record is None or secret is None or not hmac.compare_digest(secret, record.hook_secret):
         raise HTTPException(404, "no such hook")
-    payload = await request.json()
+    try:
+        payload = json.loads(await read_body(request, MAX_BODY_BYTES))
+    except Refused as e:
+        raise HTTPException(e.status, e.detail) from None
+    except ValueError:
+        raise HTTPException(400, "a Label Studio webhook sends JSON") from None
     project = session.get(Project, project_id)
     action = payload.get("action")
     if action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED"):

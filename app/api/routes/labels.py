@@ -15,11 +15,12 @@ from fastapi.responses import Response
 
 from app.api.deps import ProjectDep, SettingsDep, StorageDep
 from app.api.schemas import LabelsOut
-from app.labels_import import check_labels, labels_from_upload
+from app.filenames import safe_filename
+from app.labels_import import read_upload
 from app.settings import Settings
-from app.uploads import check_declared_size, receive_to_file
+from app.uploads import SizeLimit, check_declared_size, receive_to_file
 from core.data.cameras import check_rows_aligned
-from core.labels.formats import read_labels
+from core.labels.formats import READERS, read_labels
 from core.labels.imported import LABELS_CSV
 from core.labels.table import PoseTable
 from worker.db.models import Project
@@ -83,8 +84,15 @@ def _store_labels(
 ) -> LabelsOut:
     prefix = data_prefix(project.id)
     with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
-        folder = labels_from_upload(upload, filename, Path(work), settings.max_upload_bytes)
-        table = check_labels(folder, project.keypoints, lambda name: storage.exists(f"{prefix}/{name}"))
+        folder, table = read_upload(
+            upload,
+            filename,
+            Path(work),
+            project.keypoints,
+            lambda name: storage.exists(f"{prefix}/{name}"),
+            settings.max_upload_bytes,
+            settings.labels_limit,
+        )
         if len(project.views) > 1:
             _check_aligned(table, view, project, storage, Path(work))
         # Images first, the label file last: a reader never sees labels whose images are missing.
@@ -95,13 +103,23 @@ def _store_labels(
     return LabelsOut(view=view, frames=len(table.index), keypoints=table.keypoints, labeled_keypoints=labeled)
 
 
+def upload_limit(filename: str, settings: Settings) -> SizeLimit:
+    """A label table alone (parsed in memory) has the label-file limit; an archive or a SLEAP file
+    (mostly images, unpacked to disk) the upload limit."""
+    return settings.labels_limit if Path(filename.lower()).suffix in READERS else settings.upload_limit
+
+
 @router.put("", response_model=LabelsOut, openapi_extra=_UPLOAD_BODY)
 async def upload_labels(
     request: Request,
     project: ProjectDep,
     filename: Annotated[
         str,
-        Query(min_length=1, max_length=1000, description="the file's name; its extension picks the format"),
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="the file's name (sanitised; errors name it); its extension picks the format",
+        ),
     ],
     settings: SettingsDep,
     storage: StorageDep,
@@ -111,9 +129,11 @@ async def upload_labels(
     the other views'). Keypoint names must match the project; every labeled image must be in the
     upload or already in the project. Nothing is changed when the upload is rejected."""
     view = project_view(project, view)
-    check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
+    filename = safe_filename(filename, fallback="labels")
+    limit = upload_limit(filename, settings)
+    check_declared_size(request.headers.get("content-length"), limit)
     upload = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
-    await receive_to_file(request.stream(), upload, settings.max_upload_bytes)
+    await receive_to_file(request.stream(), upload, limit)
     try:
         return await run_in_threadpool(_store_labels, upload, filename, view, project, settings, storage)
     finally:

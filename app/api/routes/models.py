@@ -64,6 +64,27 @@ def ensemble_out(ensemble: Ensemble) -> EnsembleOut:
     )
 
 
+PRETRAINED_CHOICES = ("imagenet", "none")
+
+
+def _no_server_paths(train: TrainConfig) -> TrainConfig:
+    """Settings that name files on the workers' machine are the command line's: through the API a
+    user could make a worker read another project's files (a weights file, a video)."""
+    if train.pretrained not in PRETRAINED_CHOICES:
+        raise HTTPException(
+            422,
+            f"train.pretrained: choose one of {list(PRETRAINED_CHOICES)}; a weights file on the server can "
+            "be named only from the command line (posecloud train)",
+        )
+    if train.unlabeled_videos:
+        raise HTTPException(
+            422,
+            "train.unlabeled_videos: leave it out; the app trains on all of the project's uploaded videos "
+            "(naming files on the server is for the command line)",
+        )
+    return train
+
+
 def _train_models(
     session: Session,
     queue: JobQueue,
@@ -75,7 +96,7 @@ def _train_models(
 ) -> list[Model]:
     """Check each ``{name: train settings}``, then record and enqueue the trainings (worker.submit)."""
     checked = {
-        name: parse_config(TrainConfig, config, "train").model_dump(mode="json")
+        name: _no_server_paths(parse_config(TrainConfig, config, "train")).model_dump(mode="json")
         for name, config in configs.items()
     }
     try:

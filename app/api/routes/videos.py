@@ -107,12 +107,12 @@ async def upload_video(
     413 when larger than the limit, 400 when empty, 422 when it is not a readable video. The original
     is kept; a transcode job makes a constant-frame-rate, all-keyframe H.264 copy for exact seeking.
     """
-    check_declared_size(request.headers.get("content-length"), settings.max_upload_bytes)
+    check_declared_size(request.headers.get("content-length"), settings.upload_limit)
     name = safe_filename(filename, fallback="video")
     if len(project.views) > 1:
         check_camera_video(project, name)
     tmp = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
-    await receive_to_file(request.stream(), tmp, settings.max_upload_bytes)
+    await receive_to_file(request.stream(), tmp, settings.upload_limit)
     try:
         video = await run_in_threadpool(_store_video, tmp, name, project, session, storage)
     finally:

@@ -6,12 +6,16 @@ from __future__ import annotations
 import base64
 import json
 
+import hypothesis
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 
 from app.api.factory import create_app
 from app.settings import Settings
+from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_IMAGE_SIZE, MAX_SEED
 from tests.app.conftest import register_and_login
 from tests.services import free_port
 from tests.testdata import TINY
@@ -184,3 +188,105 @@ def test_frame_extraction_requests_are_checked(client: TestClient, alice, projec
         ).status_code
         == 404
     )
+
+
+# Each training setting with an upper bound, the bound, and how far past it a request may ask.
+TRAIN_BOUNDS = {
+    "image_height": MAX_IMAGE_SIZE,
+    "image_width": MAX_IMAGE_SIZE,
+    "epochs": MAX_EPOCHS,
+    "batch_size": MAX_BATCH_SIZE,
+    "densenet_stacks": 8,
+    "densenet_growth_rate": 256,
+    "unlabeled_seq_len": 256,
+    "num_workers": 64,
+    "val_every_n_epochs": MAX_EPOCHS,
+    "seed": MAX_SEED,
+}
+
+
+def _nothing_recorded(client: TestClient, headers: dict, project_id: int, redis_url: str) -> bool:
+    p = f"/projects/{project_id}"
+    lists = [client.get(f"{p}/{what}", headers=headers).json() for what in ("jobs", "models", "ensembles")]
+    return lists == [[], [], []] and _queued_messages(redis_url) == []
+
+
+@hypothesis.settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(setting=st.sampled_from(sorted(TRAIN_BOUNDS)), excess=st.integers(min_value=1, max_value=10**15))
+def test_training_settings_past_their_bound_are_refused_and_nothing_is_queued(
+    client: TestClient, alice, project_id, redis_url: str, setting: str, excess: int
+) -> None:
+    limit = TRAIN_BOUNDS[setting]
+    value = (limit + excess + 63) // 64 * 64 if setting.startswith("image_") else limit + excess
+    requests = [("models", {"name": "m", "train": {**TINY, setting: value}})]
+    if setting != "seed":  # an ensemble's seeds replace the seed of its settings
+        requests.append(("ensembles", {"name": "e", "train": {**TINY, setting: value}, "seeds": [1, 2]}))
+    for url, body in requests:
+        resp = client.post(f"/projects/{project_id}/{url}", json=body, headers=alice)
+        assert resp.status_code == 422, resp.text
+        assert f"{setting}: Input should be less than or equal to {limit}" in resp.json()["detail"]
+    assert _nothing_recorded(client, alice, project_id, redis_url)
+
+
+@pytest.mark.parametrize(
+    ("train", "seeds", "problem"),
+    [
+        ({"image_height": 100000}, [1, 2], "image_height: Input should be less than or equal to 2048"),
+        ({"epochs": 10**12}, [1, 2], "epochs: Input should be less than or equal to 10000"),
+        ({"lr_milestones": [10**9]}, [1, 2], "lr_milestones.0: Input should be less than or equal to 10000"),
+        (
+            {"model_type": "stacked_densenet", "image_width": 96},
+            [1, 2],
+            "image_width 96 is not a multiple of 64",
+        ),
+        ({}, [1, 2**40], "body.seeds.1: Input should be less than or equal to 4294967295"),
+        ({}, [-1, 2], "body.seeds.0: Input should be greater than or equal to 0"),
+    ],
+)
+def test_ensemble_settings_out_of_bounds_queue_nothing(
+    client: TestClient, alice, project_id, redis_url: str, train: dict, seeds: list[int], problem: str
+) -> None:
+    body = {"name": "e", "train": {**TINY, **train}, "seeds": seeds}
+    resp = client.post(f"/projects/{project_id}/ensembles", json=body, headers=alice)
+    assert resp.status_code == 422 and problem in resp.json()["detail"], resp.text
+    assert _nothing_recorded(client, alice, project_id, redis_url)
+
+
+def test_the_training_form_schema_shows_the_bounds(client: TestClient, alice, project_id) -> None:
+    schema = client.get(f"/projects/{project_id}/train-config-schema", headers=alice).json()["properties"]
+    assert {name: schema[name].get("maximum") for name in ("image_height", "epochs", "batch_size")} == {
+        "image_height": MAX_IMAGE_SIZE,
+        "epochs": MAX_EPOCHS,
+        "batch_size": MAX_BATCH_SIZE,
+    }
+
+
+def test_a_taken_ensemble_name_is_409_and_records_nothing_more(
+    client: TestClient, alice, project_id, redis_url: str
+) -> None:
+    body = {"name": "e", "train": TINY, "seeds": [1, 2]}
+    assert client.post(f"/projects/{project_id}/ensembles", json=body, headers=alice).status_code == 201
+    jobs = client.get(f"/projects/{project_id}/jobs", headers=alice).json()
+    again = client.post(f"/projects/{project_id}/ensembles", json=body, headers=alice)
+    assert again.status_code == 409 and "already has a model or ensemble" in again.json()["detail"]
+    assert client.get(f"/projects/{project_id}/jobs", headers=alice).json() == jobs
+
+
+@pytest.mark.parametrize(
+    ("train", "problem"),
+    [
+        ({"pretrained": "/etc/hostname"}, "train.pretrained: choose one of ['imagenet', 'none']"),
+        ({"pretrained": "../../2/models/m/checkpoints/best.ckpt"}, "train.pretrained: choose one of"),
+        ({"unlabeled_videos": ["../../2/videos"]}, "train.unlabeled_videos: leave it out"),
+    ],
+)
+def test_training_settings_that_name_server_files_are_refused(
+    client: TestClient, alice, project_id, redis_url: str, train: dict, problem: str
+) -> None:
+    for url, extra in (("models", {}), ("ensembles", {"seeds": [1, 2]})):
+        body = {"name": "m", "train": {**TINY, **train}, **extra}
+        resp = client.post(f"/projects/{project_id}/{url}", json=body, headers=alice)
+        assert resp.status_code == 422 and problem in resp.json()["detail"], resp.text
+    assert _nothing_recorded(client, alice, project_id, redis_url)

@@ -5,9 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from app.api.factory import create_app
 from app.settings import Settings
+from core.names import MAX_NAME_LENGTH, UNSEEN_CATEGORIES
+from tests.core.test_names import NAME_FIELDS
 
 Login = Callable[[str], dict[str, str]]
 
@@ -133,3 +138,40 @@ def test_unexpected_errors_are_json_500(settings: Settings) -> None:
     assert resp.json() == {
         "detail": "internal server error; retry, and report it with the server log if it persists"
     }
+
+
+# Names that must not enter: control and format characters (NUL, right-to-left overrides), blanks,
+# path tricks, and names past the length limit.
+BAD_NAMES = st.one_of(
+    st.builds(
+        "{}{}{}".format,
+        st.text(max_size=3),
+        st.characters(categories=sorted(UNSEEN_CATEGORIES)),
+        st.text(max_size=3),
+    ),
+    st.text(st.sampled_from(" \u3000"), max_size=3),
+    st.sampled_from([".", "..", "../x", "a/b", "a\\b", "..\\..\\x"]),
+    st.text(st.characters(categories=["L", "N"]), min_size=MAX_NAME_LENGTH + 1, max_size=MAX_NAME_LENGTH + 5),
+)
+
+
+@examples(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(field=st.sampled_from(sorted(NAME_FIELDS)), bad=BAD_NAMES)
+def test_bad_names_are_422_naming_the_field_and_create_nothing(
+    client: TestClient, alice: dict[str, str], field: str, bad: str
+) -> None:
+    body = {"name": "p", "keypoints": ["a"], **NAME_FIELDS[field](bad)}
+    resp = client.post("/projects", json=body, headers=alice)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"].startswith(f"invalid request: body.{field}: ")
+    assert client.get("/projects", headers=alice).json() == []
+
+
+@examples(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(bad=st.one_of(BAD_NAMES, st.sampled_from(["bo", "x" * 65, "bob smith", "b\u00f6b"])))
+def test_bad_member_names_are_422(
+    client: TestClient, alice: dict[str, str], project_id: int, bad: str
+) -> None:
+    resp = client.post(f"/projects/{project_id}/members", json={"username": bad}, headers=alice)
+    assert resp.status_code == 422 and resp.json()["detail"].startswith("invalid request: body.username: ")
+    assert client.get(f"/projects/{project_id}", headers=alice).json()["members"] == []

@@ -88,16 +88,18 @@ def test_corrupt_files_are_422_and_removed(
     resp = _upload(client, project_id, alice, "x.mp4", content)
     assert resp.status_code == 422
     assert resp.json()["detail"].startswith(reason)
+    assert str(settings.data_root) not in resp.text and "/tmp" not in resp.text  # no server path
     assert _files(settings.data_root / "storage") == [] and _files(settings.upload_tmp_dir) == []
     assert client.get(f"/projects/{project_id}/videos", headers=alice).json() == []
 
 
 def test_truncated_video_with_index_first_is_422(
-    client: TestClient, alice: dict[str, str], project_id: int, truncated_video: Path
+    client: TestClient, alice: dict[str, str], project_id: int, truncated_video: Path, settings: Settings
 ) -> None:
     resp = _upload(client, project_id, alice, "cut.mp4", truncated_video.read_bytes())
     assert resp.status_code == 422
     assert resp.json()["detail"].startswith("cut.mp4 is truncated or corrupt: its header promises 994 frames")
+    assert str(settings.data_root) not in resp.text and "/tmp" not in resp.text
 
 
 def test_empty_upload_is_400(

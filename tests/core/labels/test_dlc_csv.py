@@ -1,5 +1,6 @@
 import csv
 import math
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from core.errors import LabelFormatError
-from core.labels.dlc_csv import read_pose_csv, write_pose_csv
+from core.labels.dlc_csv import MAX_LINE_CHARS, read_pose_csv, write_pose_csv
 from core.labels.table import PoseTable
 from tests.testdata import TOY
 
@@ -171,3 +172,37 @@ def test_index_and_extra_cells_needing_quotes_round_trip(tmp_path):
     back = read_pose_csv(write_pose_csv(table, tmp_path / "q.csv"))
     assert back.index == ["a,b", 'c"d'] and back.extra == {"set": ["train", "x,y"]}
     np.testing.assert_array_equal(back.values, table.values)
+
+
+def test_one_endless_line_is_refused_without_reading_it_whole(tmp_path):
+    path = tmp_path / "one-line.csv"
+    path.write_text("123.456," * (4 * 2**20))  # 32 MiB, no line break: millions of cells
+    tracemalloc.start()
+    try:
+        with pytest.raises(LabelFormatError, match=f"line 1 is longer than {MAX_LINE_CHARS:,} characters"):
+            read_pose_csv(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20  # the file as a list of cells would take hundreds of MB
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ('img1.png,"1,5",2\n', r"line 5, column nose/x: '1,5' is not a finite number"),
+        ('img1.png,1,"2"""\n', r"line 5, column nose/y: '2\"' is not a finite number"),
+        ('img1.png,1,"2\n3"\n', r"line 5, column nose/y: '2\\n3' is not a finite number"),
+    ],
+)
+def test_cells_needing_quotes_are_named_exactly_when_not_numbers(tmp_path, row, message):
+    with pytest.raises(LabelFormatError, match=message):
+        read_pose_csv(_write(tmp_path, HEADER + "img0.png,1,2\n" + row))
+
+
+def test_one_numeric_column_with_empty_cells(tmp_path):
+    text = "scorer,ann\nbodyparts,nose\ncoords,x\nimg1.png,\nimg2.png,3\n"
+    table = read_pose_csv(_write(tmp_path, text), required=("x",))
+    np.testing.assert_array_equal(table.values[:, 0, 0], [np.nan, 3.0])
+    with pytest.raises(LabelFormatError, match="line 6, column nose/x: 'abc'"):
+        read_pose_csv(_write(tmp_path, text + "img3.png,abc\n"), required=("x",))
