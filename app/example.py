@@ -65,12 +65,15 @@ class Example:
 def read_example(project_file: Path = EXAMPLE) -> Example:
     config = yaml.safe_load(project_file.read_text())
     data_dir = (project_file.parent / config["data_dir"]).resolve()
-    if not data_dir.is_dir():
-        raise ConfigError(f"the example's data is not at {data_dir}; the example project cannot be made")
+    labels_file = config.get("labels_file", "CollectedData.csv")
+    if not (data_dir / labels_file).is_file():
+        raise ConfigError(
+            f"the example's data (its {labels_file}) is not in {data_dir}; the example project cannot be made"
+        )
     return Example(
         spec={k: config[k] for k in PROJECT_FIELDS if k in config},
         data_dir=data_dir,
-        labels_file=config.get("labels_file", "CollectedData.csv"),
+        labels_file=labels_file,
         videos=sorted((data_dir / config.get("video_dir", "videos")).glob("*.mp4")),
     )
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import posixpath
 import re
+import shlex
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
 
 import pytest
+import yaml
+
+from app.example import EXAMPLE, read_example
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -317,6 +322,192 @@ def test_dockerignore_keeps_secrets_and_the_venv_out():
     included = {p[1:] for p in patterns if p.startswith("!")}
     assert included >= {"constraints.txt", "pyproject.toml", "README.md", "core", "app", "worker"}
     assert not included & {".env", ".venv", ".git", "tests"}
+
+
+# --- the build context: what the COPY instructions find --------------------------------------------
+
+
+def _instructions(dockerfile: str) -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` in order: continued lines joined, comments left out."""
+    lines = [line for line in dockerfile.splitlines() if not line.lstrip().startswith("#")]
+    joined = re.sub(r"\\\n", " ", "\n".join(lines))
+    return [
+        (keyword.upper(), args.strip())
+        for keyword, _, args in (line.strip().partition(" ") for line in joined.splitlines())
+        if keyword
+    ]
+
+
+def _copies(dockerfile: str) -> list[tuple[list[str], str]]:
+    """Each COPY and ADD from the build context: ``(sources, destination in the image)``."""
+    copies, workdir = [], "/"
+    for keyword, args in _instructions(dockerfile):
+        if keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, args)
+        elif keyword in ("COPY", "ADD"):
+            words = json.loads(args) if args.startswith("[") else shlex.split(args)
+            if any(w.startswith("--from=") for w in words):  # another stage or image
+                continue
+            *sources, dest = [w for w in words if not w.startswith("--")]
+            copies.append((sources, posixpath.normpath(posixpath.join(workdir, dest))))
+    return copies
+
+
+def _docker_pattern(pattern: str) -> re.Pattern:
+    """A .dockerignore (or COPY source) pattern as Docker reads it (moby/patternmatcher): ``*``
+    any characters but ``/``, ``?`` one of them, ``**`` any number of folders (none too), ``[...]``
+    a class, ``\\`` escapes the next character."""
+    regex, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            i += 3 if pattern[i + 2 : i + 3] == "/" else 2
+            regex += ".*" if i >= len(pattern) else "(.*/)?"
+            continue
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            i += 1
+            regex += "\\" + pattern[i]
+        else:
+            regex += {"*": "[^/]*", "?": "[^/]"}.get(char, "\\" + char if char in ".+()|{}$" else char)
+        i += 1
+    return re.compile(regex)
+
+
+def _matches(regex: re.Pattern, path: str) -> bool:
+    """``path`` or one of its folders matches (a pattern naming a folder takes what is inside)."""
+    parts = path.split("/")
+    return any(regex.fullmatch("/".join(parts[:n])) for n in range(len(parts), 0, -1))
+
+
+def _ignore_rules(dockerignore: str) -> list[tuple[bool, re.Pattern]]:
+    """``(is an exception, pattern)`` per line, as Docker reads the file: comments, blank lines
+    left out, each pattern cleaned (``filepath.Clean``) and relative."""
+    rules = []
+    for line in dockerignore.splitlines():
+        pattern = line.strip()
+        if line.startswith("#") or not pattern:
+            continue
+        exception = pattern.startswith("!")
+        pattern = posixpath.normpath(pattern.removeprefix("!").strip()).lstrip("/")
+        rules.append((exception, _docker_pattern(pattern)))
+    return rules
+
+
+def _ignored(path: str, rules: list[tuple[bool, re.Pattern]]) -> bool:
+    """Whether Docker leaves ``path`` out of the build context: the last rule that matches it (or a
+    folder of it) decides, an exception (``!``) bringing it back."""
+    ignored = False
+    for exception, regex in rules:
+        if exception == ignored and _matches(regex, path):
+            ignored = not exception
+    return ignored
+
+
+def _context_files() -> list[str]:
+    """The files of the checkout (tracked, or new and not ignored by git): what a clone would send."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [f for f in listed.stdout.splitlines() if (ROOT / f).is_file()]
+
+
+def _missing_copy_sources(dockerfile: str, dockerignore: str, files: list[str]) -> list[str]:
+    """The COPY/ADD sources that find no file in the build context (a failed `docker build`)."""
+    rules = _ignore_rules(dockerignore)
+    sent = [f for f in files if not _ignored(f, rules)]
+    return [
+        source
+        for sources, _ in _copies(dockerfile)
+        for source in sources
+        if not any(_matches(_docker_pattern(posixpath.normpath(source)), f) for f in sent)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dockerignore", "sent", "left_out"),
+    [
+        (
+            "*\n!core\n**/__pycache__\n**/*.py[cod]\n",
+            ["core/a.py", "core/sub/b.py"],
+            ["README.md", "core/__pycache__/a.cpython-311.pyc", "core/sub/b.pyc", "corex/a.py"],
+        ),
+        # the last rule that matches decides; an exception brings back a file of a left-out folder
+        ("docs\n!docs/keep.md\n", ["docs/keep.md", "src/docs.md"], ["docs/a.md", "docs/sub/keep.md"]),
+        ("*.txt\n!keep.txt\nkeep.txt\n", ["a/b.txt"], ["b.txt", "keep.txt"]),
+        # ** is any number of folders, none too; * and ? stay within one
+        ("**/x\n", ["xy", "a/xy"], ["x", "a/b/x", "x/inside"]),
+        ("a/**/z\n", ["b/a/z", "a/zz"], ["a/z", "a/b/c/z", "a/z/y"]),
+        ("a?c\n*.md\n", ["a/c", "abcd", "docs/a.md"], ["abc", "README.md"]),
+        ("# comment\n\n  /core/../app  \n", ["core/a.py", "# comment"], ["app/a.py"]),
+    ],
+)
+def test_dockerignore_rules_are_read_as_docker_reads_them(
+    dockerignore: str, sent: list[str], left_out: list[str]
+) -> None:
+    rules = _ignore_rules(dockerignore)
+    assert {f: _ignored(f, rules) for f in sent + left_out} == {
+        **{f: False for f in sent},
+        **{f: True for f in left_out},
+    }
+
+
+def test_every_copy_source_is_in_the_build_context() -> None:
+    dockerfile = _dockerfile_text()
+    sources = [s for sources, _ in _copies(dockerfile) for s in sources]
+    assert {"constraints.txt", "labelstudio-constraints.txt", "core", "app", "worker", "examples"} <= set(
+        sources
+    )
+    missing = _missing_copy_sources(dockerfile, (ROOT / ".dockerignore").read_text(), _context_files())
+    assert missing == [], (
+        f"Dockerfile.gpu copies {missing}, which .dockerignore leaves out of the build context"
+    )
+
+
+@pytest.mark.parametrize(
+    ("breakage", "missing"),
+    [
+        (("!labelstudio-constraints.txt\n", ""), ["labelstudio-constraints.txt"]),
+        (("!worker\n", "!worker\nworker/**\n"), ["worker"]),
+        (("**/*.egg-info\n", "**/*.egg-info\n**/*.yaml\n"), ["examples"]),
+    ],
+)
+def test_the_context_check_fails_when_a_copied_file_is_left_out(
+    breakage: tuple[str, str], missing: list[str]
+) -> None:
+    old, new = breakage
+    dockerignore = (ROOT / ".dockerignore").read_text()
+    assert old in dockerignore, f".dockerignore changed; update the case {old!r}"
+    broken = dockerignore.replace(old, new, 1)
+    assert _missing_copy_sources(_dockerfile_text(), broken, _context_files()) == missing
+
+
+def test_the_context_check_fails_on_a_copy_of_a_folder_left_out() -> None:
+    copies_tests = _dockerfile_text() + 'COPY ["tests", "./tests"]\n'
+    dockerignore = (ROOT / ".dockerignore").read_text()
+    assert _missing_copy_sources(copies_tests, dockerignore, _context_files()) == ["tests"]
+
+
+def test_the_ui_container_has_the_example_it_uploads(config) -> None:
+    """The Projects page reads the example project from its own container (app.example) and uploads
+    it to the API: the image holds examples/ where app.example looks (beside the installed app
+    package) and compose mounts the example's data where its project.yaml points from there."""
+    dockerfile = _dockerfile_text()
+    [examples] = [dest for sources, dest in _copies(dockerfile) if sources == ["examples"]]
+    assert re.search(rf'ln -s {re.escape(examples)} "\$purelib/{EXAMPLE.parents[1].name}"', dockerfile)
+    assert "from app.example import EXAMPLE; assert EXAMPLE.is_file()" in dockerfile  # checked at build
+    folder = EXAMPLE.parent.relative_to(EXAMPLE.parents[1]).as_posix()  # mirror-mouse
+    data_dir = yaml.safe_load(EXAMPLE.read_text())["data_dir"]
+    in_image = posixpath.normpath(posixpath.join(examples, folder, data_dir))
+    mounts = {v["target"]: v for v in config["services"]["ui"]["volumes"]}
+    assert in_image in mounts, f"the ui service mounts nothing at {in_image}, the example's data"
+    assert mounts[in_image]["type"] == "bind" and mounts[in_image]["read_only"] is True
+    example = read_example()  # the data is on this machine, where .env.example's default points
+    assert Path(mounts[in_image]["source"]).resolve() == example.data_dir
+    assert example.videos and (example.data_dir / example.labels_file).is_file()
 
 
 # --- what the Dockerfile must say ---------------------------------------------------------------

@@ -12,8 +12,6 @@ import io
 import itertools
 import math
 import operator
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -21,6 +19,7 @@ from typing import TextIO
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_open
 from core.errors import LabelFormatError
 from core.labels.table import LABEL_FIELDS, PoseTable
 
@@ -222,7 +221,6 @@ def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
     Floats are written with ``repr`` so that reading the file back gives identical values.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n_kp, n_f = len(table.keypoints), len(table.fields)
     extras = list(table.extra)
     header = [
@@ -230,21 +228,15 @@ def write_pose_csv(table: PoseTable, path: str | Path) -> Path:
         ["bodyparts"] + [k for k in table.keypoints for _ in table.fields] + [""] * len(extras),
         ["coords"] + list(table.fields) * n_kp + [""] * len(extras),
     ]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerows(header)
-            # repr is the shortest exact form of a float; "nan" occurs in no finite repr, so
-            # replacing it leaves missing values as empty cells.
-            for i, row in enumerate(table.values.reshape(len(table.index), n_kp * n_f).tolist()):
-                numbers = ",".join(map(repr, row)).replace("nan", "")
-                more = "".join("," + _cell(str(table.extra[e][i])) for e in extras)
-                f.write(f"{_cell(table.index[i])},{numbers}{more}\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerows(header)
+        # repr is the shortest exact form of a float; "nan" occurs in no finite repr, so
+        # replacing it leaves missing values as empty cells.
+        for i, row in enumerate(table.values.reshape(len(table.index), n_kp * n_f).tolist()):
+            numbers = ",".join(map(repr, row)).replace("nan", "")
+            more = "".join("," + _cell(str(table.extra[e][i])) for e in extras)
+            f.write(f"{_cell(table.index[i])},{numbers}{more}\n")
     return path
 
 

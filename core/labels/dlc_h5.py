@@ -8,14 +8,13 @@ image paths / frame numbers or, as newer DeepLabCut writes labels, a 3-level Mul
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_path
 from core.errors import LabelFormatError
 from core.labels.table import PoseTable
 
@@ -87,7 +86,6 @@ def _from_frame(frame: pd.DataFrame, source: str) -> PoseTable:
 def write_pose_h5(table: PoseTable, path: str | Path) -> Path:
     """Write a PoseTable in DeepLabCut's H5 layout, atomically (temp file, then rename)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     columns = pd.MultiIndex.from_tuples(
         [(table.scorer, k, f) for k in table.keypoints for f in table.fields], names=list(COLUMN_LEVELS)
     )
@@ -95,12 +93,6 @@ def write_pose_h5(table: PoseTable, path: str | Path) -> Path:
     frame = pd.DataFrame(flat, index=pd.Index(table.index, dtype=object), columns=columns)
     for name, column in table.extra.items():
         frame[(name, "", "")] = pd.Series(column, index=frame.index, dtype=object)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_hdf(tmp, key=H5_KEY, mode="w")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -21,7 +21,6 @@ reading a CSV should not pay.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from core.atomic import atomic_path
 from core.errors import LabelFormatError
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 
@@ -171,16 +171,8 @@ def write_pose_nwb(table: PoseTable, path: str | Path, video: NwbVideo, provenan
     behavior = nwbfile.create_processing_module(name=MODULE, description="pose estimation")
     behavior.add(ndx_pose.Skeletons(skeletons=[skeleton]))
     behavior.add(estimation)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp.nwb")
-    os.close(fd)
-    try:
-        with NWBHDF5IO(tmp, mode="w") as io:
-            io.write(nwbfile)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".tmp.nwb") as tmp, NWBHDF5IO(tmp, mode="w") as io:
+        io.write(nwbfile)
     return path
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from core.atomic import atomic_open
 from core.data.augment import scale_points
 from core.data.images import read_rgb
 from core.data.labeled_frames import context_paths, read_window
@@ -135,7 +136,6 @@ def summarize(labels: list[PoseTable], predictions: list[PoseTable], split: dict
 
 
 def write_pixel_error(pixel_error: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pixel_error.to_csv(tmp)
-    tmp.replace(path)
+    with atomic_open(path, "w", newline="") as handle:
+        pixel_error.to_csv(handle)
     return path

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
+from core.atomic import atomic_path
 from core.labels.table import PoseTable
 from core.video.reader import iter_frames, probe_video
 
@@ -29,15 +29,16 @@ def write_labeled_video(
     """Draw keypoints with confidence >= ``min_confidence`` (and edges between two such points)."""
     info = probe_video(video)
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp.mp4")
     xy, confidence = predictions.xy, predictions.field("likelihood")
     colors = keypoint_colors(len(predictions.keypoints))
     radius = max(2, round(min(info.width, info.height) / 150))
     # Even sizes for yuv420p; frames are padded by one pixel where needed.
     width, height = info.width + info.width % 2, info.height + info.height % 2
     # the index first (faststart): a browser starts playing before the whole file has arrived
-    with av.open(str(tmp), mode="w", options={"movflags": "faststart"}) as container:
+    with (
+        atomic_path(out_path, suffix=".mp4") as tmp,
+        av.open(str(tmp), mode="w", options={"movflags": "faststart"}) as container,
+    ):
         stream = container.add_stream("libx264", rate=round(info.fps) or 30)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"crf": "20", "preset": "veryfast"}
@@ -54,7 +55,6 @@ def write_labeled_video(
                 cv2.circle(canvas, _pt(xy[i, k]), radius, tuple(int(c) for c in colors[k]), -1, cv2.LINE_AA)
             container.mux(stream.encode(av.VideoFrame.from_ndarray(canvas, format="rgb24")))
         container.mux(stream.encode(None))
-    os.replace(tmp, out_path)
     return out_path
 
 

@@ -4,10 +4,9 @@ predictions; optionally extracts them (with context frames) as images."""
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
+from core.atomic import atomic_open
 from core.config import load_project
 from core.errors import ConfigError
 from core.labels.formats import read_labels
@@ -66,11 +65,8 @@ def run(args: argparse.Namespace) -> int:
     for metric, reason in table.attrs["skipped_metrics"].items():
         print(f"note: {metric} not used: {reason}")
     output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, suffix=".csv.tmp")
-    with os.fdopen(fd, "w", newline="") as handle:
+    with atomic_open(output, "w", newline="") as handle:
         table.to_csv(handle, index=False)
-    os.replace(tmp, output)
     print(f"{output}: {len(table)} frames: {' '.join(map(str, table['frame']))}")
     if not args.video:
         print(

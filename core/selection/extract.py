@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.atomic import atomic_open
 from core.errors import VideoError
 from core.video.reader import iter_frames, probe_video
 
@@ -74,9 +73,6 @@ def _write_png(path: Path, image: np.ndarray) -> Path:
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
         raise VideoError(f"could not encode frame image {path.name} as PNG")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png.tmp")
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_open(path) as handle:
         handle.write(encoded.tobytes())
-    os.replace(tmp, path)
     return path

@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from core.atomic import atomic_open
 from core.labels.dlc_csv import HEADER_NAMES, read_pose_csv, write_pose_csv
 from core.labels.formats import read_labels
 from core.labels.table import LABEL_FIELDS, PoseTable
@@ -114,37 +114,27 @@ def write_pose_file(table: PoseTable, path: str | Path) -> Path:
     index_text = "".join(table.index)
     if table.extra or any(s in index_text for s in _SPECIAL):
         return write_pose_csv(table, path)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     n_cols = len(table.keypoints) * len(table.fields)
     columns = np.ascontiguousarray(table.values.reshape(len(table.index), n_cols).T)
     body = pa.table(
         [pa.array(table.index, pa.string())] + [pa.array(c, from_pandas=True) for c in columns],  # NaN: null
         names=[f"c{i}" for i in range(n_cols + 1)],
     )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            header = io.StringIO()
-            csv.writer(header, lineterminator="\n").writerows(
-                [
-                    ["scorer"] + [table.scorer] * n_cols,
-                    ["bodyparts"] + [k for k in table.keypoints for _ in table.fields],
-                    ["coords"] + list(table.fields) * len(table.keypoints),
-                ]
-            )
-            f.write(header.getvalue().encode("utf-8"))
-            blocks = [
-                body.slice(start, WRITE_BLOCK_ROWS) for start in range(0, body.num_rows, WRITE_BLOCK_ROWS)
+    with atomic_open(path) as f:
+        header = io.StringIO()
+        csv.writer(header, lineterminator="\n").writerows(
+            [
+                ["scorer"] + [table.scorer] * n_cols,
+                ["bodyparts"] + [k for k in table.keypoints for _ in table.fields],
+                ["coords"] + list(table.fields) * len(table.keypoints),
             ]
-            with ThreadPoolExecutor(os.cpu_count()) as pool:
-                for text in pool.map(_csv_text, blocks):
-                    f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        )
+        f.write(header.getvalue().encode("utf-8"))
+        blocks = [body.slice(start, WRITE_BLOCK_ROWS) for start in range(0, body.num_rows, WRITE_BLOCK_ROWS)]
+        with ThreadPoolExecutor(os.cpu_count()) as pool:
+            for text in pool.map(_csv_text, blocks):
+                f.write(text)
+    return Path(path)
 
 
 def _csv_text(rows: pa.Table) -> pa.Buffer:

@@ -26,7 +26,7 @@ LAYERS = [
     ["core.video", "core.labels", "core.pca", "core.progress"],
     ["core.config"],
     ["core.names"],
-    ["core.errors"],
+    ["core.errors", "core.atomic"],
 ]
 """Highest first; a module may import its own subpackage and any layer below, not a sibling."""
 FORBIDDEN = ("app", "worker", "fastapi", "sqlalchemy", "celery")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,25 @@ def test_put_stream_open_list_delete(storage: Storage) -> None:
     assert storage.list("p") == ["p/2/c.bin"] and not storage.exists("p/1/a.bin")
     storage.delete("p/1")  # missing: ignored
     assert storage.list("nothing/here") == []
+
+
+def test_iter_bytes_reads_a_byte_range(storage: Storage) -> None:
+    storage.put_stream([b"0123456789"], "a.bin")
+    assert list(storage.iter_bytes("a.bin", 2, 7, chunk_size=2)) == [b"23", b"45", b"6"]
+    assert list(storage.iter_bytes("a.bin", 8)) == [b"89"]
+    assert list(storage.iter_bytes("a.bin", 4, 4)) == []
+
+
+def test_get_file_makes_a_file_the_lab_can_read(storage: Storage, tmp_path: Path) -> None:
+    storage.put_stream([b"labels"], "p/CollectedData.csv")
+    old = os.umask(0o022)
+    try:
+        storage.get_file("p/CollectedData.csv", tmp_path / "cache" / "CollectedData.csv")
+    finally:
+        os.umask(old)
+    local = tmp_path / "cache" / "CollectedData.csv"
+    assert local.read_bytes() == b"labels" and stat.S_IMODE(local.stat().st_mode) == 0o644
+    assert [p.name for p in local.parent.iterdir()] == ["CollectedData.csv"]
 
 
 def test_put_file_moves_the_file_in(storage: Storage, tmp_path: Path) -> None:

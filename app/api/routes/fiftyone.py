@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -27,6 +27,7 @@ from app.api.deps import (
 from app.api.routes.jobs import get_job, to_out
 from app.api.routes.models import get_ensemble, get_model
 from app.api.schemas import JobOut
+from app.api.stored_files import stored_file
 from app.fiftyone.mongo import MongoDown
 from app.fiftyone.proxy import (
     CHECKED_BODIES,
@@ -214,8 +215,4 @@ def _media(request: Request, project: Project, storage) -> Response:
     if not storage.exists(key):
         raise Refused(404, "no such media in this project")
     media = mimetypes.guess_type(key)[0] or "application/octet-stream"
-    headers = {"Cache-Control": "private"}
-    local = storage.local_path(key)
-    if local is not None:
-        return FileResponse(local, media_type=media, headers=headers)
-    return StreamingResponse(storage.iter_bytes(key), media_type=media, headers=headers)
+    return stored_file(request, storage, key, media, headers={"Cache-Control": "private"})

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import cv2
-from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from app import results
@@ -17,11 +17,14 @@ from app.api.routes.jobs import get_job
 from app.api.routes.models import get_model
 from app.api.routes.videos import get_video
 from app.api.schemas import LabeledFrameScores, Traces
+from app.api.stored_files import stored_file
 from core.video.reader import read_frame
 from worker.db.models import Ensemble, Job, Model, Project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["results"])
 PREDICTION_KINDS = ("predict", "smooth")
+FRAME_READ_BLOCK = 64 * 1024
+"""Bytes a frame's decoder fetches from remote storage at least per read that misses its cache."""
 
 
 @router.get("/models/{model_id}/labeled-frames", response_model=LabeledFrameScores)
@@ -42,7 +45,8 @@ def prediction_job(project: Project, job_id: int, session: Session) -> Job:
     job = get_job(project, job_id, session)
     if job.kind not in PREDICTION_KINDS:
         raise HTTPException(
-            404, f"job {job_id} is a {job.kind} job, not a prediction; list them with GET jobs"
+            404,
+            f"job {job_id} is a {job.kind} job, not a prediction; choose one of the project's predictions",
         )
     if job.state != "succeeded":
         raise HTTPException(409, f"prediction job {job_id} is {job.state}; its results come once it succeeds")
@@ -93,8 +97,9 @@ def prediction_traces(
 
 
 @router.get("/jobs/{job_id}/labeled-video")
+@router.head("/jobs/{job_id}/labeled-video", include_in_schema=False)
 def labeled_video(
-    project: BrowserProjectDep, job_id: int, session: SessionDep, storage: StorageDep
+    request: Request, project: BrowserProjectDep, job_id: int, session: SessionDep, storage: StorageDep
 ) -> Response:
     """The prediction drawn on the video (H.264, yuv420p), for the browser's player: the session
     cookie is enough, and byte ranges are served (seeking)."""
@@ -106,25 +111,24 @@ def labeled_video(
         raise HTTPException(
             404, f"prediction job {job_id} drew no labeled video; predict again with labeled_video: true"
         )
-    local = storage.local_path(key)
-    if local is not None:
-        return FileResponse(local, media_type="video/mp4")
-    headers = {"Content-Length": str(storage.size(key))}
-    return StreamingResponse(storage.iter_bytes(key), media_type="video/mp4", headers=headers)
+    return stored_file(request, storage, key, "video/mp4")
 
 
 @router.get("/videos/{video_id}/frames/{index}", response_class=Response)
 def video_frame(
     project: ProjectDep, video_id: int, index: int, session: SessionDep, storage: StorageDep
 ) -> Response:
-    """Frame ``index`` (from 0) of a video as a PNG image."""
+    """Frame ``index`` (from 0) of a video as a PNG image. The decoder reads the video where it
+    seeks, in blocks of FRAME_READ_BLOCK bytes: from S3 the container's index and the packets from
+    the keyframe before the frame on (one packet in the transcoded, all-keyframe copy), not the
+    whole video."""
     video = get_video(project, video_id, session)
     if not 0 <= index < video.frames:
         raise HTTPException(
             422, f"{video.filename} has frames 0 to {video.frames - 1}; frame {index} is not one"
         )
-    with results.fetched(storage) as fetch:
-        image = read_frame(fetch(video.transcoded_key or video.storage_key), index)
+    with storage.open(video.transcoded_key or video.storage_key, block_size=FRAME_READ_BLOCK) as file:
+        image = read_frame(file, index)
     return Response(
         cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))[1].tobytes(), media_type="image/png"
     )

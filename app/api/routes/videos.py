@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
 from app.api.deps import (
@@ -25,6 +25,7 @@ from app.api.deps import (
 )
 from app.api.routes.jobs import to_out
 from app.api.schemas import FrameExtraction, JobOut, VideoOut
+from app.api.stored_files import stored_file
 from app.filenames import extension, safe_filename
 from app.probe import probe_video
 from app.uploads import check_declared_size, receive_to_file
@@ -143,20 +144,15 @@ def read_video(project: ProjectDep, video_id: int, session: SessionDep) -> Video
 
 
 @router.get("/{video_id}/file", response_class=FileResponse)
+@router.head("/{video_id}/file", include_in_schema=False)
 def download_video(
-    project: BrowserProjectDep, video_id: int, session: SessionDep, storage: StorageDep
+    request: Request, project: BrowserProjectDep, video_id: int, session: SessionDep, storage: StorageDep
 ) -> Response:
-    """The original uploaded file (also to the signed-in browser: the front end plays it)."""
+    """The original uploaded file (also to the signed-in browser: the front end plays it); byte
+    ranges are served (seeking), from S3 too without reading the rest."""
     video = get_video(project, video_id, session)
     media_type = mimetypes.guess_type(video.filename)[0] or "application/octet-stream"
-    local = storage.local_path(video.storage_key)
-    if local is not None:
-        return FileResponse(local, media_type=media_type, filename=video.filename)
-    headers = {
-        "Content-Length": str(storage.size(video.storage_key)),
-        "Content-Disposition": f'attachment; filename="{video.filename}"',
-    }
-    return StreamingResponse(storage.iter_bytes(video.storage_key), media_type=media_type, headers=headers)
+    return stored_file(request, storage, video.storage_key, media_type, filename=video.filename)
 
 
 @router.post("/{video_id}/extract-frames", status_code=201, response_model=JobOut)

@@ -38,6 +38,16 @@ def test_read_frame_seeks_to_the_frame(tmp_path):
         read_frame(path, 9)
 
 
+def test_read_frame_from_a_file_object_is_the_frame_read_in_order():
+    """By seeking, in a video with B-frames and a keyframe every 192-250 frames: 200 is decoded from
+    the keyframe 192, 993 is the last."""
+    wanted = (0, 191, 192, 200, 993)
+    in_order = {i: frame for i, frame in enumerate(iter_frames(TOY_VIDEO)) if i in wanted}
+    with TOY_VIDEO.open("rb") as file:
+        for index in wanted:
+            assert np.abs(read_frame(file, index).astype(int) - in_order[index]).mean() < 1, index
+
+
 def test_odd_sized_video(tmp_path):
     frames = np.random.default_rng(0).integers(0, 255, (5, 45, 61, 3), dtype=np.uint8)
     path = write_video(tmp_path / "odd.mp4", frames, pix_fmt="yuv444p")
