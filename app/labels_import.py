@@ -66,20 +66,23 @@ def read_upload(
     upload: Path,
     filename: str,
     work: Path,
-    keypoints: list[str],
+    keypoints: list[str] | None,
     have_image: Callable[[str], bool],
     max_bytes: int,
     table_limit: SizeLimit,
-) -> tuple[Path, PoseTable]:
-    """``labels_from_upload`` then ``check_labels``: the folder of converted labels and their table.
+) -> tuple[Path, PoseTable, list[tuple[str, str]]]:
+    """``labels_from_upload`` then ``check_labels``: the folder of converted labels, their table and
+    the source's skeleton. ``keypoints`` None takes the upload's own (a project made from it).
 
     An error names the user's ``filename`` where the message had the server's copies of it, and is
     raised afresh, outside the handler, so that it keeps no reference to the frames that parsed the
     file (which hold its rows) once it is answered.
     """
     try:
-        folder = labels_from_upload(upload, filename, work, max_bytes, table_limit)
-        return folder, check_labels(folder, keypoints, have_image)
+        folder, skeleton = labels_from_upload(upload, filename, work, max_bytes, table_limit)
+        if keypoints is None:
+            keypoints = read_labels(folder / LABELS_CSV).keypoints
+        return folder, check_labels(folder, keypoints, have_image), skeleton
     except PoseCloudError as err:
         problem = type(err)(_in_user_terms(str(err), filename, upload, work))
     raise problem
@@ -95,22 +98,22 @@ def _in_user_terms(message: str, filename: str, upload: Path, work: Path) -> str
 
 def labels_from_upload(
     upload: Path, filename: str, work: Path, max_bytes: int, table_limit: SizeLimit
-) -> Path:
+) -> tuple[Path, list[tuple[str, str]]]:
     """Unpack/convert the upload into ``work/out`` (CollectedData.csv + labeled-data/); returns that
-    folder. An archive unpacks to at most ``max_bytes``, and each label table in it (parsed in memory)
-    is within ``table_limit``."""
+    folder and the skeleton the source drew (a DeepLabCut project's or a SLEAP file's; none for a
+    label table). An archive unpacks to at most ``max_bytes``, and each label table in it (parsed in
+    memory) is within ``table_limit``."""
     out = work / "out"
     out.mkdir(parents=True)
     lower = filename.lower()
     if lower.endswith(".slp"):
         slp = work / "labels.pkg.slp" if lower.endswith(".pkg.slp") else work / "labels.slp"
         shutil.move(upload, slp)
-        import_sleap(slp, out)
-        return out
+        return out, import_sleap(slp, out).skeleton
     if Path(lower).suffix in READERS:
         table = read_labels(_renamed(upload, work / f"labels{Path(lower).suffix}"))
         export_labels_csv(table, out / LABELS_CSV)
-        return out
+        return out, []
     if not lower.endswith(".zip"):
         raise LabelFormatError(
             f"{filename}: unsupported label upload; send a DeepLabCut-style .csv/.h5, a .zip with "
@@ -124,8 +127,7 @@ def labels_from_upload(
             raise UploadTooLargeError(table_limit.refusal(f"{size} bytes", subject=entry))
     config = _find_one(unpacked, "config.yaml")
     if config is not None and (config.parent / "labeled-data").is_dir():
-        import_dlc_project(config.parent, out)
-        return out
+        return out, import_dlc_project(config.parent, out).skeleton
     labels = _find_one(unpacked, "CollectedData*.csv") or _find_one(unpacked, "CollectedData*.h5")
     if labels is None:
         raise LabelFormatError(
@@ -135,7 +137,7 @@ def labels_from_upload(
     export_labels_csv(read_labels(labels), out / LABELS_CSV)
     if (labels.parent / "labeled-data").is_dir():
         shutil.move(labels.parent / "labeled-data", out / "labeled-data")
-    return out
+    return out, []
 
 
 def _renamed(path: Path, new: Path) -> Path:

@@ -94,7 +94,12 @@ def run_app(
         ui.start()
         env |= {"POSECLOUD_UI_PORT": str(ui_port)}
     cli = [sys.executable, "-m", "app.cli"]
-    processes = [subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env)]
+    # Each in a session of its own: Ctrl-C in the terminal reaches this process alone, which stops
+    # them with one SIGINT each. A second SIGINT (the terminal's, then ours) makes uvicorn quit at
+    # once, skipping its shutdown, and the FiftyOne servers it started would outlive it.
+    processes = [
+        subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env, start_new_session=True)
+    ]
     stopping = catch_stop_signals()
     try:
         if mongo is not None:
@@ -104,7 +109,9 @@ def run_app(
             ui.wait_ready()
         if labelstudio is not None:
             labelstudio.wait_ready()
-        processes.append(subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env))
+        processes.append(
+            subprocess.Popen([*cli, "worker", "--slots", str(slots)], env=env, start_new_session=True)
+        )
         summary = "example project not loaded"
         if load_example_project:
             summary = load_example(base, password)

@@ -19,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.redis_server import RedisServer
 from tests.services import private_redis
-from tests.testdata import EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO, write_video
+from tests.testdata import DLC_REACHING, EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO, write_video
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -132,4 +132,15 @@ def toy_labels_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         zf.write(TOY / "CollectedData.csv", "mirror-mouse/CollectedData.csv")
         for image in sorted((TOY / "labeled-data").rglob("*.png")):
             zf.write(image, f"mirror-mouse/{image.relative_to(TOY).as_posix()}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def dlc_project_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DeepLabCut reaching project zipped as a user would: its folder, config.yaml and labeled-data/."""
+    path = tmp_path_factory.mktemp("dlc") / "Reaching-Mackenzie.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        for file in sorted(DLC_REACHING.rglob("*")):
+            if file.is_file():
+                zf.write(file, f"Reaching-Mackenzie/{file.relative_to(DLC_REACHING).as_posix()}")
     return path

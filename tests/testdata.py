@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 TOY = SHARED_DATA / "mirror-mouse-example"
 TOY_VIDEO = TOY / "videos" / "test_vid.mp4"
+DLC_REACHING = SHARED_DATA / "dlc-reaching"  # a DeepLabCut project: config.yaml and labeled-data/
 EXAMPLE_PROJECT = REPO / "examples" / "mirror-mouse" / "project.yaml"
 
 

@@ -12,7 +12,8 @@ database) by the environment of ``worker.fiftyone_db.fiftyone_env``.
 
 Coordinates are FiftyOne's [0, 1], divided by the frame's real size in pixels. A dataset is built
 under a temporary name and replaces the old one only when complete. Progress goes to stdout as
-``PROGRESS {json}`` lines, the datasets and views made as one ``RESULT {json}`` line.
+``PROGRESS {json}`` lines (``Report``'s arguments), the datasets and views made as one ``RESULT {json}``
+line.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from PIL import Image
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable
 from worker.fiftyone_plan import LABELED_DATASET, VIDEO_DATASET, BuildPlan, Track
+from worker.progress import Unit
 
-Report = Callable[[dict], None]
+Report = Callable[[str, int, int, Unit], None]
+"""``report(stage, done, total, unit)``: how far the build is (``worker.progress.JobProgress``)."""
 CHUNK = 50  # samples (or frames) per progress report
 
 
@@ -119,10 +122,10 @@ def build_labeled_frames(plan: BuildPlan, report: Report) -> dict:
                     sample.tags.append(f"{track.name}:{split}")
             samples.append(sample)
             if len(samples) % CHUNK == 0:
-                report({"step": "labeled frames", "samples": len(samples), "total_samples": total})
+                report("adding labeled frames", len(samples), total, "samples")
     dataset.add_samples(samples, progress=False)
     _save_labeled_views(dataset, plan)
-    report({"step": "labeled frames", "samples": len(samples), "total_samples": total})
+    report("adding labeled frames", len(samples), total, "samples")
     return _replace(dataset, LABELED_DATASET)
 
 
@@ -182,12 +185,12 @@ def build_videos(plan: BuildPlan, report: Report) -> dict:
                     )
                 )
                 if (i + 1) % (CHUNK * 10) == 0:
-                    report({"step": "videos", "frames": done + i + 1, "total_frames": total})
+                    report("adding predicted videos", done + i + 1, total, "frames")
             one.set_values(
                 f"frames.{track.field}", [labels + [None] * (frames - len(labels))], validate=False
             )
             done += video.frames
-            report({"step": "videos", "frames": done, "total_frames": total})
+            report("adding predicted videos", done, total, "frames")
     for track in {t.field: t for v in plan.videos for t in v.tracks}.values():
         low = dataset.filter_keypoints(f"frames.{track.field}", F("confidence") < plan.low_confidence)
         dataset.save_view(f"{track.name} low confidence", low)
@@ -216,8 +219,10 @@ def build(plan: BuildPlan, report: Report) -> list[dict]:
 def main(argv: list[str]) -> int:
     plan = BuildPlan.model_validate_json(Path(argv[0]).read_text())
 
-    def report(progress: dict) -> None:
-        print("PROGRESS " + json.dumps(progress), flush=True)
+    def report(stage: str, done: int, total: int, unit: Unit) -> None:
+        print(
+            "PROGRESS " + json.dumps({"stage": stage, "done": done, "total": total, "unit": unit}), flush=True
+        )
 
     def stop(signum: int, _frame) -> None:
         raise SystemExit(128 + signum)

@@ -126,7 +126,7 @@ def build_comparison(ctx: JobContext) -> dict:
     project = get_row(ctx, Project, ctx.job.project_id, "project")
     models = [get_row(ctx, Model, i, "model") for i in ctx.job.params.get("model_ids", [])]
     jobs = [get_row(ctx, Job, i, "prediction job") for i in ctx.job.params.get("prediction_job_ids", [])]
-    ctx.report({"step": "fetching files"})
+    ctx.report("fetching files", 0, None, "files")
     plan = build_plan(ctx, project, models, jobs)
     env = fiftyone_env(settings.mongo_dir, settings.mongo_host, settings.mongo_port, project.id)
     with tempfile.TemporaryDirectory(prefix="posecloud-fiftyone-") as folder:
@@ -154,7 +154,7 @@ def _run_builder(ctx: JobContext, plan_file: Path, env: dict[str, str], log_file
             for line in builder.stdout:
                 kind, _, payload = line.partition(" ")
                 if kind == "PROGRESS":
-                    ctx.report(json.loads(payload))
+                    ctx.report(**json.loads(payload))
                 elif kind == "RESULT":
                     result = json.loads(payload)
         except BaseException:  # cancelled, or the worker stops: the old datasets stay as they were

@@ -18,6 +18,7 @@ from core.data.cameras import camera_session
 from core.errors import PoseCloudError
 from worker.db.models import Job, Model, Project, Video
 from worker.layout import PREANNOTATIONS, data_prefix, job_prefix, labels_file, labels_key
+from worker.progress import TrainingLosses
 from worker.runner import Handler, JobContext
 
 log = logging.getLogger(__name__)
@@ -66,11 +67,14 @@ def train(ctx: JobContext) -> dict:
     elif any(model_dir.iterdir()):
         shutil.rmtree(model_dir)  # an earlier attempt died before its first checkpoint
     config = parse_config(TrainConfig, model.train_config, "train_config")
+    ctx.clock.limit_s = config.max_minutes * 60 if config.max_minutes else None
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as videos:
         if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames
             link_videos(ctx, project.videos, Path(videos))
             project_cfg = project_cfg.model_copy(update={"video_dir": videos})
-        result = train_model(project_cfg, config, model_dir, resume=resume, progress=ctx.report)
+        result = train_model(
+            project_cfg, config, model_dir, resume=resume, progress=lambda r: _report_training(ctx, r)
+        )
     model.summary = result.summary
     ctx.session.commit()
     return {
@@ -78,6 +82,15 @@ def train(ctx: JobContext) -> dict:
         for key in ctx.workspace.publish(model.storage_prefix)
         if "/checkpoints/" not in key
     }
+
+
+def _report_training(ctx: JobContext, report: dict) -> None:
+    """A training's report (``core.training.callbacks.ProgressReporter``) as the job's progress: the
+    epochs done, to the step (a bar that moves within an epoch), and the losses."""
+    epochs, steps = report["epochs"], report["total_steps"]
+    done = round(epochs * report["step"] / steps, 3) if steps else 0
+    losses = TrainingLosses(epoch=report["epoch"], latest=report["losses"], history=report["history"])
+    ctx.report("training", done, epochs, "epochs", losses)
 
 
 def link_videos(ctx: JobContext, videos: list[Video], folder: Path) -> list[Path]:
@@ -135,7 +148,9 @@ def predict(ctx: JobContext) -> dict:
             videos,
             ctx.workspace.local_dir(prefix),
             labeled_video=ctx.job.params.get("labeled_video", False),
-            progress=ctx.report,
+            progress=lambda r: ctx.report(
+                f"predicting {r['video']}", r["frames"], r["total_frames"], "frames"
+            ),
             formats=("csv", "nwb"),
         )
     return _published(ctx, prefix)
@@ -166,7 +181,7 @@ def smooth(ctx: JobContext) -> dict:
             ctx.workspace.local_dir(prefix),
             s=ctx.job.params.get("s"),
             metrics_model_dir=members[0],
-            progress=ctx.report,
+            progress=lambda r: ctx.report("smoothing", r["keypoints_done"], r["keypoints"], "keypoints"),
             labeled_videos=videos if ctx.job.params.get("labeled_video") else None,
         )
         for csv, view_video in zip(eks, videos, strict=True):
@@ -190,7 +205,7 @@ def transcode(ctx: JobContext) -> dict:
         "-progress", "pipe:1", "-nostats", "-stats_period", "0.5",
         str(out),
     ]  # fmt: skip
-    ctx.report({"step": "transcoding", "frames": 0, "total_frames": video.frames})
+    ctx.report("transcoding", 0, video.frames, "frames")
     with tempfile.TemporaryFile("w+") as errors:
         ffmpeg = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True)
         frames = 0
@@ -198,7 +213,7 @@ def transcode(ctx: JobContext) -> dict:
             for line in ffmpeg.stdout:
                 if line.startswith("frame="):
                     frames = int(line.partition("=")[2])
-                    ctx.report({"step": "transcoding", "frames": frames, "total_frames": video.frames})
+                    ctx.report("transcoding", frames, video.frames, "frames")
         except BaseException:  # cancelled (or the worker stops): no ffmpeg or partial file left behind
             ffmpeg.kill()
             ffmpeg.wait()
@@ -211,7 +226,7 @@ def transcode(ctx: JobContext) -> dict:
             raise PoseCloudError(
                 f"ffmpeg could not transcode {video.filename}: {errors.read().strip()[-500:]}"
             )
-    ctx.report({"step": "transcoded", "frames": frames, "total_frames": frames})
+    ctx.report("transcoding", frames, frames, "frames")  # the frames written: the container may list others
     ctx.storage.put_file(out, key)
     video.transcoded_key = key
     ctx.session.commit()
@@ -228,9 +243,7 @@ def extract_frames(ctx: JobContext) -> dict:
     frames = ctx.job.params.get("frames") or pick_initial_frames(
         video_file(ctx, video),
         ctx.job.params["n"],
-        progress=lambda done, total: ctx.report(
-            {"step": "picking frames", "frames_read": done, "total_frames": total}
-        ),
+        progress=lambda done, total: ctx.report("reading the video", done, total, "frames"),
     )
     _save_frames(ctx, video, frames)
     return _published(ctx, job_prefix(ctx.job.project_id, ctx.job.id))
@@ -260,10 +273,9 @@ def select_frames(ctx: JobContext) -> dict:
     config = project_config(project, ctx.workspace.local_dir(data_prefix(project.id)))
     picks = suggest_frames(list(members.values()), config, ctx.job.params["n"], sources=list(members))
     frames = [int(f) for f in picks["frame"]]
-    ctx.report({"step": "picked frames", "frames": frames})
 
     def smoothing(done: int, total: int) -> None:
-        ctx.report({"step": "smoothing", "keypoints_done": done, "keypoints": total})
+        ctx.report("smoothing", done, total, "keypoints")
 
     poses = next(iter(members.values())) if len(members) == 1 else smooth([members], None, smoothing)[0]
     poses = poses.select_keypoints(project.keypoints)
@@ -289,12 +301,13 @@ def preannotate(ctx: JobContext) -> dict:
     untrained = [m.name for m in models if m.summary is None]
     if untrained:
         raise PoseCloudError(f"models {untrained} have not finished training; pre-annotate once they have")
+    ctx.report("predicting the images", 0, len(models), "models")
     table = predict_image_table(
         [ctx.workspace.fetch(m.storage_prefix) for m in models],
         ctx.workspace.fetch(data_prefix(ctx.job.project_id)),
         ctx.job.params["images"],
         ctx.job.params["model_version"],
-        progress=lambda done, total: ctx.report({"step": "predicting", "models_done": done, "models": total}),
+        progress=lambda done, total: ctx.report("predicting the images", done, total, "models"),
     )
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
@@ -316,7 +329,7 @@ def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
         before = i * len(frames)  # images of the earlier views
 
         def report(done: int, _total: int, before: int = before) -> None:
-            ctx.report({"step": "writing images", "frames": before + done, "total_frames": total})
+            ctx.report("saving frames", before + done, total, "frames")
 
         written = write_frames(
             video_file(ctx, view_video),
@@ -333,7 +346,7 @@ def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
             len(written),
             view_video.filename,
         )
-    ctx.report({"step": "done", "frames": total, "total_frames": total})
+    ctx.report("saving frames", total, total, "frames")
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")

@@ -9,7 +9,8 @@ A parent job waits for its children: a smoothing job for its members' prediction
 queued and runs), an ensemble's training group for its members' trainings (a group has no work of
 its own: it succeeds when they all have). When a child fails or is cancelled the parent ends the
 same way at once, naming the child and its error; the other children run to the end (their results
-stay usable), and retrying the parent reruns only the children that did not succeed.
+stay usable), and retrying the parent reruns only the children that did not succeed. Until a parent
+reports progress of its own it reads as its children's aggregate (``worker.progress``).
 
 Every new delivery (claim after a retry, a reap, a hand-back) starts with clean progress, worker and
 log; the earlier attempt's outcome, error and log tail are appended to ``history``.
@@ -26,6 +27,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from worker.db.models import Job, utcnow
+from worker.progress import JobProgress, members_progress
 from worker.queue import JobQueue
 
 ACTIVE = ("waiting", "queued", "running")
@@ -108,11 +110,13 @@ def still_mine(session: Session, job_id: int, attempt: int) -> bool:
     return state == "running"
 
 
-def heartbeat(session: Session, job_id: int, attempt: int, progress: dict | None, log_tail: str) -> bool:
+def heartbeat(
+    session: Session, job_id: int, attempt: int, progress: JobProgress | None, log_tail: str
+) -> bool:
     """Record that the job is alive (with its latest progress); returns whether a cancel was asked."""
     values: dict = {"heartbeat_at": utcnow(), "log_tail": log_tail[-LOG_TAIL_CHARS:]}
     if progress is not None:
-        values["progress"] = progress
+        values["progress"] = progress.model_dump(mode="json")
     session.execute(
         update(Job).where(Job.id == job_id, Job.attempt == attempt, Job.state == "running").values(**values)
     )
@@ -128,7 +132,7 @@ def finish(
     *,
     error: str | None = None,
     artifacts: dict | None = None,
-    progress: dict | None = None,
+    progress: JobProgress | None = None,
     log_tail: str = "",
 ) -> bool:
     """End this delivery of a running job as succeeded, failed or cancelled, with its final progress
@@ -150,7 +154,7 @@ def finish(
     if artifacts is not None:
         values["artifacts"] = artifacts
     if progress is not None:
-        values["progress"] = progress
+        values["progress"] = progress.model_dump(mode="json")
     done = session.execute(
         update(Job).where(Job.id == job_id, Job.attempt == attempt, Job.state == "running").values(**values)
     ).rowcount
@@ -246,30 +250,42 @@ def child_finished(session: Session, child: Job, queue: JobQueue) -> None:
         return
     parent = session.get(Job, child.parent_id)
     session.refresh(parent)
-    states = [c.state for c in parent.children]
-    done = {"members_done": states.count("succeeded"), "members": len(states)}
     if child.state in ("failed", "cancelled"):
         reason = f"member job {child.id} ({child.kind}) {child.state}: {child.error}"
         session.execute(
             update(Job)
             .where(Job.id == parent.id, Job.state == "waiting")
-            .values(state=child.state, error=reason, finished_at=utcnow(), progress=done)
+            .values(state=child.state, error=reason, finished_at=utcnow())
         )
         session.commit()
-    elif all(s == "succeeded" for s in states):
+    elif all(c.state == "succeeded" for c in parent.children):
         # Only one finishing child wins this update, so the parent is sent (or ended) once.
         group = parent.kind in GROUP_KINDS
         values = {"state": "succeeded", "finished_at": utcnow()} if group else {"state": "queued"}
         won = session.execute(
-            update(Job).where(Job.id == parent.id, Job.state == "waiting").values(**values, progress=done)
+            update(Job).where(Job.id == parent.id, Job.state == "waiting").values(**values)
         ).rowcount
         session.commit()
         if won and not group:
             session.refresh(parent)
             send(session, parent, queue)
-    else:  # the parent's record shows how many members are done while it waits
-        session.execute(update(Job).where(Job.id == parent.id, Job.state == "waiting").values(progress=done))
-        session.commit()
+
+
+def job_progress(job: Job) -> JobProgress | None:
+    """What a job's progress reads: its own latest report or, for a parent that has not reported
+    this attempt (a group, or a job still waiting for its members), its members' aggregate."""
+    if job.progress:
+        return JobProgress.model_validate(job.progress)
+    if job.children:
+        return members_progress([(child.state, job_progress(child)) for child in job.children])
+    return None
+
+
+def job_state(job: Job) -> str:
+    """A job's state as people read it: a parent waiting for its members is running while one runs."""
+    if job.state == "waiting" and any(child.state == "running" for child in job.children):
+        return "running"
+    return job.state
 
 
 def reap(session: Session, queue: JobQueue, stale_after_s: float) -> list[str]:

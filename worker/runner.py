@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from core.errors import PoseCloudError
 from worker import records
 from worker.db.models import Job
+from worker.progress import EtaClock, JobProgress, TrainingLosses, Unit
 from worker.queue import JobQueue
 from worker.storage import Storage
 from worker.workspace import Workspace
@@ -43,11 +44,15 @@ class JobContext:
     workspace: Workspace
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     lost: threading.Event = field(default_factory=threading.Event)
-    latest_progress: dict | None = None
+    clock: EtaClock = field(default_factory=EtaClock)  # started with the attempt
+    latest_progress: JobProgress | None = None
 
-    def report(self, progress: dict) -> None:
-        """Record progress (written with the next heartbeat); stops the job if it was cancelled."""
-        self.latest_progress = progress
+    def report(
+        self, stage: str, done: float, total: float | None, unit: Unit, losses: TrainingLosses | None = None
+    ) -> None:
+        """Record how far the job is (``JobProgress``; written with the next heartbeat); stops the job
+        if it was cancelled."""
+        self.latest_progress = self.clock.report(stage, done, total, unit, losses)
         if self.cancel_requested.is_set():
             raise JobCancelled("cancelled by a user")
         if self.lost.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -73,15 +74,24 @@ def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bear
 def browser_user(
     request: Request, session: SessionDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> User:
-    """For the pages served to browsers (Label Studio, frames): the user of the bearer token or of
-    the session cookie that signing in set; 401 without either."""
+    """For the pages served to browsers (Label Studio, FiftyOne, frames): the user of the bearer
+    token or of the session cookie that signing in set; without either, a page a person opened goes
+    to the sign-in page and back here after it, anything else gets 401."""
     token = token or request.cookies.get(SESSION_COOKIE)
     user = user_of_token(session, token) if token else None
     if user is None:
+        if request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise HTTPException(303, "sign in first", headers={"Location": signin_url(wanted)})
         raise _unauthorized(
             "not signed in to posecloud (or the session expired): sign in, then reopen this page"
         )
     return user
+
+
+def signin_url(wanted: str) -> str:
+    """The sign-in page, which returns to ``wanted`` (a path of this site) afterwards."""
+    return f"/signin?next={urllib.parse.quote(wanted, safe='')}"
 
 
 UPLOAD_HEADER = "X-Posecloud-Upload"

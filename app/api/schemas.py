@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import MAX_SEED
 from core.names import Name
+from worker.progress import JobProgress
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)]
@@ -99,6 +100,13 @@ class LabelsOut(BaseModel):
     labeled_keypoints: int
 
 
+class ProjectImported(BaseModel):
+    """A project made from another tool's, and the labels it came with."""
+
+    project: ProjectOut
+    labels: LabelsOut
+
+
 class ModelCreate(BaseModel):
     """Train a model. ``train`` holds core.config.TrainConfig settings (defaults for the rest)."""
 
@@ -126,7 +134,7 @@ class ModelOut(BaseModel):
 class EnsembleOut(BaseModel):
     id: int
     name: str
-    state: str = Field(description="the state of the ensemble's training job (its members' group)")
+    state: str = Field(description="its training job's state (the members' group): running while one trains")
     train_job_id: int | None
     members: list[ModelOut]
     created_at: datetime
@@ -209,7 +217,7 @@ class JobMember(BaseModel):
     params: dict
     state: str
     attempt: int
-    progress: dict
+    progress: JobProgress | None = Field(description="its latest report (final once it ends); None before it")
     error: str | None
 
 
@@ -221,11 +229,14 @@ class JobSummary(BaseModel):
     parent_id: int | None
     kind: str
     params: dict
-    state: str
+    state: str = Field(description="a parent waiting for its members reads running while one of them runs")
     attempt: int
     max_attempts: int
     cancel_requested: bool = Field(description="a cancel was asked; a running job stops at its next report")
-    progress: dict = Field(description="the current attempt's latest report (final once the job ends)")
+    progress: JobProgress | None = Field(
+        description="the current attempt's latest report (final once the job ends); a parent that has not "
+        "reported itself reads as its members' aggregate (models done, the slowest member's ETA)"
+    )
     error: str | None
     artifacts: list[str] = Field(description="file names to download from .../artifacts/{name}")
     worker: str | None

@@ -16,6 +16,12 @@ PALETTE = (
     "#000075", "#808080",
 )  # fmt: skip
 HOTKEYS = "1234567890qwertyiopasdfgjklzxcvbnm"  # no "h" (Label Studio hides regions with it)
+# one line over the frame (the full controls are in the project's Instructions)
+HINT = "Press a keypoint's key, click the body part; Ctrl+Enter submits. Instructions: all controls."
+# what the frame may take of the window's height, so that it is wholly visible when it opens (Label
+# Studio's default leaves 194 px for its own bars, and the hint and keypoint labels above the frame
+# then push its bottom edge out of view)
+FRAME_MAX_HEIGHT = "calc(100vh - 300px)"
 CONTROLS = (
     "Pick a keypoint (click its label or press its key), then click that body part on the frame. "
     "Each keypoint can be placed once per frame; leave out the ones you cannot see. Drag a point to "
@@ -48,7 +54,7 @@ def view_of_control(name: str, views: list[str]) -> str | None:
 def label_config(keypoints: list[str], views: list[str]) -> str:
     """The ``<View>`` XML: with several views one image and one set of keypoint labels each (the
     hotkeys on the first view's, so that they never clash)."""
-    parts = ["<View>", f'<Header value={quoteattr(CONTROLS)} size="6"/>']
+    parts = ["<View>", f'<Header value={quoteattr(HINT)} size="6"/>']
     for v, view in enumerate(views):
         if len(views) > 1:
             parts.append(f'<Header value={quoteattr(view)} size="4"/>')
@@ -59,7 +65,8 @@ def label_config(keypoints: list[str], views: list[str]) -> str:
             parts.append(f'  <Label value={quoteattr(name)} background="{colour(i)}"{hotkey} maxUsages="1"/>')
         parts.append("</KeyPointLabels>")
         parts.append(
-            f'<Image name="{image}" value="${image_field(view, views)}" zoom="true" zoomControl="true"/>'
+            f'<Image name="{image}" value="${image_field(view, views)}" zoom="true" zoomControl="true" '
+            f'maxHeight="{FRAME_MAX_HEIGHT}"/>'
         )
     parts.append("</View>")
     return "\n".join(parts)

@@ -315,10 +315,16 @@ class LabelStudio:
         return {"tasks": len(by_id), "labeled": labeled}
 
     def project_users(self, session: Session, project: Project) -> list[dict]:
-        """The Label Studio users of the project's owner and members (those who have one)."""
+        """The Label Studio users of the project's owner and members (those who have one), and
+        posecloud's own, the annotator of the labels that came in an upload: the data manager's
+        task list draws each annotation's annotator from this list, and shows nothing at all when
+        one is missing."""
         people = [project.owner_id, *(m.user_id for m in project.members)]
         accounts = session.scalars(select(LabelStudioAccount).where(LabelStudioAccount.user_id.in_(people)))
-        return [self._call("GET", f"/api/users/{a.ls_user_id}/").json() for a in accounts]
+        users = [self._call("GET", f"/api/users/{a.ls_user_id}/").json() for a in accounts]
+        importer = self._call("GET", "/api/current-user/whoami").json()
+        shown = {k: importer.get(k) for k in ("id", "username", "initials", "avatar")}
+        return [*users, {**shown, "email": "", "first_name": "posecloud", "last_name": "(uploaded labels)"}]
 
     def progress(self, session: Session, project: Project) -> dict:
         """Frames labeled of the tasks, and per keypoint how many frames have it (first view)."""

@@ -73,6 +73,12 @@ class Api:
     def create_project(self, spec: dict) -> dict:
         return self._json("POST", "/projects", json=spec)
 
+    def import_project(self, filename: str, data: IO[bytes] | bytes, name: str | None = None) -> dict:
+        """A new project from another tool's (a zipped DeepLabCut project, a SLEAP file): its
+        keypoints, skeleton and labels; ``{"project": ..., "labels": ...}``."""
+        params = {"filename": filename} | ({"name": name} if name else {})
+        return self._json("POST", "/projects/import", params=params, content=_chunks(data))
+
     def delete_project(self, project_id: int) -> None:
         self._call("DELETE", f"/projects/{project_id}")
 
@@ -124,6 +130,10 @@ class Api:
 
     def sync_labels(self, project_id: int) -> dict:
         return self._json("POST", f"/projects/{project_id}/labeling/sync")
+
+    def labeling_tasks(self, project_id: int) -> dict:
+        """``{"url": the labeling page or None, "tasks": [{"image", "task_id", "url"}]}``."""
+        return self._json("GET", f"/projects/{project_id}/labeling/tasks")
 
     def labeling_progress(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")

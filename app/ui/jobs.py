@@ -3,13 +3,12 @@ training, cancel and retry, and its log tail."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import plotly.graph_objects as go
 import streamlit as st
 
+from app.ui import plots
 from app.ui.client import Api
 from app.ui.session import attempt
+from core.progress import format_duration
 
 ACTIVE = ("waiting", "queued", "running")
 STATE_ICONS = {
@@ -20,68 +19,41 @@ STATE_ICONS = {
     "failed": "❌",
     "cancelled": "⏹️",
 }
-# (done, total) pairs the workers report, by kind of work
-COUNTERS = (("step", "total_steps"), ("frames", "total_frames"), ("done", "total"))
 
 
-def fraction(progress: dict) -> float | None:
-    """How far a job's latest report says it is, 0..1 (None when it has not said)."""
-    for done, total in COUNTERS:
-        if isinstance(progress.get(done), int | float) and progress.get(total):
-            return min(1.0, max(0.0, progress[done] / progress[total]))
-    return None
-
-
-def _since(timestamp: str | None) -> float | None:
-    if not timestamp:
+def fraction(progress: dict | None) -> float | None:
+    """How far a job's progress (``worker.progress.JobProgress``) says its stage is, 0..1 (None when
+    it has not said)."""
+    if not progress or not progress["total"]:
         return None
-    started = datetime.fromisoformat(timestamp)
-    started = started if started.tzinfo else started.replace(tzinfo=UTC)
-    return (datetime.now(UTC) - started).total_seconds()
+    return min(1.0, progress["done"] / progress["total"])
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return (
-        f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
-    )
+def _count(value: float) -> str:
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
 
 
 def progress_text(job: dict) -> str:
+    """``▶️ running · training · 12.4/300 epochs · ETA 3m05s``: the state, then what the job's
+    progress says: its stage, done/total unit (done alone when the total is unknown), the ETA while
+    it runs."""
     progress, state = job["progress"], job["state"]
-    done = fraction(progress)
     parts = [f"{STATE_ICONS.get(state, '')} {state}"]
-    if "epoch" in progress and "epochs" in progress:
-        parts.append(f"epoch {progress['epoch']}/{progress['epochs']}")
-    elif progress.get("step") and not isinstance(progress["step"], int | float):
-        parts.append(str(progress["step"]))
-    if done is not None:
-        parts.append(f"{done:.0%}")
-        elapsed = _since(job.get("started_at"))
-        if state == "running" and elapsed and done > 0:
-            parts.append(f"ETA {_duration(elapsed * (1 - done) / done)}")
+    if progress:
+        done, total, unit = progress["done"], progress["total"], progress["unit"]
+        parts += [
+            progress["stage"],
+            f"{_count(done)}/{_count(total)} {unit}" if total else f"{_count(done)} {unit}",
+        ]
+        if state == "running" and progress["eta_s"] is not None:
+            parts.append(f"ETA {format_duration(progress['eta_s'])}")
     return " · ".join(parts)
 
 
-def loss_curve(progress: dict, title: str) -> go.Figure | None:
-    """Each loss (supervised and each unsupervised term) against the epoch, from the job's history."""
-    history = progress.get("history") or []
-    if not history:
-        return None
-    names = sorted({name for entry in history for name in entry.get("losses", {})})
-    figure = go.Figure()
-    for name in names:
-        points = [(e["epoch"], e["losses"][name]) for e in history if name in e.get("losses", {})]
-        figure.add_scatter(
-            x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
-            hovertemplate=f"{name}<br>epoch %{{x}}<br>%{{y:.4g}}<extra></extra>",
-        )  # fmt: skip
-    figure.update_layout(
-        title=title, xaxis_title="epoch", yaxis_title="loss", yaxis_type="log", height=300,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-    )  # fmt: skip
-    return figure
+def _loss_history(job: dict) -> list[dict]:
+    """A training's losses per finished epoch (``{"epoch", "step", "losses"}``), from its progress."""
+    losses = (job["progress"] or {}).get("losses")
+    return losses["history"] if losses else []
 
 
 def _member_row(job: dict, label: str) -> None:
@@ -95,17 +67,17 @@ def job_card(client: Api, project_id: int, job: dict, title: str) -> None:
     with st.container(border=True):
         st.markdown(f"**{title}** · job {job['id']} · {progress_text(job)}")
         members = job.get("members") or []
+        if job["state"] in ACTIVE:
+            _member_row(job, "progress")
         for i, member in enumerate(members):
             _member_row(member, f"member {i + 1} (job {member['id']})")
-        if not members and job["state"] in ACTIVE:
-            _member_row(job, "progress")
         if job.get("error"):
             st.error(job["error"])
-        curves = [m for m in members or [job] if m["progress"].get("history")]
+        curves = [m for m in members or [job] if _loss_history(m)]
         if curves:
             columns = st.columns(min(len(curves), 2))
             for i, member in enumerate(curves):
-                figure = loss_curve(member["progress"], f"losses, job {member['id']}")
+                figure = plots.training_curves(_loss_history(member), f"losses, job {member['id']}")
                 columns[i % len(columns)].plotly_chart(figure, key=f"curve-{member['id']}")
         buttons = st.columns([1, 1, 6])
         if job["state"] in ACTIVE and not job["cancel_requested"]:

@@ -6,18 +6,24 @@ from pathlib import Path
 
 import streamlit as st
 
+from app.icon import paw_icon
 from app.ui.session import PENDING_PROJECT, api, must
 
 PAGES = Path(__file__).with_name("screens")  # not "pages": Streamlit would list that folder itself
 
-st.set_page_config(page_title="posecloud", page_icon=":material/pets:", layout="wide")
+SIGN_OUT = """<form action="/signout" method="post" style="margin:0">
+<button type="submit" style="padding:.3rem .9rem;border:1px solid #d0d3da;border-radius:.5rem;background:white;
+cursor:pointer;font:inherit">Sign out</button></form>"""
+
+st.set_page_config(page_title="posecloud", page_icon=paw_icon(), layout="wide")
 client = api()
 me = must(client.me)
 projects = must(client.projects)
 
 with st.sidebar:
     st.markdown(f"Signed in as **{me['username']}**")
-    st.link_button("Sign out", "/signout")
+    # a form in this very tab: a link button would sign out in a new tab and leave this one behind
+    st.html(SIGN_OUT)
     by_id = {p["id"]: p for p in projects}
     wanted = st.query_params.get("project")
     if wanted is not None and wanted.isdigit() and int(wanted) in by_id:

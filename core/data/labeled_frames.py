@@ -120,7 +120,10 @@ def split_frames(
 
 class LabeledFrames(Dataset):
     """Items: ``image (H, W, 3)`` uint8 tensor at the model input size, ``keypoints (K, 2)`` float32
-    in model-input pixels (NaN where missing), ``row`` the label-table row and ``view`` its index.
+    in model-input pixels (NaN where missing), ``frame_size (2,)`` int64 the width and height in
+    pixels of the frame the image was resized from (after augmentation, which keeps the size), so
+    that model-input pixels map back to frame pixels (``core.data.augment.scale_points``), ``row``
+    the label-table row and ``view`` its index.
 
     With separate cameras every view's image of a row is an item of its own (views of one frame
     differ by the camera, as other frames do by posture; one network learns them all), so there are
@@ -158,11 +161,13 @@ class LabeledFrames(Dataset):
         if self.flip_pairs is not None and torch.rand(()) < 0.5:
             image, keypoints = flip_horizontally(image, keypoints, self.flip_pairs)
         image, keypoints = apply_augmentation(self.transform, image, keypoints)
+        frame_size = torch.tensor([image.shape[-2], image.shape[-3]])
         image, keypoints = resize_frame(image, keypoints, self.height, self.width)
         row, view = self.items[i]
         return {
             "image": torch.from_numpy(np.ascontiguousarray(image)),
             "keypoints": torch.from_numpy(keypoints.astype(np.float32)),
+            "frame_size": frame_size,
             "row": torch.tensor(row),
             "view": torch.tensor(view),
         }

@@ -41,6 +41,35 @@ def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Ten
     return (per_map * mask).sum() / mask.sum().clamp_min(1.0)
 
 
+def to_frame_size(xy: torch.Tensor, frame_size: torch.Tensor, width: int, height: int) -> torch.Tensor:
+    """``(B, K, 2)`` model-input pixels (``width`` x ``height``) -> each item's frame pixels, with
+    the pixel-centre convention of ``core.data.augment.scale_points``.
+
+    Args:
+        frame_size: ``(B, 2)`` each frame's width and height in pixels.
+    """
+    scale = frame_size.to(xy) / torch.tensor([width, height], dtype=xy.dtype, device=xy.device)
+    return (xy + 0.5) * scale[:, None, :] - 0.5
+
+
+class ErrorSum:
+    """The sum and count of the finite lengths of difference vectors, for a mean over a whole
+    validation pass (every labeled keypoint weighs the same, whatever its batch)."""
+
+    def __init__(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def add(self, difference: torch.Tensor) -> None:
+        """``(..., 2)`` differences; NaN ones (a keypoint not labeled) are left out."""
+        lengths = difference.detach().double().norm(dim=-1)
+        finite = lengths[lengths.isfinite()]
+        self.total += float(finite.sum())
+        self.count += finite.numel()
+
+    def mean(self) -> float:
+        return self.total / self.count
+
+
 class PoseModule(L.LightningModule):
     """Training of one network.
 
@@ -51,7 +80,10 @@ class PoseModule(L.LightningModule):
     ``annealing_factor(epoch) x sum(weight x term)`` to the supervised loss. Logged per step:
     ``train_loss`` (the total), ``train_supervised_loss``, ``annealing_factor`` and, once the factor
     is above 0 (before that no unlabeled run is read), ``train_<name>_loss`` for each unsupervised
-    term. Validation stays supervised.
+    term. Validation stays supervised; each validation pass logs ``val_loss`` and
+    ``val_pixel_error_px``, the mean distance between prediction and label over the labeled
+    keypoints of the validation frames in the frames' own pixels (as ``core.predict`` scores them,
+    so the two agree for one checkpoint).
     """
 
     def __init__(
@@ -74,6 +106,7 @@ class PoseModule(L.LightningModule):
         self.unsupervised = unsupervised
         self.unlabeled_videos = list(unlabeled_videos)
         self._unlabeled: Iterator[UnlabeledBatch] | None = None
+        self._val_errors = ErrorSum()
 
     def forward(self, images: torch.Tensor) -> list[torch.Tensor]:
         """``(B, 3, H, W)`` images, or ``(B, 5, 3, H, W)`` windows for the context model, to the
@@ -107,9 +140,9 @@ class PoseModule(L.LightningModule):
                 self.train_config.decoder,
                 self.train_config.heatmap_sigma,
             )
-            predicted = heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE)
-            error = (predicted - batch["keypoints"]).norm(dim=-1)
-            self.log("val_pixel_error", error.nanmean(), batch_size=batch_size)
+            size = (batch["frame_size"], self.train_config.image_width, self.train_config.image_height)
+            predicted = to_frame_size(heatmap_to_image_coords(xy_hm, HEATMAP_STRIDE), *size)
+            self._val_errors.add(predicted - to_frame_size(batch["keypoints"], *size))
         return loss
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -197,8 +230,15 @@ class PoseModule(L.LightningModule):
     def on_train_end(self) -> None:
         self.close_unlabeled()
 
+    def on_validation_epoch_start(self) -> None:
+        self._val_errors = ErrorSum()
+
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._step(batch, "val")
+
+    def on_validation_epoch_end(self) -> None:
+        if self._val_errors.count:  # no labeled keypoint in the validation frames: nothing to log
+            self.log("val_pixel_error_px", self._val_errors.mean())
 
     def on_train_epoch_start(self) -> None:
         # Lightning Pose keeps a pretrained backbone frozen while the new head settles;

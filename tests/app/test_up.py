@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from app.redis_server import reachable
+from app.sandbox import landlock_abi
 from tests.services import free_port
 from tests.testdata import REPO
 
@@ -32,9 +33,10 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
     env = {**os.environ, "POSECLOUD_DATA_ROOT": str(tmp_path / "data"), "POSECLOUD_REDIS_URL": redis_url}
     command = [sys.executable, "-m", "app.cli", "up", "--port", str(port), "--labelstudio-port", str(ls_port)]
     command += ["--mongo-port", str(mongo_port), "--ui-port", str(ui_port)]
-    up = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    up = subprocess.Popen(  # a group of its own, as in a terminal: Ctrl-C goes to the whole group
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
     try:
         lines = []
         deadline = time.monotonic() + 400  # Label Studio's first start runs its migrations
@@ -44,6 +46,9 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
         assert reachable(redis_url), "up should start its own Redis when none is reachable"
         health = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=30).read())
         assert health["parts"]["labelstudio"]["state"] == "up", health
+        assert health["parts"]["fiftyone"]["state"] == "up", health
+        confined = "confined by Landlock" if landlock_abi() else "confined by none"
+        assert confined in health["parts"]["fiftyone"]["detail"], health
         socket.create_connection(("127.0.0.1", mongo_port), timeout=2).close()  # FiftyOne's MongoDB is up
         assert not any("posecloud-demo" in line for line in lines), "up must not print a password"
         base = f"http://127.0.0.1:{port}"
@@ -66,9 +71,18 @@ def test_up_serves_the_example_project_and_stops_cleanly(tmp_path: Path) -> None
         while (job := _get(f"{base}/projects/{project['id']}/jobs", token)[0])["state"] != "succeeded":
             assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
             time.sleep(0.5)
+        # the demo's FiftyOne server of the project, which the API starts when the page is opened
+        page = urllib.request.Request(
+            f"{base}/fiftyone/{project['id']}/?proxy=/fiftyone/{project['id']}",
+            headers={"Cookie": f"posecloud_session={token}"},
+        )
+        with urllib.request.urlopen(page, timeout=60) as resp:
+            assert resp.status == 200
+        assert _fiftyone_servers(mongo_port), "opening the page should have started a FiftyOne server"
     finally:
-        up.send_signal(signal.SIGINT)
+        os.killpg(up.pid, signal.SIGINT)  # Ctrl-C in the terminal
         assert up.wait(60) == 0
+    assert _fiftyone_servers(mongo_port) == []  # stopped by the API before it exited
     assert not reachable(redis_url)
     with pytest.raises(OSError):  # Label Studio stopped with the rest
         socket.create_connection(("127.0.0.1", ls_port), timeout=2).close()
@@ -90,3 +104,17 @@ def test_up_refuses_the_default_demo_password_beyond_this_machine(tmp_path: Path
     assert done.returncode == 2
     assert "set POSECLOUD_DEMO_PASSWORD to a password of your own" in done.stderr
     assert not (tmp_path / "data").exists(), "nothing should have started"
+
+
+def _fiftyone_servers(mongo_port: int) -> list[int]:
+    """The running FiftyOne servers that use the MongoDB on ``mongo_port``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            running = b"fiftyone.server.main" in (proc / "cmdline").read_bytes()
+            uses = f"127.0.0.1:{mongo_port}/".encode() in (proc / "environ").read_bytes()
+        except OSError:  # not a process, or it ended
+            continue
+        if running and uses:
+            found.append(int(proc.name))
+    return found

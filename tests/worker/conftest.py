@@ -172,6 +172,11 @@ def wait_until(
         time.sleep(0.2)
 
 
+def epoch(job: dict) -> int:
+    """The epoch (from 1) a training job's progress is at; 0 before its first report."""
+    return job["progress"]["losses"]["epoch"] if job["progress"] else 0
+
+
 def transcode_job(client: TestClient, headers: dict, project_id: int, video_id: int) -> dict:
     jobs = client.get(f"/projects/{project_id}/jobs", headers=headers).json()
     return next(j for j in jobs if j["kind"] == "transcode" and j["params"]["video_id"] == video_id)

@@ -69,7 +69,7 @@ def test_a_camera_project_extracts_trains_and_predicts_across_views(
     for member in ensemble["members"]:
         job = wait_for(client, alice, p, member["train_job_id"], {"succeeded", "failed"})
         assert job["state"] == "succeeded", job
-        assert np.isfinite(job["progress"]["losses"]["train_pca_multiview_loss"])
+        assert np.isfinite(job["progress"]["losses"]["latest"]["train_pca_multiview_loss"])
     model = ensemble["members"][0]
     summary = client.get(f"/projects/{p}/models/{model['id']}", headers=alice).json()["summary"]
     assert set(summary["views"]) == {"top", "bottom"}

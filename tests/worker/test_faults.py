@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.testdata import TINY
+from tests.worker.conftest import epoch as training_epoch
 from tests.worker.conftest import wait_for
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -32,7 +33,7 @@ def _wait_epoch(
     while True:
         job = client.get(f"/projects/{project}/jobs/{job_id}", headers=headers).json()
         right_attempt = attempt is None or job["attempt"] == attempt
-        if job["state"] == "running" and right_attempt and job["progress"].get("epoch", -1) >= epoch:
+        if job["state"] == "running" and right_attempt and training_epoch(job) >= epoch:
             return job
         assert job["state"] in ("queued", "running") and time.monotonic() < deadline, job
         time.sleep(0.2)
@@ -61,7 +62,7 @@ def test_killed_worker_resumes_then_fails_clearly_then_retry_resumes(
     done = wait_for(client, alice, toy_project, job_id, {"failed", "succeeded"})
     assert done["state"] == "succeeded", done
     assert "resuming model killed from its last checkpoint (attempt 3)" in done["log_tail"]
-    assert done["progress"]["epoch"] == LONG["epochs"]
+    assert training_epoch(done) == done["progress"]["done"] == LONG["epochs"]
     assert [a["outcome"] for a in done["history"]] == ["worker lost", "failed"]
     model = client.get(f"/projects/{toy_project}/models", headers=alice).json()[0]
     assert model["state"] == "succeeded" and model["summary"]["pixel_error"]["train"]["mean"] > 0
@@ -93,7 +94,7 @@ def test_cancel_a_running_training_then_retry_resumes(
     assert client.post(f"/projects/{toy_project}/jobs/{job_id}/cancel", headers=alice).status_code == 200
     job = wait_for(client, alice, toy_project, job_id, {"cancelled", "failed", "succeeded"}, timeout=60)
     assert job["state"] == "cancelled" and job["error"] == "cancelled by a user"
-    assert job["progress"]["epoch"] < LONG["epochs"]
+    assert job["progress"]["done"] < LONG["epochs"]
     again = client.post(f"/projects/{toy_project}/jobs/{job_id}/cancel", headers=alice)
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     assert client.post(f"/projects/{toy_project}/jobs/{job_id}/retry", headers=alice).status_code == 200

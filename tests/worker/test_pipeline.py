@@ -65,7 +65,8 @@ def test_ensemble_trains_in_parallel_and_predicts(
     starts = [datetime.fromisoformat(j["started_at"]) for j in jobs]
     ends = [datetime.fromisoformat(j["finished_at"]) for j in jobs]
     assert max(starts) < min(ends), "the two members should have trained at the same time"
-    assert jobs[0]["progress"]["epoch"] == TINY["epochs"] and "train_loss" in jobs[0]["progress"]["losses"]
+    losses = jobs[0]["progress"]["losses"]
+    assert losses["epoch"] == TINY["epochs"] and "train_loss" in losses["latest"]
     members = client.get(f"/projects/{p}/ensembles/{ensemble['id']}", headers=alice).json()["members"]
     assert all(m["state"] == "succeeded" and m["summary"]["pixel_error"]["test"]["mean"] > 0 for m in members)
 
@@ -129,6 +130,6 @@ def test_semi_supervised_training_uses_the_uploaded_videos(
     assert resp.status_code == 201, resp.text
     job = wait_for(client, alice, toy_project, resp.json()["train_job_id"], {"succeeded", "failed"})
     assert job["state"] == "succeeded", job
-    losses = job["progress"]["losses"]
+    losses = job["progress"]["losses"]["latest"]
     for term in ("train_temporal_loss", "train_pca_singleview_loss", "train_pca_multiview_loss"):
         assert np.isfinite(losses[term]), losses

@@ -18,7 +18,7 @@ router = APIRouter(tags=["health"])
 @router.get("/health")
 def health(request: Request, session: SessionDep, queue: QueueDep, settings: SettingsDep) -> JSONResponse:
     """``{"status": "ok" | "down", "parts": {name: {"state", "detail"}}}``; 503 when the database or
-    the job queue (Redis) is down. Workers and Label Studio (when this server has it) are reported
+    the job queue (Redis) is down. Workers, Label Studio and FiftyOne (when this server has them) are reported
     but not required: jobs wait in the queue until a worker slot is alive, and labeling waits for
     Label Studio while everything else works."""
     parts = {"database": _database(session), "redis": _redis(queue)}
@@ -40,6 +40,15 @@ def health(request: Request, session: SessionDep, queue: QueueDep, settings: Set
             "detail": "Label Studio answers"
             if up
             else "Label Studio does not answer: labeling waits, nothing is lost",
+        }
+    fiftyone = request.app.state.fiftyone
+    if fiftyone is not None:
+        up = fiftyone.mongo.healthy()
+        parts["fiftyone"] = {
+            "state": "up" if up else "down",
+            "detail": f"MongoDB answers; FiftyOne servers confined by {fiftyone.confinement}"
+            if up
+            else "FiftyOne's MongoDB does not answer: comparisons wait, nothing is lost",
         }
     down = [name for name in ("database", "redis") if parts[name]["state"] != "up"]
     body = {"status": "down" if down else "ok", "parts": parts}

@@ -93,14 +93,21 @@ def download_artifact(
 
 
 def to_out(job: Job, schema: type[JobSummary] = JobOut) -> JobSummary:
-    derived = ("artifacts", "heartbeat_age_s", "members")
+    derived = ("state", "progress", "artifacts", "heartbeat_age_s", "members")
     fields = {name: getattr(job, name) for name in schema.model_fields if name not in derived}
     return schema(
         **fields,
+        state=records.job_state(job),
+        progress=records.job_progress(job),
         artifacts=sorted(job.artifacts),
         heartbeat_age_s=seconds_since(job.heartbeat_at) if job.state == "running" else None,
-        members=[JobMember.model_validate(c, from_attributes=True) for c in job.children],
+        members=[member_out(c) for c in job.children],
     )
+
+
+def member_out(job: Job) -> JobMember:
+    fields = {name: getattr(job, name) for name in JobMember.model_fields if name != "progress"}
+    return JobMember(**fields, progress=records.job_progress(job))
 
 
 def seconds_since(moment: datetime | None) -> float | None:

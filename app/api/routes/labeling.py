@@ -204,6 +204,28 @@ def labeling_progress(project: ProjectDep, session: SessionDep, ls: LabelStudioD
     return ls.progress(session, project)
 
 
+@router.get("/projects/{project_id}/labeling/tasks")
+def labeling_tasks(project: ProjectDep, session: SessionDep) -> dict:
+    """The project's labeling page (``url``, None until it is prepared with POST labeling) and each
+    frame to label (its label-file row name) with its Label Studio task and the page that opens that
+    frame for labeling."""
+    record = session.get(LabelStudioProject, project.id)
+    if record is None:
+        return {"url": None, "tasks": []}
+    tasks = session.scalars(
+        select(LabelStudioTask)
+        .where(LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None))
+        .order_by(LabelStudioTask.image)
+    )
+    page = f"{PREFIX}/projects/{record.ls_project_id}/data"
+    return {
+        "url": page,
+        "tasks": [
+            {"image": t.image, "task_id": t.ls_task_id, "url": f"{page}?task={t.ls_task_id}"} for t in tasks
+        ],
+    }
+
+
 @router.get("/projects/{project_id}/frames/{image:path}")
 def frame(project: BrowserProjectDep, image: str, storage: StorageDep) -> Response:
     """A labeled-data image of the project (what the labeler sees), for its owner and members."""

@@ -29,7 +29,7 @@ from worker.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/labels", tags=["labels"])
 
-_UPLOAD_BODY = {
+UPLOAD_BODY = {
     "requestBody": {
         "required": True,
         "description": "the raw file as the request body: .csv, .h5, .zip or .slp",
@@ -84,7 +84,7 @@ def _store_labels(
 ) -> LabelsOut:
     prefix = data_prefix(project.id)
     with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
-        folder, table = read_upload(
+        folder, table, _skeleton = read_upload(
             upload,
             filename,
             Path(work),
@@ -95,10 +95,16 @@ def _store_labels(
         )
         if len(project.views) > 1:
             _check_aligned(table, view, project, storage, Path(work))
-        # Images first, the label file last: a reader never sees labels whose images are missing.
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LABELS_CSV):
-            storage.put_file(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
-        storage.put_file(folder / LABELS_CSV, labels_key(project.id, project.views, view))
+        return store_labels(folder, table, view, project, storage)
+
+
+def store_labels(folder: Path, table: PoseTable, view: str, project: Project, storage: Storage) -> LabelsOut:
+    """Put checked labels (``folder``: CollectedData.csv and labeled-data/) into the project's storage."""
+    prefix = data_prefix(project.id)
+    # Images first, the label file last: a reader never sees labels whose images are missing.
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LABELS_CSV):
+        storage.put_file(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
+    storage.put_file(folder / LABELS_CSV, labels_key(project.id, project.views, view))
     labeled = int(np.isfinite(table.xy).all(axis=-1).sum())
     return LabelsOut(view=view, frames=len(table.index), keypoints=table.keypoints, labeled_keypoints=labeled)
 
@@ -109,7 +115,7 @@ def upload_limit(filename: str, settings: Settings) -> SizeLimit:
     return settings.labels_limit if Path(filename.lower()).suffix in READERS else settings.upload_limit
 
 
-@router.put("", response_model=LabelsOut, openapi_extra=_UPLOAD_BODY)
+@router.put("", response_model=LabelsOut, openapi_extra=UPLOAD_BODY)
 async def upload_labels(
     request: Request,
     project: ProjectDep,

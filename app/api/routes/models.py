@@ -26,7 +26,7 @@ from app.api.schemas import (
 )
 from app.settings import Settings
 from core.config import TrainConfig, parse_config
-from worker import submit
+from worker import records, submit
 from worker.db.models import Ensemble, Job, Model, Project, User
 from worker.queue import JobQueue
 from worker.records import ACTIVE
@@ -53,7 +53,7 @@ def model_out(model: Model) -> ModelOut:
 
 def ensemble_out(ensemble: Ensemble) -> EnsembleOut:
     members = [model_out(m) for m in ensemble.members]
-    state = ensemble.train_job.state if ensemble.train_job else "unknown"
+    state = records.job_state(ensemble.train_job) if ensemble.train_job else "unknown"
     return EnsembleOut(
         id=ensemble.id,
         name=ensemble.name,
@@ -141,7 +141,7 @@ def get_model(project: Project, model_id: int, session: Session) -> Model:
     model = session.get(Model, model_id)
     if model is None or model.project_id != project.id:
         raise HTTPException(
-            404, f"model {model_id} not found in project {project.id}; list them with GET models"
+            404, f"model {model_id} not found in project {project.id}; choose one of the project's models"
         )
     return model
 
@@ -180,7 +180,8 @@ def get_ensemble(project: Project, ensemble_id: int, session: Session) -> Ensemb
     ensemble = session.get(Ensemble, ensemble_id)
     if ensemble is None or ensemble.project_id != project.id:
         raise HTTPException(
-            404, f"ensemble {ensemble_id} not found in project {project.id}; list them with GET ensembles"
+            404,
+            f"ensemble {ensemble_id} not found in project {project.id}; choose one of the project's ensembles",
         )
     return ensemble
 
@@ -231,8 +232,8 @@ def _require_unused(
         if job.id in train_jobs or used:
             raise HTTPException(
                 409,
-                f"job {job.id} ({job.kind}, {job.state}) uses it; cancel the job (POST jobs/{job.id}/cancel) "
-                "or wait for it to end, then delete",
+                f"job {job.id} ({job.kind}, {job.state}) uses it; cancel job {job.id} or wait for it to end, "
+                "then delete",
             )
 
 
@@ -257,7 +258,7 @@ def delete_model(project: ProjectDep, model_id: int, session: SessionDep, storag
         raise HTTPException(
             409,
             f"model {model.name!r} is a member of ensemble {model.ensemble.name!r}; delete the ensemble "
-            f"(DELETE ensembles/{model.ensemble.id}), which deletes its members",
+            "instead, which deletes its members",
         )
     _require_unused(session, project, [model], None)
     return _delete(session, storage, [model], None)

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, SessionDep, StorageDep, UserDep, accessible_projects
-from app.api.schemas import MemberAdd, ProjectCreate, ProjectOut
+from app.api.deps import ProjectDep, SessionDep, SettingsDep, StorageDep, UserDep, accessible_projects
+from app.api.routes.labels import UPLOAD_BODY, store_labels
+from app.api.schemas import MemberAdd, ProjectCreate, ProjectImported, ProjectOut
+from app.filenames import safe_filename
+from app.labels_import import read_upload
+from app.settings import Settings
+from app.uploads import check_declared_size, receive_to_file
 from core.config import ProjectConfig, parse_config
 from worker.db.models import Project, ProjectMember, User
 from worker.layout import labels_file, project_prefix
+from worker.storage import Storage
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
@@ -40,8 +53,14 @@ def _require_owner(project: Project, user: User, action: str) -> None:
 @router.post("", status_code=201, response_model=ProjectOut)
 def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> ProjectOut:
     """Create a project owned by the caller; its settings are checked like a project.yaml."""
+    return project_out(new_project(session, user, body.model_dump()))
+
+
+def new_project(session: Session, user: User, spec: dict) -> Project:
+    """Record a project owned by ``user`` from ``spec`` (ProjectCreate's fields), checked like a
+    project.yaml; 409 when the user already has one of that name."""
     config = parse_config(
-        ProjectConfig, {**body.model_dump(), "labels_file": labels_file(body.views)}, "project"
+        ProjectConfig, {**spec, "labels_file": labels_file(spec.get("views", ["main"]))}, "project"
     )
     project = Project(
         name=config.name,
@@ -58,9 +77,64 @@ def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> P
         session.commit()
     except IntegrityError:
         session.rollback()
-        detail = f"you already have a project named {body.name!r}; choose another name"
+        detail = f"you already have a project named {config.name!r}; choose another name"
         raise HTTPException(409, detail) from None
-    return project_out(project)
+    return project
+
+
+@router.post("/import", status_code=201, response_model=ProjectImported, openapi_extra=UPLOAD_BODY)
+async def import_project(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+    filename: Annotated[str, Query(min_length=1, max_length=1000, description="the file's name (sanitised)")],
+    name: Annotated[
+        str | None, Query(max_length=200, description="the project's name (default: the file's)")
+    ] = None,
+) -> ProjectImported:
+    """A new project made from another tool's: a zipped DeepLabCut project (keypoints and skeleton
+    from its config.yaml; its labels and labeled frames), a SLEAP file (its skeleton, labels and
+    frames) or a ZIP of CollectedData.csv with labeled-data/ (its keypoints). Nothing is made when
+    the upload is refused."""
+    filename = safe_filename(filename, fallback="project")
+    check_declared_size(request.headers.get("content-length"), settings.upload_limit)
+    upload = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
+    await receive_to_file(request.stream(), upload, settings.upload_limit)
+    try:
+        return await run_in_threadpool(_import, upload, filename, name, user, session, settings, storage)
+    finally:
+        upload.unlink(missing_ok=True)
+
+
+def _import(
+    upload: Path,
+    filename: str,
+    name: str | None,
+    user: User,
+    session: Session,
+    settings: Settings,
+    storage: Storage,
+) -> ProjectImported:
+    with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
+        folder, table, skeleton = read_upload(
+            upload,
+            filename,
+            Path(work),
+            None,
+            lambda _: False,
+            settings.max_upload_bytes,
+            settings.labels_limit,
+        )
+        spec = {"name": name or Path(filename).stem, "keypoints": table.keypoints, "skeleton": skeleton}
+        project = new_project(session, user, spec)
+        try:
+            labels = store_labels(folder, table, project.views[0], project, storage)
+        except BaseException:  # nothing half-made: no project without its labels
+            _delete(project, session, storage)
+            raise
+    return ProjectImported(project=project_out(project), labels=labels)
 
 
 @router.get("", response_model=list[ProjectOut])
@@ -94,7 +168,11 @@ def add_member(project: ProjectDep, body: MemberAdd, user: UserDep, session: Ses
 def delete_project(project: ProjectDep, user: UserDep, session: SessionDep, storage: StorageDep) -> Response:
     """Delete the project, its records and its files (owner only)."""
     _require_owner(project, user, "delete")
+    _delete(project, session, storage)
+    return Response(status_code=204)
+
+
+def _delete(project: Project, session: Session, storage: Storage) -> None:
     session.delete(project)
     session.commit()
     storage.delete(project_prefix(project.id))
-    return Response(status_code=204)

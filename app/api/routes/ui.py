@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import urllib.parse
 from typing import Annotated
 
 import websockets
@@ -25,9 +24,10 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 from starlette.websockets import WebSocketDisconnect
 
-from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, user_of_token
+from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, signin_url, user_of_token
 from app.api.routes.auth import check_password, create_user, sign_in
 from app.api.schemas import UserCreate
+from app.icon import paw_png
 from app.proxying import Refused, forward, request_path
 from app.security import token_digest
 from app.ui.server import PREFIX
@@ -60,6 +60,11 @@ def _page(next_url: str, message: str = "", username: str = "") -> str:
 @router.get("/")
 def home() -> RedirectResponse:
     return RedirectResponse(DEFAULT_NEXT, status_code=303)
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    return Response(paw_png(), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
 
 
 @router.get("/signin", response_class=HTMLResponse)
@@ -119,7 +124,7 @@ def _signed_in_ws(websocket: WebSocket) -> bool:
 
 
 def _to_signin(url: str) -> RedirectResponse:
-    return RedirectResponse(f"/signin?next={urllib.parse.quote(url, safe='')}", status_code=303)
+    return RedirectResponse(signin_url(url), status_code=303)
 
 
 @router.api_route(PREFIX, methods=["GET", "HEAD"])
@@ -214,6 +219,7 @@ async def _relay(browser: WebSocket, upstream) -> None:
 
 SIGN_IN_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Sign in · posecloud</title>
+<link rel="icon" href="/favicon.ico">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body {{ font-family: system-ui, sans-serif; background: #f5f6f8; display: flex; justify-content: center;

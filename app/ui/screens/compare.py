@@ -8,18 +8,23 @@ import streamlit as st
 from app.ui.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
 from app.ui.session import api, attempt, current_project, must
+from app.ui.wording import no_models_reason
 
 REFRESH_S = 3.0
 PREDICTION_KINDS = ("predict", "smooth")
+NO_COMPARISON = (
+    "No comparison yet: choose models, ensembles or predicted videos above, then Build the comparison."
+)
+NO_ENSEMBLES = "no trained ensembles yet: train one on the Training page"
+NO_PREDICTIONS = "no finished predictions yet: predict a video on the Prediction page"
 
 client = api()
 project = current_project(client)
 pid = project["id"]
 st.title(f"Compare in FiftyOne · {project['name']}")
 
-models = {
-    m["id"]: m for m in must(client.models, pid) if m["state"] == "succeeded" and m["ensemble_id"] is None
-}
+trained = [m for m in must(client.models, pid) if m["state"] == "succeeded"]
+models = {m["id"]: m for m in trained if m["ensemble_id"] is None}
 ensembles = {e["id"]: e for e in must(client.ensembles, pid) if e["state"] == "succeeded"}
 jobs = must(client.jobs, pid)
 videos = {v["id"]: v["filename"] for v in must(client.videos, pid)}
@@ -40,11 +45,24 @@ with st.form("compare"):
     st.write(
         "Labeled frames with the ground truth and each chosen model's keypoints; predicted videos with each model's."
     )
-    chosen_models = st.multiselect("Models", list(models), format_func=lambda i: models[i]["name"])
-    chosen_ensembles = st.multiselect(
-        "Ensembles (every member)", list(ensembles), format_func=lambda i: ensembles[i]["name"]
+    chosen_models = st.multiselect(
+        "Models",
+        list(models),
+        format_func=lambda i: models[i]["name"],
+        placeholder=None if models else no_models_reason(trained),
     )
-    chosen_predictions = st.multiselect("Predicted videos", list(predictions), format_func=prediction_name)
+    chosen_ensembles = st.multiselect(
+        "Ensembles (every member)",
+        list(ensembles),
+        format_func=lambda i: ensembles[i]["name"],
+        placeholder=None if ensembles else NO_ENSEMBLES,
+    )
+    chosen_predictions = st.multiselect(
+        "Predicted videos",
+        list(predictions),
+        format_func=prediction_name,
+        placeholder=None if predictions else NO_PREDICTIONS,
+    )
     if st.form_submit_button("Build the comparison", type="primary"):
         job = attempt(client.build_comparison, pid, chosen_models, chosen_ensembles, chosen_predictions)
         if job is not None:
@@ -60,8 +78,8 @@ def builds_and_links() -> None:
         return
     try:
         comparison = client.comparison(pid)
-    except ApiError as e:
-        st.info(e.detail)
+    except ApiError as e:  # the service's 404 names the API request that builds one
+        st.info(NO_COMPARISON if e.status == 404 else e.detail)
         return
     for dataset in comparison["datasets"]:
         st.subheader(dataset["name"])

@@ -8,15 +8,18 @@ import io
 
 import pandas as pd
 import plotly.express as px
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
+from app.ui import plots
 from app.ui.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
 from app.ui.session import api, attempt, current_project
+from app.ui.wording import labeling_progress, worded
 
 REFRESH_S = 3.0
+NOT_PREPARED = "The labeling page is not prepared yet: press Prepare the labeling page first."
+NO_TASKS = "No frames to label yet: pick frames above (or label some), then pre-annotate."
+NO_LABELS = "No labels yet: pick frames above and label them in Label Studio."
 FRAME_KINDS = {
     "extract_frames": "frame extraction",
     "select_frames": "active selection",
@@ -35,21 +38,22 @@ if left.button(
 ):
     opened = attempt(client.open_labeling, pid)
     if opened is not None:
-        st.session_state[f"labeling-url-{pid}"] = opened["url"]
         interface = opened["config"] or "as posecloud set it"  # else: what was put back, and why
         st.success(f"{opened['tasks_made']} new tasks; the labeling interface is {interface}.")
 if right.button(
     "Sync labels now", help="catch up with Label Studio at once (it happens every few seconds anyway)"
 ):
-    synced = attempt(client.sync_labels, pid)
+    synced = attempt(worded(client.sync_labels, {409: NOT_PREPARED}), pid)
     if synced is not None:
         put_back = f" {synced['config'][0].upper()}{synced['config'][1:]}." if synced["config"] else ""
         st.success(
             f"In step with Label Studio: {synced['tasks']} tasks ({synced['tasks_made']} new), "
             f"{synced['labeled']} labeled frames in the label file.{put_back}"
         )
-if url := st.session_state.get(f"labeling-url-{pid}"):
-    st.link_button("Open Label Studio ↗", url)
+labeling = attempt(client.labeling_tasks, pid) or {"url": None, "tasks": []}
+task_pages = {t["image"]: t["url"] for t in labeling["tasks"]}
+if labeling["url"]:
+    st.link_button("Open Label Studio ↗", labeling["url"])
 
 st.subheader("Pick frames to label")
 videos = attempt(client.videos, pid) or []
@@ -83,7 +87,12 @@ else:
                 if job is not None:
                     st.success(f"Picking {n} frames from {by_id[video_id]['filename']} (job {job['id']}).")
     with active:
-        if not trained:
+        if len(project["views"]) > 1:
+            st.info(
+                "Picking uncertain frames scores one camera's video; for a camera project pick a "
+                "session's frames under Varied postures, then pre-annotate them."
+            )
+        elif not trained:
             st.info("Train a model or an ensemble first: its least certain frames are picked here.")
         else:
             with st.form("select"):
@@ -118,7 +127,7 @@ if trained:
             "Pre-annotate", help="the model's keypoints appear on every task, to correct instead of click"
         ):
             kind, item = trained[which]
-            job = attempt(client.preannotate, pid, *model_and_ensemble(which))
+            job = attempt(worded(client.preannotate, {409: NO_TASKS}), pid, *model_and_ensemble(which))
             if job is not None:
                 st.success(f"Predicting the tasks' frames with {kind} {item['name']!r} (job {job['id']}).")
 
@@ -133,11 +142,17 @@ def extraction_and_progress() -> None:
     except ApiError as e:
         st.caption(f"Labeling progress unavailable: {e.detail}")
         return
-    st.metric("Frames labeled", f"{progress['labeled']} / {progress['frames']}")
+    value, counted = labeling_progress(progress)
+    st.metric("Frames labeled", value)
+    st.caption(counted)
     counts = pd.DataFrame(
         {"keypoint": list(progress["keypoints"]), "frames": list(progress["keypoints"].values())}
     )
-    figure = px.bar(counts, x="keypoint", y="frames", title="Labeled frames per keypoint", height=320)
+    figure = px.bar(
+        counts, x="keypoint", y="frames", title="Labeled frames per keypoint", height=320,
+        color="keypoint", color_discrete_map=plots.keypoint_colors(project["keypoints"]),
+    )  # fmt: skip
+    figure.update_layout(showlegend=False)
     st.plotly_chart(figure, key="per-keypoint")
 
 
@@ -149,32 +164,11 @@ def labels_table(view: str | None) -> pd.DataFrame | None:
     try:
         raw = client.labels_csv(pid, view)
     except ApiError as e:
-        st.info(e.detail)
+        st.info(NO_LABELS if e.status == 404 else e.detail)
         return None
     table = pd.read_csv(io.BytesIO(raw), header=[0, 1, 2], index_col=0)
     table.columns = table.columns.droplevel(0)  # the scorer
     return table
-
-
-def labeled_frame(image: bytes, row: pd.Series, skeleton: list[list[str]], name: str) -> go.Figure:
-    """The frame with its keypoints (hover: name and pixel position) and skeleton edges."""
-    picture = Image.open(io.BytesIO(image))
-    figure = px.imshow(picture)
-    points = {k: (row[(k, "x")], row[(k, "y")]) for k in dict.fromkeys(row.index.get_level_values(0))}
-    for a, b in skeleton:
-        if a in points and b in points:
-            figure.add_scatter(
-                x=[points[a][0], points[b][0]], y=[points[a][1], points[b][1]], mode="lines",
-                line={"color": "white", "width": 1}, hoverinfo="skip", showlegend=False,
-            )  # fmt: skip
-    shown = {k: p for k, p in points.items() if pd.notna(p[0]) and pd.notna(p[1])}
-    figure.add_scatter(
-        x=[p[0] for p in shown.values()], y=[p[1] for p in shown.values()], mode="markers",
-        marker={"size": 9, "color": list(range(len(shown))), "colorscale": "Turbo", "line": {"width": 1}},
-        text=list(shown), hovertemplate="%{text}<br>x %{x:.1f}, y %{y:.1f}<extra></extra>", showlegend=False,
-    )  # fmt: skip
-    figure.update_layout(title=name, height=520, margin={"l": 0, "r": 0, "t": 40, "b": 0})
-    return figure
 
 
 st.subheader("Labeled frames")
@@ -186,6 +180,12 @@ if table is not None and len(table):
     frame_name = st.selectbox("Frame", list(labeled.index))
     image = attempt(client.frame, pid, frame_name)
     if image is not None:
+        points = plots.label_points(labeled.loc[frame_name])
+        colors = plots.keypoint_colors(project["keypoints"])
         st.plotly_chart(
-            labeled_frame(image, labeled.loc[frame_name], project["skeleton"], frame_name), key="frame"
+            plots.frame_figure(image, points, frame_name, colors, project["skeleton"]), key="frame"
         )
+    if frame_name in task_pages:
+        st.link_button("Open this frame in Label Studio ↗", task_pages[frame_name])
+    else:
+        st.caption("This frame opens in Label Studio once the labeling page is prepared (above).")

@@ -48,7 +48,11 @@ def overview() -> None:
             hide_index=True,
         )
     ensemble_names = {e["id"]: e["name"] for e in ensembles}
-    st.subheader("Models", help="mean pixel error of the labeled keypoints of each split, in pixels")
+    st.subheader(
+        "Models",
+        help="mean distance between prediction and label over the labeled keypoints of each split, in "
+        "the frames' own pixels (the training curve's pixel error is in the same pixels)",
+    )
     st.table(
         [
             {

@@ -114,10 +114,11 @@ with downloads:
     )
     st.caption("x, y and confidence per keypoint and frame (DeepLabCut's three-row header).")
 
+colors = plots.keypoint_colors(project["keypoints"])
 keypoints = st.multiselect("Keypoints", project["keypoints"], default=project["keypoints"][:2])
 if keypoints:
-    traces = must(client.traces, pid, job_id, keypoints)
-    st.plotly_chart(plots.traces_figure(plots.long_table(traces["columns"])), key=f"traces-{job_id}")
+    traces = plots.long_table(must(client.traces, pid, job_id, keypoints)["columns"])
+    st.plotly_chart(plots.traces_figure(traces, colors=colors), key=f"traces-{job_id}")
 
 if st.session_state.get("prediction-frame", 0) >= video["frames"]:  # chosen in a longer video
     st.session_state["prediction-frame"] = 0
@@ -127,4 +128,5 @@ index = st.slider(
 png = attempt(client.video_frame, pid, video["id"], int(index))
 points = attempt(client.traces, pid, job_id, None, (int(index), int(index) + 1))
 if png is not None and points is not None:
-    st.plotly_chart(plots.frame_figure(png, plots.long_table(points["columns"]), int(index)))
+    frame = plots.long_table(points["columns"])
+    st.plotly_chart(plots.frame_figure(png, frame, f"frame {index}", colors, project["skeleton"]))

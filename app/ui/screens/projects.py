@@ -9,8 +9,19 @@ from app.ui.forms import names, pairs
 from app.ui.session import api, attempt, must, switch_project
 from core.errors import ConfigError
 
+
+def created_message(project: dict, labels: dict | None) -> str:
+    """What a new project came with, in a sentence."""
+    keypoints = f"{len(project['keypoints'])} keypoints ({', '.join(project['keypoints'])})"
+    if labels is None:
+        return f"Project {project['name']!r} is ready with {keypoints}; add labels or a video next."
+    return f"Project {project['name']!r} is ready with {keypoints} and {labels['frames']} labeled frames."
+
+
 client = api()
 st.title("Projects")
+if created := st.session_state.pop("created", None):
+    st.success(created)
 
 projects = must(client.projects)
 if projects:
@@ -51,23 +62,27 @@ with new, st.form("new-project"):
         help="for one camera with a mirror: one line per view, the same body parts in the same order",
     )
     labels = st.file_uploader(
-        "Labels (optional)",
-        help="a DeepLabCut project (ZIP), a SLEAP file (.slp) or a label CSV with its images (ZIP)",
+        "Labels, or a DeepLabCut or SLEAP project (optional)",
+        help="a DeepLabCut project (ZIP), a SLEAP file (.slp) or a label CSV with its images (ZIP). "
+        "Leave the keypoints empty to take them (and the skeleton) from the file",
     )
     if st.form_submit_button("Create project", type="primary"):
-        spec = {
-            "name": name.strip(),
-            "keypoints": names(keypoints),
-            "skeleton": pairs(skeleton),
-            "views": names(views) or ["main"],
-            "pca_keypoints": names(pca),
-            "view_matches": [names(line) for line in matches.splitlines() if line.strip()],
-        }
-        project = attempt(client.create_project, spec)
-        uploaded = project is not None and (
-            labels is None or attempt(client.upload_labels, project["id"], labels.name, labels) is not None
-        )
-        if uploaded:
+        if labels is not None and not names(keypoints):  # another tool's project: its keypoints
+            made = attempt(client.import_project, labels.name, labels, name.strip() or None)
+            project, stored = (made["project"], made["labels"]) if made else (None, None)
+        else:
+            spec = {
+                "name": name.strip(),
+                "keypoints": names(keypoints),
+                "skeleton": pairs(skeleton),
+                "views": names(views) or ["main"],
+                "pca_keypoints": names(pca),
+                "view_matches": [names(line) for line in matches.splitlines() if line.strip()],
+            }
+            project = attempt(client.create_project, spec)
+            stored = project and labels and attempt(client.upload_labels, project["id"], labels.name, labels)
+        if project is not None and (labels is None or stored):
+            st.session_state["created"] = created_message(project, stored)
             switch_project(project["id"])
 
 with example:

@@ -13,6 +13,8 @@ from app.ui.media import play
 from app.ui.session import api, attempt, current_project
 
 REFRESH_S = 3.0
+# true with no video and in the seconds between an upload's end and the list's next refresh
+EMPTY_LIST = "Uploaded videos are listed here a few seconds after their upload ends: choose files above and press Upload."
 
 client = api()
 project = current_project(client)
@@ -80,11 +82,13 @@ st.html(
 
 @st.fragment(run_every=REFRESH_S)
 def video_table(shown: int) -> None:
-    videos = attempt(client.videos, project["id"]) or []
+    videos = attempt(client.videos, project["id"])
+    if videos is None:  # the service's refusal is shown: no list to tell of
+        return
     if len(videos) != shown:  # an upload finished: the whole page (the preview's choices) follows
         st.rerun(scope="app")
     if not videos:
-        st.info("No videos yet: choose files above and press Upload.")
+        st.info(EMPTY_LIST)
         return
     transcodes = {
         j["params"].get("video_id"): j

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
@@ -63,3 +65,15 @@ def test_missing_bad_and_expired_tokens_get_401(client: TestClient, alice: dict[
         session.execute(update(AuthToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         session.commit()
     assert client.get("/projects", headers=alice).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/labelstudio/projects/1/data?tab=2", "/fiftyone/1/datasets/x", "/projects/1/frames/labeled-data/a.png"],
+)
+def test_a_page_opened_without_a_session_goes_to_sign_in_and_back(client: TestClient, path: str) -> None:
+    page = client.get(path, headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/signin?next=" + urllib.parse.quote(path, safe="")
+    # what a page's script asks for (no HTML wanted) gets the 401 it can act on
+    assert client.get(path, follow_redirects=False).status_code == 401

@@ -48,6 +48,19 @@ def test_ensemble_records_one_queued_job_per_member_under_a_group_job(
     assert [m["state"] for m in group["members"]] == ["queued", "queued"]
     assert [jobs[m["train_job_id"]]["parent_id"] for m in members] == [group["id"]] * 2
     assert not group["cancel_requested"] and group["heartbeat_age_s"] is None
+    waiting = {"stage": "waiting for members", "done": 0, "total": 2, "unit": "models", "eta_s": None}
+    assert group["progress"] == {**waiting, "losses": None}  # its members' aggregate
+    assert [m["progress"] for m in group["members"]] == [None, None]  # no report before they run
+
+
+def test_job_progress_is_typed_in_the_openapi_schema(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    for job in ("JobSummary", "JobMember"):
+        progress = schemas[job]["properties"]["progress"]
+        assert {"$ref": "#/components/schemas/JobProgress"} in progress["anyOf"], progress
+    contract = schemas["JobProgress"]
+    assert set(contract["required"]) == {"stage", "done", "total", "unit"}
+    assert set(contract["properties"]["unit"]["enum"]) >= {"epochs", "frames", "keypoints", "models"}
 
 
 def test_bad_requests_get_a_reason(client: TestClient, alice, project_id) -> None:

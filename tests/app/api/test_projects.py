@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from app.api.factory import create_app
 from app.settings import Settings
 from core.names import MAX_NAME_LENGTH, UNSEEN_CATEGORIES
+from tests.app.conftest import register_and_login
 from tests.core.test_names import NAME_FIELDS
 
 Login = Callable[[str], dict[str, str]]
@@ -175,3 +177,47 @@ def test_bad_member_names_are_422(
     resp = client.post(f"/projects/{project_id}/members", json={"username": bad}, headers=alice)
     assert resp.status_code == 422 and resp.json()["detail"].startswith("invalid request: body.username: ")
     assert client.get(f"/projects/{project_id}", headers=alice).json()["members"] == []
+
+
+@pytest.fixture
+def roomy(settings: Settings) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A client of a service that takes a whole zipped project (18 MB), and alice's header."""
+    with TestClient(create_app(settings.model_copy(update={"max_upload_bytes": 50_000_000}))) as client:
+        yield client, register_and_login(client, "alice")
+
+
+def test_a_zipped_deeplabcut_project_becomes_a_project_with_its_keypoints_and_labels(
+    roomy, dlc_project_zip
+) -> None:
+    client, alice = roomy
+    resp = client.post(
+        "/projects/import", params={"filename": dlc_project_zip.name}, content=dlc_project_zip.read_bytes(),
+        headers=alice,
+    )  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    project = made["project"]
+    assert project["name"] == "Reaching-Mackenzie"
+    assert project["keypoints"] == ["Hand", "Finger1", "Tongue", "Joystick1", "Joystick2"]  # config.yaml's
+    assert project["skeleton"] == [["Hand", "Finger1"], ["Joystick1", "Joystick2"]]
+    assert made["labels"]["frames"] == 55
+    labels = client.get(f"/projects/{project['id']}/labels", headers=alice)
+    assert labels.status_code == 200 and labels.text.count("labeled-data/reachingvideo1/img") == 55
+    image = client.get(
+        f"/projects/{project['id']}/frames/labeled-data/reachingvideo1/img005.png", headers=alice
+    )
+    assert image.status_code == 200 and image.content[:4] == b"\x89PNG"
+
+
+def test_a_refused_import_makes_no_project(roomy, dlc_project_zip) -> None:
+    client, alice = roomy
+    upload = {"params": {"filename": "notes.zip"}, "headers": alice}
+    resp = client.post("/projects/import", content=b"PK\x05\x06" + b"\0" * 18, **upload)  # an empty ZIP
+    assert resp.status_code == 422 and "config.yaml" in resp.json()["detail"], resp.text
+    first = client.post("/projects/import", params={"filename": "r.zip"}, content=dlc_project_zip.read_bytes(),
+                        headers=alice)  # fmt: skip
+    assert first.status_code == 201
+    again = client.post("/projects/import", params={"filename": "r.zip"}, content=dlc_project_zip.read_bytes(),
+                        headers=alice)  # fmt: skip
+    assert again.status_code == 409 and "already have a project named 'r'" in again.json()["detail"]
+    assert [p["name"] for p in client.get("/projects", headers=alice).json()] == ["r"]

@@ -18,6 +18,7 @@ from core.labels.formats import read_labels
 from tests.app.fiftyone.conftest import Toy, build_comparison, train, wait_job
 from tests.testdata import TOY
 from worker.fiftyone_db import project_database, project_uri
+from worker.progress import JobProgress
 
 SIZE = np.array([396.0, 406.0])  # the toy frames' and clip's width and height, pixels
 
@@ -147,10 +148,11 @@ def read_labels_bytes(content: bytes):
 
 
 def test_build_reports_progress(toy: Toy) -> None:
-    assert toy.build_job["progress"]["step"] == "videos"
-    assert (
-        toy.build_job["progress"]["frames"] == toy.build_job["progress"]["total_frames"] == 40 * 4
-    )  # 4 tracks
+    progress = JobProgress.model_validate(toy.build_job["progress"])
+    frames = 40 * 4  # 4 tracks
+    assert progress == JobProgress(
+        stage="adding predicted videos", done=frames, total=frames, unit="frames", eta_s=0
+    )
 
 
 def test_a_rebuild_after_a_new_model_adds_its_field(toy: Toy, db) -> None:

@@ -49,7 +49,8 @@ def test_without_a_session_pages_go_to_sign_in_and_everything_else_is_401(stack:
             assert "sign in" in resp.json()["detail"]
         assert anonymous.put("/ui/_stcore/upload_file/a/b", content=b"x").status_code == 401
         assert anonymous.put("/ui/static/x.js", content=b"x").status_code == 401
-        assert anonymous.get("/ui/static/%2e%2e/_stcore/host-config").status_code == 401  # no way out of it
+        # no way out of it: a path with '..' in any spelling is refused before anything reads it
+        assert anonymous.get("/ui/static/%2e%2e/_stcore/host-config").status_code == 400
         # Streamlit's own script bundle alone is public (so a page whose session ended still draws)
         index = anonymous.get("/ui/", headers={"accept": "text/html"}, follow_redirects=False)
         assert index.status_code == 303

@@ -1,4 +1,4 @@
-"""What the front end makes of typed text and of the workers' progress reports."""
+"""What the front end makes of typed text and of the workers' progress reports (``JobProgress``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pytest
 from app.ui.forms import names, pairs
 from app.ui.jobs import fraction, progress_text
 from app.ui.schema_form import _parse
+from worker.progress import JobProgress
 
 
 def test_names_and_pairs_as_people_type_them() -> None:
@@ -32,16 +33,26 @@ def test_free_text_settings_become_the_schemas_types(text, spec, nullable, value
     assert _parse(text, spec, nullable) == value
 
 
-def test_progress_of_each_kind_of_work() -> None:
-    assert fraction({"epoch": 2, "epochs": 4, "step": 30, "total_steps": 120}) == 0.25
-    assert fraction({"step": "transcoding", "frames": 50, "total_frames": 200}) == 0.25
-    assert fraction({"done": 3, "total": 4}) == 0.75
-    assert fraction({}) is None and fraction({"frames": 3, "total_frames": 0}) is None
-    job = {"state": "succeeded", "progress": {"epoch": 4, "epochs": 4, "step": 120, "total_steps": 120}}
-    assert progress_text(job) == "✅ succeeded · epoch 4/4 · 100%"
-    job = {
-        "state": "running",
-        "progress": {"step": "transcoding", "frames": 10, "total_frames": 40},
-        "started_at": None,
-    }
-    assert progress_text(job) == "▶️ running · transcoding · 25%"
+def _job(state: str, progress: JobProgress | None) -> dict:
+    """A job as the service returns it (JSON), with a progress of the contract."""
+    return {"state": state, "progress": progress and progress.model_dump(mode="json")}
+
+
+def test_a_bar_shows_stage_done_total_unit_and_eta_of_the_contract() -> None:
+    training = JobProgress(stage="training", done=11.5, total=300, unit="epochs", eta_s=185)
+    assert fraction(_job("running", training)["progress"]) == pytest.approx(11.5 / 300)
+    assert progress_text(_job("running", training)) == "▶️ running · training · 11.5/300 epochs · ETA 3m05s"
+    ended = training.model_copy(update={"done": 300, "eta_s": 0})
+    assert progress_text(_job("succeeded", ended)) == "✅ succeeded · training · 300/300 epochs"
+    measuring = JobProgress(stage="transcoding", done=10, total=40, unit="frames")  # no ETA yet
+    assert progress_text(_job("running", measuring)) == "▶️ running · transcoding · 10/40 frames"
+    assert fraction(_job("running", measuring)["progress"]) == 0.25
+    members = JobProgress(stage="training", done=1.25, total=2, unit="models", eta_s=42)
+    assert progress_text(_job("running", members)) == "▶️ running · training · 1.2/2 models · ETA 42s"
+
+
+def test_a_bar_without_a_total_or_a_report_is_empty() -> None:
+    fetching = JobProgress(stage="fetching files", done=0, total=None, unit="files")
+    assert fraction(_job("running", fetching)["progress"]) is None
+    assert progress_text(_job("running", fetching)) == "▶️ running · fetching files · 0 files"
+    assert fraction(None) is None and progress_text(_job("queued", None)) == "⏳ queued"

@@ -95,7 +95,7 @@ def test_sign_in_project_video_frames_and_a_label_in_label_studio(stack: Stack, 
     expect(page.get_by_role("combobox", name="Project")).to_have_value(f"open-field (#{project['id']})")
 
     go(page, "Videos")
-    page.get_by_text("No videos yet").wait_for()
+    page.get_by_text("Uploaded videos are listed here").wait_for()
     page.set_input_files("#pc-files", str(toy_clip))
     page.click("#pc-upload")
     page.get_by_text("uploaded", exact=True).wait_for(timeout=60_000)
@@ -177,7 +177,11 @@ def test_train_an_ensemble_watch_it_and_cancel_and_retry_a_job(stack: Stack, pag
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training ensemble 'tiny' (2 members) started.").wait_for(timeout=30_000)
     card = job_card(page, "tiny")
-    card.get_by_text(re.compile(r"member 1 \(job \d+\): ▶️ running · epoch \d/3")).wait_for(timeout=900_000)
+    member_bar = r"member 1 \(job \d+\): ▶️ running · training · [\d.]+/3 epochs · ETA \d"
+    card.get_by_text(re.compile(member_bar)).wait_for(timeout=900_000)
+    card.get_by_text(re.compile(r"tiny · job \d+ · ▶️ running · .+ · [\d.]+/2 models")).wait_for(
+        timeout=60_000
+    )
     card.scroll_into_view_if_needed()
     shot(page, "09-training-running")
     card.get_by_text(re.compile(r"tiny · job \d+ · ✅ succeeded")).wait_for(timeout=900_000)
@@ -189,7 +193,8 @@ def test_train_an_ensemble_watch_it_and_cancel_and_retry_a_job(stack: Stack, pag
         (example,) = [p for p in api.get("/projects").json() if p["name"] == "mirror-mouse"]
         (trained,) = api.get(f"/projects/{example['id']}/ensembles").json()
     assert trained["name"] == "tiny" and trained["state"] == "succeeded" and len(trained["members"]) == 2
-    assert all(m["progress"]["epoch"] == 3 for m in trained_job_members(stack, page, example["id"], trained))
+    members = trained_job_members(stack, page, example["id"], trained)
+    assert all(m["progress"]["done"] == m["progress"]["total"] == 3 for m in members)
 
     # a long single model: cancel it, see it cancelled, retry it, see it run again
     fill(page, "Name", "long")

@@ -70,6 +70,8 @@ def test_a_context_item_holds_the_five_frames_at_the_model_size():
     )[0]
     np.testing.assert_array_equal(item["image"][2].numpy(), single["image"].numpy())
     np.testing.assert_array_equal(item["keypoints"].numpy(), single["keypoints"].numpy())
+    # the frame's own size (396 x 406 px), to map model-input pixels back to it
+    assert item["frame_size"].tolist() == single["frame_size"].tolist() == [396, 406]
 
 
 def test_augmentation_and_flips_treat_the_five_frames_alike(tmp_path):

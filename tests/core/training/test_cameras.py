@@ -162,6 +162,12 @@ def test_a_camera_model_trains_on_both_views_and_scores_each(camera_model):
         assert multiview.drop(columns="set").notna().to_numpy().mean() > 0.9
     pooled = summary["pixel_error"]["train"]["keypoints"]
     assert pooled == sum(summary["views"][v]["pixel_error"]["train"]["keypoints"] for v in FRAME_SIZES)
+    # the training's validation pixel error, each view's frames in their own pixels (the views are
+    # 2.6 and 3.7 times the network input's height, 6.2 its width) is the summary's for the best checkpoint;
+    # loosely, for a GPU trains in bfloat16
+    best_epoch = torch.load(camera_model / "checkpoints" / "best.ckpt", weights_only=False)["epoch"]
+    logged = metrics.dropna(subset=["val_pixel_error_px"]).set_index("epoch")["val_pixel_error_px"]
+    assert logged[best_epoch] == pytest.approx(summary["pixel_error"]["validation"]["mean"], rel=0.02)
 
 
 def test_a_camera_model_predicts_each_views_video_in_its_pixels(camera_model, cameras, tmp_path, capsys):

@@ -59,6 +59,24 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path):
     assert seen[-1]["step"] == 27 and "train_loss" in seen[-1]["losses"]
 
 
+def test_validation_pixel_error_is_the_models_in_frame_pixels_and_only_where_validation_ran(tmp_path):
+    seen: list[dict] = []
+    train = load_train_config(None, {**TINY, "val_every_n_epochs": 2, "device": "cpu"})  # float32 both ways
+    result = train_model(load_project(EXAMPLE_PROJECT), train, tmp_path / "m", progress=seen.append)
+    first, second = seen[-1]["history"]
+    assert [first["epoch"], second["epoch"]] == [1, 2]
+    assert [k for k in first["losses"] if k.startswith("val_")] == []  # no validation in epoch 1
+    assert set(second["losses"]) >= {"val_loss", "val_pixel_error_px"}
+    # The one validated epoch's checkpoint is the best: the Models page's figure (its validation
+    # frames predicted in the frames' own pixels, 396 x 406, not the network's 64 x 64) is the same.
+    models_page = result.summary["pixel_error"]["validation"]["mean"]
+    assert second["losses"]["val_pixel_error_px"] == pytest.approx(models_page, rel=1e-5)
+    metrics = pd.read_csv(tmp_path / "m" / "logs" / "metrics.csv")
+    logged = metrics.dropna(subset=["val_pixel_error_px"])
+    assert logged["epoch"].tolist() == [1] and "val_pixel_error" not in metrics
+    assert logged["val_pixel_error_px"].iloc[0] == pytest.approx(models_page, rel=1e-5)
+
+
 def test_training_reduces_the_loss(tmp_path):
     project = load_project(EXAMPLE_PROJECT)
     train = load_train_config(None, {**TINY, "epochs": 6, "augmentation": "none", "val_fraction": 0.0})
