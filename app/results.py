@@ -16,7 +16,7 @@ import pandas as pd
 from core.config import view_suffix
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.table import PREDICTION_FIELDS, PoseTable
-from worker.storage import Storage
+from worker.state.storage import Storage
 
 Columns = dict[str, list]
 Fetch = Callable[[str], Path]

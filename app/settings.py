@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field
 
 from app.uploads import SizeLimit
-from worker.settings import StateSettings
+from worker.state.settings import StateSettings
 
 
 class Settings(StateSettings):

@@ -18,7 +18,7 @@ from app.redis_server import RedisServer, reachable
 from app.settings import Settings
 from app.ui.server import UIServer
 from core.errors import ConfigError
-from worker.supervisor import catch_stop_signals, stop_processes
+from worker.slots.supervisor import catch_stop_signals, stop_processes
 
 READY_TIMEOUT_S = 120
 STOP_GRACE_S = 30.0

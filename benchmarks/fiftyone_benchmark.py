@@ -30,8 +30,8 @@ from benchmarks.benchinfo import machine  # noqa: E402
 from core.config import load_project  # noqa: E402
 from tests.services import free_port  # noqa: E402
 from tests.testdata import EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO  # noqa: E402
-from worker.fiftyone_db import fiftyone_env  # noqa: E402
-from worker.fiftyone_plan import BuildPlan, LabeledView, Track, VideoPlan, field_name  # noqa: E402
+from worker.fiftyone.database import fiftyone_env  # noqa: E402
+from worker.fiftyone.plan import BuildPlan, LabeledView, Track, VideoPlan, field_name  # noqa: E402
 
 METRICS = ("temporal_norm", "pca_singleview_error", "pca_multiview_error")
 
@@ -79,7 +79,7 @@ def time_build(plan: BuildPlan, env: dict[str, str], folder: Path) -> float:
     path = folder / "plan.json"
     path.write_text(plan.model_dump_json())
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "worker.fiftyone_build", str(path)], env=env,
+    done = subprocess.run([sys.executable, "-m", "worker.fiftyone.build", str(path)], env=env,
                           capture_output=True, text=True, cwd=ROOT)  # fmt: skip
     if done.returncode != 0:
         raise SystemExit(f"the builder failed: {done.stderr[-3000:]}")

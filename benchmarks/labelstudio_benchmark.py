@@ -49,8 +49,8 @@ from app.labelstudio.server import LabelStudioServer  # noqa: E402
 from app.redis_server import RedisServer  # noqa: E402
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv  # noqa: E402
 from core.labels.formats import read_labels  # noqa: E402
-from core.selection.extract import extract_frames  # noqa: E402
 from core.selection.initial import pick_initial_frames  # noqa: E402
+from core.video.extract import extract_frames  # noqa: E402
 from tests.app.labelstudio.conftest import Api, start_api, stop_api  # noqa: E402
 from tests.services import free_port  # noqa: E402
 from tests.testdata import EXAMPLE_PROJECT, TOY, TOY_VIDEO  # noqa: E402

@@ -52,7 +52,7 @@ sys.path.insert(0, str(REPO))
 from app.redis_server import RedisServer  # noqa: E402
 from tests.services import free_port  # noqa: E402
 from tests.testdata import EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO  # noqa: E402
-from worker.queue import make_celery  # noqa: E402
+from worker.state.queue import make_celery  # noqa: E402
 
 PASSWORD = "a long benchmark password"
 CHUNK = 1 << 20  # upload chunk read from disk and sent

@@ -32,8 +32,8 @@ from benchmarks.service_benchmark import PASSWORD, Stack, check, create_project,
 from tests.browser import chromium_browser  # noqa: E402
 from tests.services import free_port  # noqa: E402
 from tests.testdata import TINY, TOY, TOY_VIDEO  # noqa: E402
-from worker.db.engine import make_engine, make_sessionmaker  # noqa: E402
-from worker.db.models import Job, Model  # noqa: E402
+from worker.state.db.engine import make_engine, make_sessionmaker  # noqa: E402
+from worker.state.db.models import Job, Model  # noqa: E402
 
 PAGES = ["Projects", "Videos", "Frames and labels", "Training", "Models", "Prediction", "Diagnostics"]
 LABELED_FRAMES, MODELS, JOBS = 1000, 20, 50

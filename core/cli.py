@@ -160,8 +160,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     from core.config import ProjectConfig, save_yaml
     from core.labels.dlc_project import import_dlc_project
     from core.labels.imported import VIDEO_DIR
+    from core.labels.nwb_import import import_nwb
     from core.labels.sleap import import_sleap
-    from core.selection.nwb_labels import import_nwb
 
     source, dest = Path(args.source), Path(args.output)
     if (dest / "project.yaml").exists():

@@ -1,5 +1,5 @@
 """Principal component analysis of plain numpy rows, the one home of the SVD that the Pose and
-multi-view PCAs (``core.selection.pose_pca``), the multi-camera smoother's per-keypoint subspace
+multi-view PCAs (``core.plausibility.pose_pca``), the multi-camera smoother's per-keypoint subspace
 (``core.smoothing.multicam``) and the thumbnails of frame picking (``core.selection.initial``) share.
 """
 

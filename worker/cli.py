@@ -26,7 +26,7 @@ def parse_gpus(text: str, available: int) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from worker.supervisor import detect_gpus, plan_slots, run_slots
+    from worker.slots.supervisor import detect_gpus, plan_slots, run_slots
 
     gpus = parse_gpus(args.gpus, len(detect_gpus()) if args.gpus != "none" else 0)
     if gpus and args.slots is not None:

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from app.security import Passwords, token_digest
 from app.settings import Settings
-from worker.db.models import AuthToken, Project, ProjectMember, User, utcnow
-from worker.queue import JobQueue
-from worker.storage import Storage
+from worker.state.db.models import AuthToken, Project, ProjectMember, User, utcnow
+from worker.state.queue import JobQueue
+from worker.state.storage import Storage
 
 _bearer = OAuth2PasswordBearer(tokenUrl="auth/login", auto_error=False)
 SESSION_COOKIE = "posecloud_session"

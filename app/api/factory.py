@@ -24,10 +24,10 @@ from app.probe import require_ffprobe
 from app.proxying import CanonicalPaths
 from app.security import Passwords
 from app.settings import Settings
-from worker.db.engine import make_engine, make_sessionmaker, migrate
-from worker.liveness import keep_watch
-from worker.queue import JobQueue
-from worker.storage import Storage
+from worker.slots.liveness import keep_watch
+from worker.state.db.engine import make_engine, make_sessionmaker, migrate
+from worker.state.queue import JobQueue
+from worker.state.storage import Storage
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

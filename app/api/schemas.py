@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import MAX_SEED
 from core.names import Name
-from worker.progress import JobProgress
+from worker.state.progress import JobProgress
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]+$"
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=USERNAME_PATTERN)]

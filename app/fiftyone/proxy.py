@@ -21,8 +21,8 @@ from graphql import GraphQLError, OperationType, parse
 from graphql.language import FieldNode, OperationDefinitionNode
 
 from app.proxying import Refused
-from worker.fiftyone_plan import MEDIA_ROOT
-from worker.layout import data_prefix
+from worker.fiftyone.plan import MEDIA_ROOT
+from worker.state.layout import data_prefix
 
 PREFIX = "/fiftyone"
 READ = ("GET", "HEAD")

@@ -30,8 +30,8 @@ from pathlib import Path
 
 from app import sandbox
 from app.fiftyone.mongo import MongoServer
-from worker.fiftyone_db import fiftyone_env
-from worker.supervisor import stop_processes
+from worker.fiftyone.database import fiftyone_env
+from worker.slots.supervisor import stop_processes
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60
@@ -164,7 +164,7 @@ class FiftyOneServers:
 
     def _start(self, user_id: int, project_id: int) -> FiftyOneServer:
         self.mongo.ensure_project_user(project_id)
-        # the builder job (worker.fiftyone_job) still points FiftyOne's plugins there
+        # the builder job (worker.jobs.comparison) still points FiftyOne's plugins there
         (self.mongo.folder / "no-plugins").mkdir(parents=True, exist_ok=True)
         self.folder.mkdir(parents=True, exist_ok=True)
         home = self.home(user_id, project_id)

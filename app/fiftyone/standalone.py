@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.fiftyone.mongo import MongoServer
 from app.settings import Settings
-from worker.supervisor import catch_stop_signals
+from worker.slots.supervisor import catch_stop_signals
 
 
 def run(port: int, bind: str) -> int:

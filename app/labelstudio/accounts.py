@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.labelstudio.server import LabelStudioServer
 from core.errors import PoseCloudError
-from worker.db.models import LabelStudioAccount, User
+from worker.state.db.models import LabelStudioAccount, User
 
 ACCESS_TOKEN_REUSE_S = 240  # Label Studio's access tokens last 5 minutes
 

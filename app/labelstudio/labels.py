@@ -27,9 +27,9 @@ from app.labelstudio.config import control_name, image_field, view_of_control
 from core.data.cameras import session_of
 from core.labels.dlc_csv import read_pose_csv, write_pose_csv
 from core.labels.table import PoseTable
-from worker.db.models import Project
-from worker.layout import data_prefix, labels_key
-from worker.storage import Storage
+from worker.state.db.models import Project
+from worker.state.layout import data_prefix, labels_key
+from worker.state.storage import Storage
 
 _thread_locks: dict[int, threading.Lock] = {}
 _guard = threading.Lock()

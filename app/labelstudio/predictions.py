@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 from app.labelstudio.labels import annotation_result, image_size, view_images
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.table import PoseTable
-from worker.db.models import Job, LabelStudioTask, Project
-from worker.layout import PREANNOTATIONS, job_prefix
-from worker.storage import Storage
+from worker.state.db.models import Job, LabelStudioTask, Project
+from worker.state.layout import PREANNOTATIONS, job_prefix
+from worker.state.storage import Storage
 
 KINDS = ("preannotate", "select_frames")
 PUSHED = "labelstudio-pushed.json"

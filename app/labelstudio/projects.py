@@ -45,8 +45,15 @@ from app.labelstudio.labels import (
 )
 from app.labelstudio.server import LabelStudioServer
 from core.errors import PoseCloudError
-from worker.db.models import Job, LabelStudioAccount, LabelStudioProject, LabelStudioTask, Project, utcnow
-from worker.storage import Storage
+from worker.state.db.models import (
+    Job,
+    LabelStudioAccount,
+    LabelStudioProject,
+    LabelStudioTask,
+    Project,
+    utcnow,
+)
+from worker.state.storage import Storage
 
 log = logging.getLogger(__name__)
 HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]

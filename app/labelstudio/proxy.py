@@ -34,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.proxying import Refused
-from worker.db.models import LabelStudioProject, LabelStudioTask, Project
+from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project
 
 PREFIX = "/labelstudio"
 DROPPED_REQUEST_HEADERS = {

@@ -22,7 +22,7 @@ STATE_ICONS = {
 
 
 def fraction(progress: dict | None) -> float | None:
-    """How far a job's progress (``worker.progress.JobProgress``) says its stage is, 0..1 (None when
+    """How far a job's progress (``worker.state.progress.JobProgress``) says its stage is, 0..1 (None when
     it has not said)."""
     if not progress or not progress["total"]:
         return None

@@ -36,7 +36,7 @@ from core.video.reader import VideoInfo, probe_video
 log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
-TRANSCODED_SUFFIX = ".cfr.mp4"  # worker/handlers.py `transcode`: kept next to the original upload
+TRANSCODED_SUFFIX = ".cfr.mp4"  # worker/jobs/transcode.py: kept next to the original upload
 
 
 def sample_windows(

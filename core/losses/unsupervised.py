@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from core.selection.pose_pca import PosePCA, from_pca_rows, pca_rows
+from core.plausibility.pose_pca import PosePCA, from_pca_rows, pca_rows
 
 TEMPORAL_EPSILON = 20.0  # pixels per frame
 MIN_CONFIDENCE = 0.05
@@ -81,7 +81,7 @@ class PCALoss(nn.Module):
     each keypoint from its reconstruction in the fitted subspace, beyond the fit's ``error_p99``.
 
     Args:
-        pca: a fit from ``core.selection.pose_pca`` (``fit_project_pose_pca``,
+        pca: a fit from ``core.plausibility.pose_pca`` (``fit_project_pose_pca``,
             ``fit_project_multiview_pca`` or ``fit_multiview_pca``).
         columns: the columns of the predicted keypoints that are ``pca.keypoints``, in that order,
             e.g. ``project.index_of(pca.keypoints)``; None when the input holds exactly those (for

@@ -15,16 +15,16 @@ import yaml
 from core.config import ProjectConfig
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
-from core.predict.labeled_frames import write_pixel_error
-from core.predict.trained_model import CONFIG_FILE, load_model_config
-from core.selection.metrics import temporal_norm
-from core.selection.pose_pca import (
+from core.plausibility.pose_pca import (
     NotEnoughPosesError,
     PosePCA,
     camera_poses,
     fit_project_multiview_pca,
     fit_project_pose_pca,
 )
+from core.plausibility.temporal import temporal_norm
+from core.predict.labeled_frames import write_pixel_error
+from core.predict.trained_model import CONFIG_FILE, load_model_config
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,2 @@
-"""Frames worth labeling: outlier scores from ensemble predictions, diverse picks, frame extraction."""
+"""Frames worth labeling: outlier scores from ensemble predictions, diverse picks, the
+``suggest-frames`` command."""

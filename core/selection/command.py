@@ -11,8 +11,8 @@ from core.config import load_project
 from core.errors import ConfigError
 from core.labels.formats import read_labels
 from core.progress import ProgressDisplay
-from core.selection.extract import extract_frames
 from core.selection.outliers import MIN_GAP, suggest_frames
+from core.video.extract import extract_frames
 
 DESCRIPTION = """\
 Score every frame of a video by how likely its predictions are wrong (ensemble spread, temporal

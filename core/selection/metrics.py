@@ -4,25 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.selection.pose_pca import PosePCA
+from core.plausibility.pose_pca import PosePCA
+from core.plausibility.temporal import temporal_norm
 from core.smoothing.ensemble import EnsembleStats
 
 # Metrics where a large value means a likely error (pixels); ``confidence`` is judged on its own.
 ERROR_METRICS = ("temporal_norm", "pca_error", "ensemble_std")
-
-
-def temporal_norm(xy: np.ndarray) -> np.ndarray:
-    """Distance each keypoint moved since the previous frame, pixels.
-
-    Args:
-        xy: ``(frames, keypoints, 2)`` x/y in pixels.
-
-    Returns:
-        ``(frames, keypoints)``; frame 0 and frames next to a missing point are NaN.
-    """
-    moved = np.full(xy.shape[:2], np.nan)
-    moved[1:] = np.linalg.norm(np.diff(xy, axis=0), axis=-1)
-    return moved
 
 
 def ensemble_std(stats: EnsembleStats) -> np.ndarray:

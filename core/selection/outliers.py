@@ -15,8 +15,8 @@ from scipy.cluster.vq import kmeans2
 from core.config import ProjectConfig
 from core.errors import PoseCloudError
 from core.labels.table import PoseTable, check_keypoints_match
+from core.plausibility.pose_pca import NotEnoughPosesError, PosePCA, fit_project_pose_pca
 from core.selection.metrics import ERROR_METRICS, frame_metrics
-from core.selection.pose_pca import NotEnoughPosesError, PosePCA, fit_project_pose_pca
 from core.smoothing.ensemble import ensemble_stats
 
 log = logging.getLogger(__name__)

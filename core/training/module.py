@@ -1,7 +1,7 @@
-"""The Lightning module: supervised heatmap loss on every output (intermediate supervision, both
-heads of the context model, optional posture-graph maps), Lightning Pose's optimiser schedule and
-backbone freezing; with unsupervised losses, a run of unlabeled video frames in every training step
-too (semi-supervised training, ``core.training.semisupervised``)."""
+"""The Lightning module: the supervised heatmap loss (``core.losses.supervised``) on every labeled
+batch, Lightning Pose's optimiser schedule and backbone freezing; with unsupervised losses, a run of
+unlabeled video frames in every training step too (semi-supervised training,
+``core.training.semisupervised``)."""
 
 from __future__ import annotations
 
@@ -12,33 +12,16 @@ import lightning as L
 import torch
 
 from core.config import ProjectConfig, TrainConfig
-from core.data.heatmaps import (
-    gaussian_targets,
-    heatmap_to_image_coords,
-    image_to_heatmap_coords,
-    posture_graph_targets,
-)
+from core.data.heatmaps import heatmap_to_image_coords
 from core.data.images import to_model_input
 from core.data.unlabeled import make_unlabeled_loader
 from core.data.unlabeled_batch import UnlabeledBatch, to_frame_pixels
+from core.losses.supervised import supervised_loss
 from core.losses.unsupervised import annealing_factor
 from core.models.decoding import decode_heatmaps, decode_prediction
 from core.models.factory import build_network
 from core.models.heatmap_net import HEATMAP_STRIDE
 from core.training.semisupervised import UnsupervisedLosses, resolve_seq_len
-
-
-def heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, visible: torch.Tensor) -> torch.Tensor:
-    """MSE x H*W between spatially softmaxed logits and targets, over visible maps only.
-
-    Args:
-        logits, targets: ``(B, C, H, W)``; targets sum to 1 per map.
-        visible: ``(B, C)`` bool; maps of missing keypoints are excluded, not pushed to zero.
-    """
-    probs = logits.float().flatten(2).softmax(-1)
-    per_map = (probs - targets.flatten(2)).pow(2).sum(-1)  # mean over pixels x H*W
-    mask = visible.float()
-    return (per_map * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 def to_frame_size(xy: torch.Tensor, frame_size: torch.Tensor, width: int, height: int) -> torch.Tensor:
@@ -113,23 +96,10 @@ class PoseModule(L.LightningModule):
         network's list of logits ``(B, C, H/4, W/4)``."""
         return self.network(images)
 
-    def _targets(self, keypoints: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Targets ``(B, C, H, W)`` and visibility ``(B, C)`` from keypoints in input pixels."""
-        points = image_to_heatmap_coords(keypoints, HEATMAP_STRIDE)
-        sigma = self.train_config.heatmap_sigma
-        targets, visible = gaussian_targets(points, height, width, sigma)
-        if self.edges:
-            graph, graph_visible = posture_graph_targets(points, self.edges, height, width, sigma)
-            targets, visible = torch.cat([targets, graph], 1), torch.cat([visible, graph_visible], 1)
-        return targets, visible
-
     def _step(self, batch: dict[str, torch.Tensor], stage: str, name: str = "loss") -> torch.Tensor:
         """The supervised loss of a labeled batch, logged as ``<stage>_<name>``."""
         outputs = self(to_model_input(batch["image"]))
-        h, w = outputs[-1].shape[-2:]
-        targets, visible = self._targets(batch["keypoints"], h, w)
-        losses = [heatmap_loss(out, targets, visible) for out in outputs]
-        loss = torch.stack(losses).sum()
+        loss = supervised_loss(outputs, batch["keypoints"], self.train_config.heatmap_sigma, self.edges)
         batch_size = len(batch["image"])
         self.log(f"{stage}_{name}", loss, prog_bar=name == "loss", batch_size=batch_size)
         if stage == "val":

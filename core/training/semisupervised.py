@@ -24,7 +24,7 @@ from core.data.unlabeled import project_videos
 from core.errors import ConfigError, VideoError
 from core.labels.table import PoseTable
 from core.losses.unsupervised import LossTerm, PCALoss, TemporalLoss
-from core.selection.pose_pca import (
+from core.plausibility.pose_pca import (
     NotEnoughPosesError,
     PosePCA,
     camera_poses,

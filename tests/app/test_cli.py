@@ -64,7 +64,7 @@ def test_gpu_lists_are_checked() -> None:
 def test_cpu_slots_with_gpus_are_refused_with_a_reason(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr("worker.supervisor.detect_gpus", lambda: ["0", "1"])  # a 2-GPU machine
+    monkeypatch.setattr("worker.slots.supervisor.detect_gpus", lambda: ["0", "1"])  # a 2-GPU machine
     assert main(["worker", "--slots", "3"]) == 2
     err = capsys.readouterr().err
     assert "one slot per GPU (2: 0,1)" in err and "--gpus none --slots N" in err

@@ -9,7 +9,7 @@ import pytest
 from core.config import ProjectConfig, load_project
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable
-from core.selection.pose_pca import PosePCA, fit_project_multiview_pca, fit_project_pose_pca
+from core.plausibility.pose_pca import PosePCA, fit_project_multiview_pca, fit_project_pose_pca
 from tests.testdata import EXAMPLE_PROJECT
 
 MAX_STEP = 4.0  # pixels per frame along the trajectory

@@ -20,9 +20,9 @@ from core.labels.nwb import NwbVideo, Provenance, write_pose_nwb
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 from core.predict.labeled_frames import write_pixel_error
 from core.predict.labeled_video import write_labeled_video
-from core.selection.extract import extract_frames
 from core.smoothing.fastcsv import write_pose_file
 from core.smoothing.io import SMOOTHED_FIELDS, write_smoothed
+from core.video.extract import extract_frames
 from tests.testdata import write_video
 
 KEYPOINTS = ["nose", "tail"]

@@ -18,7 +18,7 @@ from app.api.factory import create_app
 from app.settings import Settings
 from tests.app.conftest import register_and_login
 from tests.testdata import EXAMPLE_PROJECT, REPO, TOY_VIDEO
-from worker.supervisor import stop_processes
+from worker.slots.supervisor import stop_processes
 
 
 @pytest.fixture

@@ -1,11 +1,11 @@
-"""Every kind of job reports the one progress contract (``worker.progress.JobProgress``), read back
+"""Every kind of job reports the one progress contract (``worker.state.progress.JobProgress``), read back
 from the service while a real worker process (two slots, Redis) runs it on the toy data: each poll's
 progress validates, its stage and unit are the kind's, the end reads done == total, and a training
 has an ETA while it runs. A parent reads as its members' aggregate, and running while one runs.
 
 The jobs run once for the module (on SQLite; the records' storage is tested on both databases by
 ``test_job_records``): pre-annotation and active selection are recorded as their Label Studio
-routes record them (``worker.submit``), without Label Studio.
+routes record them (``worker.state.submit``), without Label Studio.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from core.labels.formats import read_labels
 from tests.app.conftest import register_and_login
 from tests.testdata import EXAMPLE_PROJECT, TINY, TOY
 from tests.worker.conftest import Worker, transcode_job
-from worker import submit
-from worker.db.models import Model, User
-from worker.progress import JobProgress
+from worker.state import submit
+from worker.state.db.models import Model, User
+from worker.state.progress import JobProgress
 
 CLIP_FRAMES = 40  # the toy clip
 KEYPOINTS = 17

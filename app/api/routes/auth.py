@@ -15,7 +15,7 @@ from app.api.deps import SESSION_COOKIE, PasswordsDep, SessionDep, SettingsDep, 
 from app.api.schemas import TokenOut, UserCreate, UserOut
 from app.security import Passwords, new_token, token_digest
 from app.settings import Settings
-from worker.db.models import AuthToken, User, utcnow
+from worker.state.db.models import AuthToken, User, utcnow
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -41,9 +41,9 @@ from app.fiftyone.proxy import (
 )
 from app.fiftyone.servers import FiftyOneDown, FiftyOneServers
 from app.proxying import Refused, forward, read_body, request_path
-from worker import submit
-from worker.db.models import Job, Project
-from worker.fiftyone_plan import RESULT_FILE
+from worker.fiftyone.plan import RESULT_FILE
+from worker.state import submit
+from worker.state.db.models import Job, Project
 
 router = APIRouter(tags=["fiftyone"])
 

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import func, select, text
 
 from app.api.deps import QueueDep, SessionDep, SettingsDep
-from worker.db.models import WorkerSlot, utcnow
+from worker.state.db.models import WorkerSlot, utcnow
 
 router = APIRouter(tags=["health"])
 

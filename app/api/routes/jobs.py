@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, StorageDep
 from app.api.schemas import JobMember, JobOut, JobSummary
-from worker import records
-from worker.db.models import Job, Project, utcnow
+from worker.state import records
+from worker.state.db.models import Job, Project, utcnow
 
 router = APIRouter(prefix="/projects/{project_id}/jobs", tags=["jobs"])
 

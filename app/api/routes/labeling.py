@@ -47,9 +47,9 @@ from app.labelstudio.proxy import (
     check_id,
 )
 from app.proxying import Refused, forward, read_body, request_path
-from worker import submit
-from worker.db.models import LabelStudioProject, LabelStudioTask, Project
-from worker.layout import data_prefix
+from worker.state import submit
+from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project
+from worker.state.layout import data_prefix
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["labeling"])

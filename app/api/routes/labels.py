@@ -23,9 +23,9 @@ from core.data.cameras import check_rows_aligned
 from core.labels.formats import READERS, read_labels
 from core.labels.imported import LABELS_CSV
 from core.labels.table import PoseTable
-from worker.db.models import Project
-from worker.layout import data_prefix, labels_key
-from worker.storage import Storage
+from worker.state.db.models import Project
+from worker.state.layout import data_prefix, labels_key
+from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/labels", tags=["labels"])
 

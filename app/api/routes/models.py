@@ -26,11 +26,11 @@ from app.api.schemas import (
 )
 from app.settings import Settings
 from core.config import TrainConfig, parse_config
-from worker import records, submit
-from worker.db.models import Ensemble, Job, Model, Project, User
-from worker.queue import JobQueue
-from worker.records import ACTIVE
-from worker.storage import Storage
+from worker.state import records, submit
+from worker.state.db.models import Ensemble, Job, Model, Project, User
+from worker.state.queue import JobQueue
+from worker.state.records import ACTIVE
+from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["models"])
 LABELED_VIDEO_FRAMES = (
@@ -94,7 +94,7 @@ def _train_models(
     configs: dict[str, dict],
     ensemble: Ensemble | None = None,
 ) -> list[Model]:
-    """Check each ``{name: train settings}``, then record and enqueue the trainings (worker.submit)."""
+    """Check each ``{name: train settings}``, then record and enqueue the trainings (worker.state.submit)."""
     checked = {
         name: _no_server_paths(parse_config(TrainConfig, config, "train")).model_dump(mode="json")
         for name, config in configs.items()

@@ -21,9 +21,9 @@ from app.labels_import import read_upload
 from app.settings import Settings
 from app.uploads import check_declared_size, receive_to_file
 from core.config import ProjectConfig, parse_config
-from worker.db.models import Project, ProjectMember, User
-from worker.layout import labels_file, project_prefix
-from worker.storage import Storage
+from worker.state.db.models import Project, ProjectMember, User
+from worker.state.layout import labels_file, project_prefix
+from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 

@@ -19,7 +19,7 @@ from app.api.routes.videos import get_video
 from app.api.schemas import LabeledFrameScores, Traces
 from app.api.stored_files import stored_file
 from core.video.reader import read_frame
-from worker.db.models import Ensemble, Job, Model, Project
+from worker.state.db.models import Ensemble, Job, Model, Project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["results"])
 PREDICTION_KINDS = ("predict", "smooth")

@@ -31,7 +31,7 @@ from app.icon import paw_png
 from app.proxying import Refused, forward, request_path
 from app.security import token_digest
 from app.ui.server import PREFIX
-from worker.db.models import AuthToken
+from worker.state.db.models import AuthToken
 
 router = APIRouter(include_in_schema=False)
 DEFAULT_NEXT = PREFIX + "/"

@@ -30,10 +30,10 @@ from app.filenames import extension, safe_filename
 from app.probe import probe_video
 from app.uploads import check_declared_size, receive_to_file
 from core.data.cameras import camera_session
-from worker import records
-from worker.db.models import Project, Video
-from worker.layout import project_prefix
-from worker.storage import Storage
+from worker.state import records
+from worker.state.db.models import Project, Video
+from worker.state.layout import project_prefix
+from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/videos", tags=["videos"])
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.api.deps import SessionDep, SettingsDep, UserDep, accessible_projects
 from app.api.routes.jobs import seconds_since
 from app.api.schemas import WorkerSlotOut
-from worker.db.models import Job, WorkerSlot, utcnow
+from worker.state.db.models import Job, WorkerSlot, utcnow
 
 router = APIRouter(prefix="/workers", tags=["workers"])
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
-from worker.db.models import AuthToken, User, utcnow
+from worker.state.db.models import AuthToken, User, utcnow
 
 
 def test_register_login_and_me(client: TestClient) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from app.api.factory import _kept_from_fiftyone
 from app.settings import Settings
-from worker.storage import Storage
+from worker.state.storage import Storage
 
 
 def test_folders_outside_the_data_root_are_denied_to_fiftyone(tmp_path: Path) -> None:

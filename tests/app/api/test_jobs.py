@@ -134,7 +134,7 @@ def test_cancel_and_retry_a_queued_job(client: TestClient, alice, project_id, re
     assert client.get(f"/projects/{project_id}/models", headers=alice).json()[0]["state"] == "cancelled"
     retried = client.post(f"{base}/retry", headers=alice).json()
     assert retried["state"] == "queued" and retried["attempt"] == 2 and retried["error"] is None
-    # the first delivery is now stale; the worker skips it (see worker.records.claim)
+    # the first delivery is now stale; the worker skips it (see worker.state.records.claim)
     assert sorted(_queued_messages(redis_url)) == [[job_id, 1], [job_id, 2]]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from tests.testdata import TINY
-from worker.db.models import Job, Model
+from worker.state.db.models import Job, Model
 
 
 def _finish(client: TestClient, *job_ids: int) -> None:

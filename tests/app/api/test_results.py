@@ -16,7 +16,7 @@ from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 from tests.app.api.test_model_admin import _finish
 from tests.testdata import TINY, write_video
-from worker.db.models import Job
+from worker.state.db.models import Job
 
 KEYPOINTS = ["paw", "nose"]
 FRAMES = 6

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from app.api.factory import create_app
 from app.settings import Settings
 from tests.testdata import TOY_VIDEO
-from worker.storage import Storage
+from worker.state.storage import Storage
 
 TEST_VIDEO = TOY_VIDEO
 

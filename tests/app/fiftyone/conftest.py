@@ -28,7 +28,7 @@ from app.ui.server import UIServer
 from tests.app.labelstudio.conftest import Api
 from tests.services import free_port, private_redis
 from tests.testdata import EXAMPLE_PROJECT, REPO, TINY
-from worker.supervisor import stop_processes
+from worker.slots.supervisor import stop_processes
 
 JOB_TIMEOUT_S = 600
 

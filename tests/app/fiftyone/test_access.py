@@ -14,7 +14,7 @@ from pymongo.errors import OperationFailure
 from app.fiftyone.mongo import MongoServer
 from tests.app.fiftyone.conftest import Toy
 from tests.testdata import TOY
-from worker.fiftyone_db import project_database, project_uri
+from worker.fiftyone.database import project_database, project_uri
 
 IMAGE = "labeled-data/img01.png"
 QUERY = {"query": "query { estimatedDatasetCount }"}

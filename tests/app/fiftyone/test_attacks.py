@@ -24,8 +24,8 @@ from app.settings import Settings
 from tests import rawhttp
 from tests.app.fiftyone.conftest import Toy
 from tests.browser import chromium_browser
-from worker.fiftyone_db import project_database, project_uri
-from worker.layout import project_prefix
+from worker.fiftyone.database import project_database, project_uri
+from worker.state.layout import project_prefix
 
 REFUSED = {400, 401, 403, 404, 405, 413, 422}
 

@@ -18,8 +18,8 @@ from core.labels.dlc_csv import write_pose_csv
 from core.labels.formats import read_labels
 from core.labels.table import PREDICTION_FIELDS, PoseTable
 from tests.testdata import REPO, make_camera_project
-from worker.fiftyone_db import fiftyone_env, project_database, project_uri
-from worker.fiftyone_plan import BuildPlan, LabeledView, Track
+from worker.fiftyone.database import fiftyone_env, project_database, project_uri
+from worker.fiftyone.plan import BuildPlan, LabeledView, Track
 
 PROJECT = 900  # a database of its own, apart from the toy project's
 SHIFT = 1.5  # px added to x and y of the labels to make a model's predictions
@@ -63,7 +63,7 @@ def test_every_views_images_are_samples_normalised_by_their_own_size(
     (mongo.folder / "no-plugins").mkdir(exist_ok=True)
     env = {**os.environ, **fiftyone_env(mongo.folder, mongo.host, mongo.port, PROJECT)}
     done = subprocess.run(
-        [sys.executable, "-m", "worker.fiftyone_build", str(tmp_path / "plan.json")],
+        [sys.executable, "-m", "worker.fiftyone.build", str(tmp_path / "plan.json")],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

@@ -17,8 +17,8 @@ from app.fiftyone.mongo import MongoServer
 from core.labels.formats import read_labels
 from tests.app.fiftyone.conftest import Toy, build_comparison, train, wait_job
 from tests.testdata import TOY
-from worker.fiftyone_db import project_database, project_uri
-from worker.progress import JobProgress
+from worker.fiftyone.database import project_database, project_uri
+from worker.state.progress import JobProgress
 
 SIZE = np.array([396.0, 406.0])  # the toy frames' and clip's width and height, pixels
 

@@ -18,7 +18,7 @@ import yaml
 
 from app.labelstudio.server import LabelStudioServer
 from tests.testdata import EXAMPLE_PROJECT, REPO
-from worker.supervisor import stop_processes
+from worker.slots.supervisor import stop_processes
 
 
 @dataclass

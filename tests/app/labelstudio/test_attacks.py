@@ -16,7 +16,7 @@ import httpx
 from tests import rawhttp
 from tests.app.labelstudio.conftest import Api
 from tests.app.labelstudio.test_labeling import _open
-from worker.layout import project_prefix
+from worker.state.layout import project_prefix
 
 REFUSED = {400, 401, 403, 404, 405, 413, 415, 422}
 

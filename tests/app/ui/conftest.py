@@ -16,7 +16,7 @@ from app.redis_server import RedisServer
 from app.ui.server import UIServer
 from tests.app.labelstudio.conftest import Api, service_env, start_api, start_worker, stop_api
 from tests.services import free_port
-from worker.supervisor import stop_processes
+from worker.slots.supervisor import stop_processes
 
 
 @dataclass

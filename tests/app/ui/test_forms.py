@@ -7,7 +7,7 @@ import pytest
 from app.ui.forms import names, pairs
 from app.ui.jobs import fraction, progress_text
 from app.ui.schema_form import _parse
-from worker.progress import JobProgress
+from worker.state.progress import JobProgress
 
 
 def test_names_and_pairs_as_people_type_them() -> None:

@@ -13,7 +13,7 @@ from core.losses.unsupervised import (
     annealing_factor,
     log_weight_factor,
 )
-from core.selection.pose_pca import fit_multiview_pca
+from core.plausibility.pose_pca import fit_multiview_pca
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
 JUMP_FRAME, JUMP_KEYPOINT = 30, 2  # paw3RF_top

@@ -6,7 +6,7 @@ import pytest
 
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.table import PoseTable
-from core.selection.pose_pca import PosePCA, fit_pose_pca
+from core.plausibility.pose_pca import PosePCA, fit_pose_pca
 from core.smoothing.ensemble import ensemble_stats
 from tests.core.selection.mouse import MEMBER_FILES, plant_errors
 

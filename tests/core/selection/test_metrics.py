@@ -3,17 +3,9 @@ import pytest
 
 from core.errors import LabelFormatError
 from core.labels.table import PoseTable
-from core.selection.metrics import ensemble_std, frame_metrics, pca_error, temporal_norm
+from core.selection.metrics import ensemble_std, frame_metrics, pca_error
 from core.smoothing.ensemble import ensemble_stats
 from tests.core.selection.mouse import GLITCH_FRAMES, GLITCH_KEYPOINT
-
-
-def test_temporal_norm_is_the_distance_moved_since_the_previous_frame():
-    xy = np.array([[[0.0, 0.0]], [[3.0, 4.0]], [[3.0, 4.0]], [[np.nan, 1.0]]])
-    moved = temporal_norm(xy)
-    assert moved.shape == (4, 1)
-    assert np.isnan(moved[0, 0]) and np.isnan(moved[3, 0])
-    np.testing.assert_allclose(moved[1:3, 0], [5.0, 0.0])
 
 
 def test_ensemble_std_is_the_root_of_the_summed_weighted_variances():

@@ -1,0 +1,3 @@
+"""How plausible keypoints are without labels: motion continuity (``temporal``: the temporal norm)
+and posture (``pose_pca``: Pose PCA and multi-view PCA reconstruction errors). The unsupervised
+losses, the metrics written after prediction and frame selection build on them."""

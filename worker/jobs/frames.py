@@ -1,0 +1,119 @@
+"""The frame jobs: ``extract_frames`` (frames given, or picked for varied postures) and
+``select_frames`` (active selection by the outlier scores of predictions), both saving the frames to
+label with their context frames into the project's data."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from worker.jobs.project_data import (
+    fetch_labels,
+    project_config,
+    project_row,
+    published,
+    session_videos,
+    video_file,
+)
+from worker.jobs.runner import JobContext
+from worker.state.db.models import Job, Video
+from worker.state.layout import PREANNOTATIONS, data_prefix, job_prefix
+
+log = logging.getLogger(__name__)
+
+
+def extract_frames(ctx: JobContext) -> dict:
+    """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
+    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks. With
+    separate cameras the same frames are saved from every view's video of the session."""
+    from core.selection.initial import pick_initial_frames
+
+    video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
+    frames = ctx.job.params.get("frames") or pick_initial_frames(
+        video_file(ctx, video),
+        ctx.job.params["n"],
+        progress=lambda done, total: ctx.report("reading the video", done, total, "frames"),
+    )
+    _save_frames(ctx, video, frames)
+    return published(ctx, job_prefix(ctx.job.project_id, ctx.job.id))
+
+
+def select_frames(ctx: JobContext) -> dict:
+    """Active selection: the ``n`` frames of a video most worth labeling by the outlier scores of the
+    job's children's predictions (one model, or an ensemble's members; ``suggest_frames``), saved
+    with their context as ``extract_frames`` saves them, and ``preannotations.csv``: the model's (an
+    ensemble's: the EKS's) keypoints on each pick, which the service puts on the picks' tasks."""
+    from core.labels.dlc_csv import write_pose_csv
+    from core.labels.formats import read_labels
+    from core.labels.table import PREDICTION_FIELDS, PoseTable
+    from core.predict.ensemble import smooth_session as smooth
+    from core.selection.outliers import suggest_frames
+    from core.video.extract import frame_image_path
+
+    video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
+    project = video.project
+    children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
+    name = f"{Path(video.filename).stem}.csv"
+    members = {
+        f"model {c.params['model_id']}": read_labels(ctx.workspace.fetch_file(c.artifacts[name]))
+        for c in children
+    }
+    fetch_labels(ctx, project)  # the Pose PCA is fitted on the project's labels
+    config = project_config(project, ctx.workspace.local_dir(data_prefix(project.id)))
+    picks = suggest_frames(list(members.values()), config, ctx.job.params["n"], sources=list(members))
+    frames = [int(f) for f in picks["frame"]]
+
+    def smoothing(done: int, total: int) -> None:
+        ctx.report("smoothing", done, total, "keypoints")
+
+    poses = next(iter(members.values())) if len(members) == 1 else smooth([members], None, smoothing)[0]
+    poses = poses.select_keypoints(project.keypoints)
+    values = np.concatenate([poses.xy[frames], poses.field("likelihood")[frames, :, None]], axis=-1)
+    images = [frame_image_path(video.filename, f).as_posix() for f in frames]
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    table = PoseTable(
+        list(project.keypoints), images, values, PREDICTION_FIELDS, ctx.job.params["model_version"]
+    )
+    write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
+    _save_frames(ctx, video, frames)
+    return published(ctx, prefix)
+
+
+def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
+    """Write ``frames`` of ``video`` (of every view's video of its session) and their context frames
+    (the job's ``context``, default 2) into the project's data, and ``frames.csv`` (the picks) into
+    the job's folder."""
+    from core.video.extract import extract_frames as write_frames
+
+    data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
+    views = session_videos(video)
+    total = len(frames) * len(views)
+    rows = []
+    for i, view_video in enumerate(views.values()):
+        name = Path(view_video.filename).stem
+        before = i * len(frames)  # images of the earlier views
+
+        def report(done: int, _total: int, before: int = before) -> None:
+            ctx.report("saving frames", before + done, total, "frames")
+
+        written = write_frames(
+            video_file(ctx, view_video),
+            frames,
+            data_dir,
+            ctx.job.params.get("context", 2),
+            name=name,
+            progress=report,
+        )
+        rows += [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
+        log.info(
+            "extracted %d frames (%d images with context) from %s",
+            len(frames),
+            len(written),
+            view_video.filename,
+        )
+    ctx.report("saving frames", total, total, "frames")
+    ctx.workspace.publish(data_prefix(ctx.job.project_id))
+    prefix = job_prefix(ctx.job.project_id, ctx.job.id)
+    (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
