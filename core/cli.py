@@ -51,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 run_train,
                 run_dir,
                 resume=args.resume,
-                progress=partial(_show_training, display, task),
+                progress=partial(_show_training, display, task, stops_at(run_train.max_minutes)),
             )
         print(f"model: {result.model_dir}")
         for name, stats in result.summary["pixel_error"].items():
@@ -60,11 +60,18 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_training(display: ProgressDisplay, task: str, report: dict) -> None:
-    """A ``ProgressReporter`` report as a bar over the training steps: epoch and latest losses."""
+def stops_at(max_minutes: float | None) -> float | None:
+    """The monotonic clock's time at which a training of ``max_minutes`` stops (None: none)."""
+    return None if max_minutes is None else time.monotonic() + 60 * max_minutes
+
+
+def _show_training(display: ProgressDisplay, task: str, stop: float | None, report: dict) -> None:
+    """A ``ProgressReporter`` report as a bar over the training steps: epoch and latest losses; the
+    ETA no later than ``stop`` (``max_minutes``)."""
     losses = ", ".join(f"{name} {value:.3g}" for name, value in report["losses"].items() if "loss" in name)
     info = f"epoch {report['epoch']}/{report['epochs']}" + (f", {losses}" if losses else "")
-    display.update(task, report["step"], report["total_steps"], "steps", info)
+    stops_in_s = None if stop is None else stop - time.monotonic()
+    display.update(task, report["step"], report["total_steps"], "steps", info, stops_in_s)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:

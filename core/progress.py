@@ -52,6 +52,18 @@ class _Rate(ProgressColumn):
         )
 
 
+class _Remaining(TimeRemainingColumn):
+    """rich's time remaining, but never past the moment the task stops (``stops_at``)."""
+
+    def render(self, task: Task) -> Text:
+        stops_at = task.fields.get("stops_at")
+        if stops_at is not None and not task.finished:
+            left = max(0.0, stops_at - time.monotonic())
+            if task.time_remaining is None or left < task.time_remaining:
+                return Text(format_duration(left), style="progress.remaining")
+        return super().render(task)
+
+
 @dataclass
 class _Logged:
     """What the plain log of one task remembers: where and when it started, and its last line."""
@@ -93,7 +105,7 @@ class ProgressDisplay:
                 TextColumn("{task.fields[unit]}"),
                 _Rate(),
                 TextColumn("ETA"),
-                TimeRemainingColumn(),
+                _Remaining(),
                 TextColumn("{task.fields[info]}"),
                 console=Console(file=self.stream),
                 # a command's output lines print above the bars when they share the terminal
@@ -109,17 +121,25 @@ class ProgressDisplay:
         if self._bars is not None:
             self._bars.stop()
 
-    def update(self, task: str, done: float, total: float, unit: str, info: str = "") -> None:
+    def update(
+        self, task: str, done: float, total: float, unit: str, info: str = "", stops_in_s: float | None = None
+    ) -> None:
         """``task`` has done ``done`` of ``total`` ``unit`` (frames, steps, keypoints, files);
-        ``info`` is shown after the ETA (e.g. the epoch and losses)."""
+        ``info`` is shown after the ETA (e.g. the epoch and losses). ``stops_in_s``: the task stops
+        by then whatever it has done (a training's ``max_minutes``), so its ETA is never later."""
         if self._bars is not None:
+            stops_at = None if stops_in_s is None else time.monotonic() + stops_in_s
             if task not in self._tasks:
-                self._tasks[task] = self._bars.add_task(task, total=total, unit=unit, info=info)
-            self._bars.update(self._tasks[task], completed=done, total=total, info=info)
+                self._tasks[task] = self._bars.add_task(
+                    task, total=total, unit=unit, info=info, stops_at=stops_at
+                )
+            self._bars.update(self._tasks[task], completed=done, total=total, info=info, stops_at=stops_at)
             return
-        self._log(task, done, total, unit, info)
+        self._log(task, done, total, unit, info, stops_in_s)
 
-    def _log(self, task: str, done: float, total: float, unit: str, info: str) -> None:
+    def _log(
+        self, task: str, done: float, total: float, unit: str, info: str, stops_in_s: float | None
+    ) -> None:
         now = self.clock()
         state = self._logged.get(task)
         if state is None:
@@ -136,7 +156,9 @@ class ProgressDisplay:
         if finished:
             timing = f"done in {format_duration(elapsed)}"
         else:
-            timing = f"ETA {format_duration((total - done) / rate) if rate > 0 else '?'}"
+            left = [(total - done) / rate] if rate > 0 else []
+            left += [] if stops_in_s is None else [max(0.0, stops_in_s)]
+            timing = f"ETA {format_duration(min(left)) if left else '?'}"
         percent = 100 * done / total if total else 100.0
         line = f"{task}: {done:g}/{total:g} {unit} ({percent:.0f}%), {rate:.1f} {unit}/s, {timing}"
         print(f"{line}, {info}" if info else line, file=self.stream, flush=True)

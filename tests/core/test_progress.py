@@ -99,10 +99,27 @@ def test_training_shows_the_epoch_the_steps_and_the_losses():
     log, clock = io.StringIO(), Clock()
     display = ProgressDisplay(log, clock=clock)
     report = {"epoch": 1, "epochs": 2, "step": 0, "total_steps": 24, "losses": {}, "history": []}
-    _show_training(display, "training", report)
+    _show_training(display, "training", None, report)
     clock.now = 12.0
     losses = {"train_loss": 0.01234, "val_loss": 0.5, "val_pixel_error": 7.0}
-    _show_training(display, "training", {**report, "epoch": 2, "step": 12, "losses": losses})
+    _show_training(display, "training", None, {**report, "epoch": 2, "step": 12, "losses": losses})
     assert log.getvalue().splitlines() == [
         "training: 12/24 steps (50%), 1.0 steps/s, ETA 12s, epoch 2/2, train_loss 0.0123, val_loss 0.5"
     ]
+
+
+def test_the_eta_is_never_past_the_moment_the_task_stops():
+    """A training limited by ``max_minutes`` stops then, whatever its steps: its ETA says so."""
+    log, clock = io.StringIO(), Clock()
+    display = ProgressDisplay(log, clock=clock)
+    for done in range(0, 11):  # one step a second of 1,000: 16m30s at this rate, but it stops in 2 minutes
+        clock.now = float(done * 10)
+        display.update("training", done * 10, 1000, "steps", stops_in_s=120 - clock.now)
+    assert log.getvalue().splitlines()[0] == "training: 10/1000 steps (1%), 1.0 steps/s, ETA 1m50s"
+    # a task ending before its limit keeps the ETA of its rate
+    fast = io.StringIO()
+    display = ProgressDisplay(fast, clock=clock)
+    display.update("t", 0, 100, "steps", stops_in_s=600)
+    clock.now += 10
+    display.update("t", 50, 100, "steps", stops_in_s=590)
+    assert fast.getvalue().splitlines()[-1] == "t: 50/100 steps (50%), 5.0 steps/s, ETA 10s"
