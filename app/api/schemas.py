@@ -67,6 +67,9 @@ class ProjectOut(BaseModel):
     view_matches: list[list[str]]
     flip_pairs: list[tuple[str, str]]
     created_at: datetime
+    labeled_frames: int | None = Field(
+        description="frames with at least one labeled keypoint (first view); None when its label file cannot be read"
+    )
 
 
 class MemberAdd(BaseModel):

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
@@ -21,15 +22,18 @@ from app.labels_import import read_upload
 from app.settings import Settings
 from app.uploads import check_declared_size, receive_to_file
 from core.config import ProjectConfig, parse_config
+from core.errors import PoseCloudError
+from core.labels.formats import read_labels
 from worker.state.db.models import Project, ProjectMember, User
-from worker.state.layout import labels_file, project_prefix
+from worker.state.layout import labels_file, labels_key, project_prefix
 from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
 
-def project_out(project: Project) -> ProjectOut:
+def project_out(project: Project, storage: Storage) -> ProjectOut:
     return ProjectOut(
+        labeled_frames=labeled_frames(project, storage),
         id=project.id,
         name=project.name,
         owner=project.owner.username,
@@ -51,9 +55,11 @@ def _require_owner(project: Project, user: User, action: str) -> None:
 
 
 @router.post("", status_code=201, response_model=ProjectOut)
-def create_project(body: ProjectCreate, user: UserDep, session: SessionDep) -> ProjectOut:
+def create_project(
+    body: ProjectCreate, user: UserDep, session: SessionDep, storage: StorageDep
+) -> ProjectOut:
     """Create a project owned by the caller; its settings are checked like a project.yaml."""
-    return project_out(new_project(session, user, body.model_dump()))
+    return project_out(new_project(session, user, body.model_dump()), storage)
 
 
 def new_project(session: Session, user: User, spec: dict) -> Project:
@@ -134,22 +140,40 @@ def _import(
         except BaseException:  # nothing half-made: no project without its labels
             _delete(project, session, storage)
             raise
-    return ProjectImported(project=project_out(project), labels=labels)
+    return ProjectImported(project=project_out(project, storage), labels=labels)
 
 
 @router.get("", response_model=list[ProjectOut])
-def list_projects(user: UserDep, session: SessionDep) -> list[ProjectOut]:
+def list_projects(user: UserDep, session: SessionDep, storage: StorageDep) -> list[ProjectOut]:
     """Projects the caller owns or is a member of."""
-    return [project_out(p) for p in session.scalars(accessible_projects(user))]
+    return [project_out(p, storage) for p in session.scalars(accessible_projects(user))]
+
+
+def labeled_frames(project: Project, storage: Storage) -> int | None:
+    """Frames of the project's (first view's) label file with at least one labeled keypoint; None
+    when the file cannot be read (the labels' own routes say why)."""
+    key = labels_key(project.id, project.views, project.views[0])
+    if not storage.exists(key):
+        return 0
+    with tempfile.TemporaryDirectory() as work:
+        path = Path(work) / Path(key).name
+        storage.get_file(key, path)
+        try:
+            xy = read_labels(path).xy
+        except PoseCloudError:
+            return None
+    return int(np.isfinite(xy).all(axis=-1).any(axis=-1).sum())
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project: ProjectDep) -> ProjectOut:
-    return project_out(project)
+def get_project(project: ProjectDep, storage: StorageDep) -> ProjectOut:
+    return project_out(project, storage)
 
 
 @router.post("/{project_id}/members", status_code=201, response_model=ProjectOut)
-def add_member(project: ProjectDep, body: MemberAdd, user: UserDep, session: SessionDep) -> ProjectOut:
+def add_member(
+    project: ProjectDep, body: MemberAdd, user: UserDep, session: SessionDep, storage: StorageDep
+) -> ProjectOut:
     """Share the project with another user (owner only); members can read and write it."""
     _require_owner(project, user, "add members to")
     username = body.username.lower()
@@ -161,7 +185,7 @@ def add_member(project: ProjectDep, body: MemberAdd, user: UserDep, session: Ses
     project.members.append(ProjectMember(user_id=member.id))
     session.commit()
     session.refresh(project)
-    return project_out(project)
+    return project_out(project, storage)
 
 
 @router.delete("/{project_id}", status_code=204)

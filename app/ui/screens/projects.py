@@ -33,6 +33,7 @@ if projects:
                 "owner": p["owner"],
                 "members": ", ".join(p["members"]),
                 "keypoints": len(p["keypoints"]),
+                "labeled frames": p["labeled_frames"],
                 "views": ", ".join(p["views"]),
             }
             for p in projects

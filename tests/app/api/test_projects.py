@@ -38,6 +38,7 @@ def test_create_get_and_list(client: TestClient, alice: dict[str, str]) -> None:
         "owner": "alice",
         "members": [],
         "created_at": project["created_at"],
+        "labeled_frames": 0,
     }
     assert project == expected
     assert client.get(f"/projects/{project['id']}", headers=alice).json() == project
@@ -201,6 +202,8 @@ def test_a_zipped_deeplabcut_project_becomes_a_project_with_its_keypoints_and_la
     assert project["keypoints"] == ["Hand", "Finger1", "Tongue", "Joystick1", "Joystick2"]  # config.yaml's
     assert project["skeleton"] == [["Hand", "Finger1"], ["Joystick1", "Joystick2"]]
     assert made["labels"]["frames"] == 55
+    (listed,) = client.get("/projects", headers=alice).json()
+    assert listed["labeled_frames"] == 55
     labels = client.get(f"/projects/{project['id']}/labels", headers=alice)
     assert labels.status_code == 200 and labels.text.count("labeled-data/reachingvideo1/img") == 55
     image = client.get(
