@@ -101,6 +101,10 @@ class LabelsOut(BaseModel):
     frames: int
     keypoints: list[str]
     labeled_keypoints: int
+    videos: list[str] = Field(
+        default_factory=list,
+        description="videos the upload brought (a DeepLabCut project's), being transcoded",
+    )
 
 
 class ProjectImported(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,17 +14,19 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from app.api.deps import ProjectDep, SettingsDep, StorageDep
+from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
+from app.api.routes.videos import check_camera_video, video_adder
 from app.api.schemas import LabelsOut
 from app.filenames import safe_filename
 from app.labels_import import read_upload
+from app.probe import probe_video
 from app.settings import Settings
 from app.uploads import SizeLimit, check_declared_size, receive_to_file
 from core.data.cameras import check_rows_aligned
 from core.labels.formats import READERS, read_labels
-from core.labels.imported import LABELS_CSV
+from core.labels.imported import LABELS_CSV, VIDEO_DIR
 from core.labels.table import PoseTable
-from worker.state.db.models import Project
+from worker.state.db.models import Project, Video
 from worker.state.layout import data_prefix, labels_key
 from worker.state.storage import Storage
 
@@ -80,7 +83,13 @@ def _check_aligned(table: PoseTable, view: str, project: Project, storage: Stora
 
 
 def _store_labels(
-    upload: Path, filename: str, view: str, project: Project, settings: Settings, storage: Storage
+    upload: Path,
+    filename: str,
+    view: str,
+    project: Project,
+    settings: Settings,
+    storage: Storage,
+    add: AddVideo,
 ) -> LabelsOut:
     prefix = data_prefix(project.id)
     with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
@@ -95,18 +104,41 @@ def _store_labels(
         )
         if len(project.views) > 1:
             _check_aligned(table, view, project, storage, Path(work))
-        return store_labels(folder, table, view, project, storage)
+        return store_labels(folder, table, view, project, storage, add)
 
 
-def store_labels(folder: Path, table: PoseTable, view: str, project: Project, storage: Storage) -> LabelsOut:
-    """Put checked labels (``folder``: CollectedData.csv and labeled-data/) into the project's storage."""
+AddVideo = Callable[[Path, str], Video]
+"""Records a video file in the project (``videos.add_video`` with the request's project and user)."""
+
+
+def store_labels(
+    folder: Path, table: PoseTable, view: str, project: Project, storage: Storage, add: AddVideo
+) -> LabelsOut:
+    """Put checked labels (``folder``: CollectedData.csv and labeled-data/) into the project's storage,
+    and the videos they came with (``folder/videos/``, a DeepLabCut project's) into its videos, each
+    queued for transcoding. A video that is not readable refuses the whole upload before anything
+    is stored."""
     prefix = data_prefix(project.id)
+    videos = sorted(p for p in (folder / VIDEO_DIR).glob("*") if p.is_file())
+    names = [safe_filename(p.name, fallback="video") for p in videos]
+    for path, name in zip(videos, names, strict=True):
+        probe_video(path, name)
+        if len(project.views) > 1:
+            check_camera_video(project, name)
     # Images first, the label file last: a reader never sees labels whose images are missing.
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != LABELS_CSV):
+    images = [p for p in folder.rglob("*") if p.is_file() and p.name != LABELS_CSV and p not in videos]
+    for path in sorted(images):
         storage.put_file(path, f"{prefix}/{path.relative_to(folder).as_posix()}")
     storage.put_file(folder / LABELS_CSV, labels_key(project.id, project.views, view))
+    brought = [add(path, name).filename for path, name in zip(videos, names, strict=True)]
     labeled = int(np.isfinite(table.xy).all(axis=-1).sum())
-    return LabelsOut(view=view, frames=len(table.index), keypoints=table.keypoints, labeled_keypoints=labeled)
+    return LabelsOut(
+        view=view,
+        frames=len(table.index),
+        keypoints=table.keypoints,
+        labeled_keypoints=labeled,
+        videos=brought,
+    )
 
 
 def upload_limit(filename: str, settings: Settings) -> SizeLimit:
@@ -129,11 +161,15 @@ async def upload_labels(
     ],
     settings: SettingsDep,
     storage: StorageDep,
+    user: UserDep,
+    session: SessionDep,
+    queue: QueueDep,
     view: ViewQuery = None,
 ) -> LabelsOut:
     """Replace the project's labels (with separate cameras: one view's, rows the same moments as
     the other views'). Keypoint names must match the project; every labeled image must be in the
-    upload or already in the project. Nothing is changed when the upload is rejected."""
+    upload or already in the project. A zipped DeepLabCut project's videos become the project's
+    videos. Nothing is changed when the upload is rejected."""
     view = project_view(project, view)
     filename = safe_filename(filename, fallback="labels")
     limit = upload_limit(filename, settings)
@@ -141,7 +177,8 @@ async def upload_labels(
     upload = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), upload, limit)
     try:
-        return await run_in_threadpool(_store_labels, upload, filename, view, project, settings, storage)
+        add = video_adder(project, session, storage, queue, user.id, settings.max_attempts)
+        return await run_in_threadpool(_store_labels, upload, filename, view, project, settings, storage, add)
     finally:
         upload.unlink(missing_ok=True)
 

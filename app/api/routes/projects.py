@@ -14,8 +14,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, SessionDep, SettingsDep, StorageDep, UserDep, accessible_projects
+from app.api.deps import (
+    ProjectDep,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    UserDep,
+    accessible_projects,
+)
 from app.api.routes.labels import UPLOAD_BODY, store_labels
+from app.api.routes.videos import video_adder
 from app.api.schemas import MemberAdd, ProjectCreate, ProjectImported, ProjectOut
 from app.filenames import safe_filename
 from app.labels_import import read_upload
@@ -26,6 +35,7 @@ from core.errors import PoseCloudError
 from core.labels.formats import read_labels
 from worker.state.db.models import Project, ProjectMember, User
 from worker.state.layout import labels_file, labels_key, project_prefix
+from worker.state.queue import JobQueue
 from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -95,13 +105,14 @@ async def import_project(
     session: SessionDep,
     settings: SettingsDep,
     storage: StorageDep,
+    queue: QueueDep,
     filename: Annotated[str, Query(min_length=1, max_length=1000, description="the file's name (sanitised)")],
     name: Annotated[
         str | None, Query(max_length=200, description="the project's name (default: the file's)")
     ] = None,
 ) -> ProjectImported:
     """A new project made from another tool's: a zipped DeepLabCut project (keypoints and skeleton
-    from its config.yaml; its labels and labeled frames), a SLEAP file (its skeleton, labels and
+    from its config.yaml; its labels, labeled frames and the videos it holds), a SLEAP file (its skeleton, labels and
     frames) or a ZIP of CollectedData.csv with labeled-data/ (its keypoints). Nothing is made when
     the upload is refused."""
     filename = safe_filename(filename, fallback="project")
@@ -109,7 +120,9 @@ async def import_project(
     upload = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), upload, settings.upload_limit)
     try:
-        return await run_in_threadpool(_import, upload, filename, name, user, session, settings, storage)
+        return await run_in_threadpool(
+            _import, upload, filename, name, user, session, settings, storage, queue
+        )
     finally:
         upload.unlink(missing_ok=True)
 
@@ -122,6 +135,7 @@ def _import(
     session: Session,
     settings: Settings,
     storage: Storage,
+    queue: JobQueue,
 ) -> ProjectImported:
     with tempfile.TemporaryDirectory(dir=settings.upload_tmp_dir) as work:
         folder, table, skeleton = read_upload(
@@ -136,7 +150,8 @@ def _import(
         spec = {"name": name or Path(filename).stem, "keypoints": table.keypoints, "skeleton": skeleton}
         project = new_project(session, user, spec)
         try:
-            labels = store_labels(folder, table, project.views[0], project, storage)
+            add = video_adder(project, session, storage, queue, user.id, settings.max_attempts)
+            labels = store_labels(folder, table, project.views[0], project, storage, add)
         except BaseException:  # nothing half-made: no project without its labels
             _delete(project, session, storage)
             raise

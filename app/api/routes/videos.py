@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -33,6 +35,7 @@ from core.data.cameras import camera_session
 from worker.state import records
 from worker.state.db.models import Project, Video
 from worker.state.layout import project_prefix
+from worker.state.queue import JobQueue
 from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/videos", tags=["videos"])
@@ -115,13 +118,38 @@ async def upload_video(
     tmp = settings.upload_tmp_dir / f"{uuid.uuid4().hex}.part"
     await receive_to_file(request.stream(), tmp, settings.upload_limit)
     try:
-        video = await run_in_threadpool(_store_video, tmp, name, project, session, storage)
+        return await run_in_threadpool(
+            add_video, tmp, name, project, session, storage, queue, user.id, settings.max_attempts
+        )
     finally:
         tmp.unlink(missing_ok=True)
-    job = records.new_job(
-        session, project.id, user.id, "transcode", {"video_id": video.id}, settings.max_attempts
-    )
-    await run_in_threadpool(records.send, session, job, queue)
+
+
+def video_adder(
+    project: Project, session: Session, storage: Storage, queue: JobQueue, user_id: int, max_attempts: int
+) -> Callable[[Path, str], Video]:
+    """``add_video`` for this project and user: what a labels upload calls for the videos it brings."""
+    return partial(
+        add_video, project=project, session=session, storage=storage, queue=queue, user_id=user_id,
+        max_attempts=max_attempts,
+    )  # fmt: skip
+
+
+def add_video(
+    tmp: Path,
+    name: str,
+    project: Project,
+    session: Session,
+    storage: Storage,
+    queue: JobQueue,
+    user_id: int,
+    max_attempts: int,
+) -> Video:
+    """A received video file (probed, then moved into storage) recorded in the project, and the job
+    that transcodes it queued."""
+    video = _store_video(tmp, name, project, session, storage)
+    job = records.new_job(session, project.id, user_id, "transcode", {"video_id": video.id}, max_attempts)
+    records.send(session, job, queue)
     return video
 
 

@@ -15,7 +15,8 @@ def created_message(project: dict, labels: dict | None) -> str:
     keypoints = f"{len(project['keypoints'])} keypoints ({', '.join(project['keypoints'])})"
     if labels is None:
         return f"Project {project['name']!r} is ready with {keypoints}; add labels or a video next."
-    return f"Project {project['name']!r} is ready with {keypoints} and {labels['frames']} labeled frames."
+    videos = f"; its videos ({', '.join(labels['videos'])}) are being prepared" if labels["videos"] else ""
+    return f"Project {project['name']!r} is ready with {keypoints} and {labels['frames']} labeled frames{videos}."
 
 
 client = api()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,9 @@ from app.settings import Settings
 from core.names import MAX_NAME_LENGTH, UNSEEN_CATEGORIES
 from tests.app.conftest import register_and_login
 from tests.core.test_names import NAME_FIELDS
+from tests.testdata import DLC_REACHING
+from worker.state.layout import data_prefix
+from worker.state.storage import Storage
 
 Login = Callable[[str], dict[str, str]]
 
@@ -224,3 +229,46 @@ def test_a_refused_import_makes_no_project(roomy, dlc_project_zip) -> None:
                         headers=alice)  # fmt: skip
     assert again.status_code == 409 and "already have a project named 'r'" in again.json()["detail"]
     assert [p["name"] for p in client.get("/projects", headers=alice).json()] == ["r"]
+
+
+def _dlc_zip_with_video(folder: Path, video: bytes) -> bytes:
+    """The reaching project zipped with a video of its own that its config.yaml lists."""
+    config = (
+        (DLC_REACHING / "config.yaml")
+        .read_text()
+        .replace("WILL BE AUTOMATICALLY UPDATED BY DEMO CODE:", "videos/reachingvideo1.mp4:")
+    )
+    path = folder / "with-video.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("Reaching/config.yaml", config)
+        for file in sorted((DLC_REACHING / "labeled-data").rglob("*.csv")) + sorted(
+            (DLC_REACHING / "labeled-data").rglob("*.png")
+        ):
+            zf.write(file, f"Reaching/{file.relative_to(DLC_REACHING).as_posix()}")
+        zf.writestr("Reaching/videos/reachingvideo1.mp4", video)
+    return path.read_bytes()
+
+
+def test_a_zipped_deeplabcut_project_brings_its_videos(
+    roomy, settings: Settings, toy_clip, tmp_path: Path
+) -> None:
+    client, alice = roomy
+    upload = _dlc_zip_with_video(tmp_path, toy_clip.read_bytes())
+    resp = client.post("/projects/import", params={"filename": "Reaching.zip"}, content=upload, headers=alice)
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["labels"]["videos"] == ["reachingvideo1.mp4"]
+    project = resp.json()["project"]["id"]
+    (video,) = client.get(f"/projects/{project}/videos", headers=alice).json()
+    assert video["filename"] == "reachingvideo1.mp4" and video["frames"] == 40
+    (job,) = client.get(f"/projects/{project}/jobs", headers=alice).json()
+    assert job["kind"] == "transcode" and job["params"]["video_id"] == video["id"]
+    # the video is one of the project's videos, not a stray copy among the labeled frames
+    assert Storage(settings.storage_url).list(f"{data_prefix(project)}/videos") == []
+
+
+def test_an_unreadable_video_in_a_zipped_project_refuses_it_whole(roomy, tmp_path: Path) -> None:
+    client, alice = roomy
+    upload = _dlc_zip_with_video(tmp_path, b"not a video at all")
+    resp = client.post("/projects/import", params={"filename": "Reaching.zip"}, content=upload, headers=alice)
+    assert resp.status_code == 422 and "reachingvideo1.mp4" in resp.json()["detail"], resp.text
+    assert client.get("/projects", headers=alice).json() == []
