@@ -16,9 +16,18 @@ def label_first_task(page, clicks: dict[str, tuple[float, float]], artifacts: Pa
     page.locator("img[src*='/frames/'], canvas").first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=artifacts / f"{prefix}-labeling.png")
-    # the frame being labeled is drawn on stacked canvas layers of one size (the frame's)
+    # the frame as shown: its image element (the canvas layers over it can be wider than the frame
+    # once the frame is scaled to fit the window's height)
+    # the frame being labeled is drawn on stacked canvas layers, left-aligned; once the frame is
+    # scaled to fit the window's height the layers are wider than it, so its width comes from its
+    # own proportions
     boxes = [tuple(b.values()) for c in page.locator("canvas").all() if (b := c.bounding_box())]
     x, y, w, h = max(set(boxes), key=boxes.count)
+    natural = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll(\"img[src*='/frames/']\")]"
+        ".map(i => i.naturalWidth / i.naturalHeight).filter(r => r > 0))"
+    )
+    w, h = min(w, h * natural), min(h, w / natural)
     for hotkey, (fx, fy) in enumerate(clicks.values(), start=1):
         page.keyboard.press(str(hotkey))
         page.mouse.click(x + fx * w, y + fy * h)
