@@ -19,7 +19,7 @@ import urllib.parse
 from collections.abc import AsyncIterable, Callable
 
 import httpx
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from core.names import UNSEEN_CATEGORIES
@@ -132,11 +132,13 @@ async def forward(
     unreachable: Callable[[Exception], str],
     read_timeout_s: float | None = 300,
     location_prefix: str = "",
-) -> StreamingResponse | JSONResponse:
+    rewrite: Callable[[bytes], bytes] | None = None,
+) -> Response:
     """``method target`` on ``base_url`` (``target``: a canonical path, encoded here); 503 with
     ``unreachable(error)`` when it does not answer.
     ``read_timeout_s`` None lets an answer stream for as long as it lasts (event streams);
-    ``location_prefix`` goes before a redirect to a path of the server, which is the proxy's path."""
+    ``location_prefix`` goes before a redirect to a path of the server, which is the proxy's path;
+    ``rewrite`` changes the answer's (decoded) body, read whole: for small pages only."""
     client = httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(60, read=read_timeout_s))
     upstream = client.build_request(
         method, upstream_target(target), params=params, headers=headers, content=body
@@ -151,13 +153,26 @@ async def forward(
         await resp.aclose()
         await client.aclose()
 
-    out = StreamingResponse(resp.aiter_raw(), status_code=resp.status_code, background=BackgroundTask(close))
     dropped = HOP_BY_HOP | dropped_response_headers
+    if rewrite is None:
+        out = StreamingResponse(
+            resp.aiter_raw(), status_code=resp.status_code, background=BackgroundTask(close)
+        )
+    else:
+        try:
+            content = rewrite(await resp.aread())
+        finally:
+            await close()
+        out = Response(content, status_code=resp.status_code)  # with its own Content-Length
+        dropped |= {"content-length", "content-encoding"}
     # multi_items keeps repeated headers (two Set-Cookie) apart; the raw bytes keep their encoding
     out.raw_headers = [
-        (k.lower().encode("latin-1"), _relocated(k, v, location_prefix).encode("latin-1"))
-        for k, v in resp.headers.multi_items()
-        if k.lower() not in dropped
+        *out.raw_headers,
+        *(
+            (k.lower().encode("latin-1"), _relocated(k, v, location_prefix).encode("latin-1"))
+            for k, v in resp.headers.multi_items()
+            if k.lower() not in dropped
+        ),
     ]
     return out
 

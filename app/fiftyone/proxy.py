@@ -68,6 +68,15 @@ READ_OPERATORS = {"@voxel51/operators/get_label_schemas", "@voxel51/operators/li
 DROPPED_REQUEST_HEADERS = {"authorization", "cookie", "host", "origin", "referer", "x-http-method-override"}
 MAX_BODY_BYTES = 1024 * 1024  # a GraphQL query or an operator's parameters
 DROPPED_RESPONSE_HEADERS = {"set-cookie"}  # the browser keeps posecloud's session, not FiftyOne's
+# The App covers the grid with an "Explore Enterprise" pop-up until this key is in the page's
+# localStorage (its own "Dismiss" sets it); there is no setting for it.
+UPSELL_SEEN_KEY = "fiftyone-enterprise-tooltip-seen"
+
+
+def without_upsell(page: bytes) -> bytes:
+    """An App page that marks the pop-up as seen before the App's own scripts run."""
+    script = f'<script>localStorage.setItem("{UPSELL_SEEN_KEY}", "true")</script>'.encode()
+    return page.replace(b"<head>", b"<head>" + script, 1)
 
 
 def check(method: str, path: str) -> None:

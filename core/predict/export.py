@@ -17,13 +17,22 @@ from core.predict.trained_model import load_model_config
 
 
 def export_nwb(
-    predictions: str | Path, video: str | Path, out: str | Path, model: str | Path | None = None
+    predictions: str | Path,
+    video: str | Path,
+    out: str | Path,
+    model: str | Path | None = None,
+    *,
+    smoothing: str | None = None,
+    name: str | None = None,
+    member_names: list[str] | None = None,
 ) -> Path:
     """Write the predictions of ``video`` (CSV or H5, one row per frame) as the NWB file ``out``.
 
     ``model`` (a model folder, an ensemble folder or model folders joined by commas) gives the
     provenance, the skeleton and the camera view; without it the file has the CSV's scorer, no
-    skeleton edges and names the CSV as its source.
+    skeleton edges and names the CSV as its source. For an ensemble's EKS, ``smoothing``
+    (``core.predict.provenance.smoothing_method``) says how it was smoothed; ``name`` and
+    ``member_names`` replace the folders' names (``core.predict.provenance``).
     """
     predictions, video, out = Path(predictions), Path(video), Path(out)
     if out.suffix.lower() != ".nwb":
@@ -37,7 +46,11 @@ def export_nwb(
         project = load_model_config(members[0])[0]
         check_keypoints_match(project.keypoints, table.keypoints, source=str(predictions))
         table = table.select_keypoints(project.keypoints)
-        provenance = model_provenance(members[0]) if len(members) == 1 else ensemble_provenance(members, None)
+        provenance = (
+            model_provenance(members[0], name)
+            if len(members) == 1
+            else ensemble_provenance(members, smoothing, name, member_names)
+        )
     return write_pose_nwb(table, out, nwb_video(video, project), provenance)
 
 

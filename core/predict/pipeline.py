@@ -31,7 +31,7 @@ from core.labels.table import PoseTable
 from core.predict import ensemble
 from core.predict.labeled_video import write_labeled_video
 from core.predict.metrics import training_labels, write_prediction_metrics
-from core.predict.provenance import ensemble_provenance, model_provenance, nwb_video
+from core.predict.provenance import ensemble_provenance, model_provenance, nwb_video, smoothing_method
 from core.predict.trained_model import TrainedModel, load_model_config
 from core.predict.video import predict_video
 from core.smoothing.io import write_smoothed
@@ -60,6 +60,7 @@ def predict_session(
     labeled_video: bool = False,
     progress: Progress | None = None,
     formats: Sequence[Format] = ("csv",),
+    name: str | None = None,
 ) -> list[Path]:
     """Predict each video of one session (one video, or the views' videos of a camera session in
     the project's view order) with one model; write its predictions in each of ``formats``, the
@@ -70,10 +71,12 @@ def predict_session(
     a video is done, a final report whose frames and total_frames are the frames decoded (a
     container can list more frames than it holds).
 
+    ``name`` is the model's name in the files (their scorer; default: the folder's name).
+
     Returns the predictions in video order: the CSVs, or the NWB files when no CSV is asked.
     """
-    model = TrainedModel.load(model_dir, device=device)
-    write = _writer(formats, model.project, model_provenance(model_dir))
+    model = TrainedModel.load(model_dir, device=device, name=name)
+    write = _writer(formats, model.project, model_provenance(model_dir, model.name))
     tables = [_predict(model, video, batch_size, decoder, progress) for video in videos]
     paths = [write(t, v, out_dir / f"{v.stem}.csv") for v, t in zip(videos, tables, strict=True)]
     if labeled_video:
@@ -167,8 +170,7 @@ def predict_with_ensemble_session(
     ]
     smoothed = _smooth([list(view) for view in zip(*predicted, strict=True)], s, progress)
     project = load_model_config(member_dirs[0])[0]
-    smoothing = f"s = {s} px² per frame" if s is not None else "s fitted per keypoint by leave-one-out error"
-    write = _writer(formats, project, ensemble_provenance(member_dirs, smoothing))
+    write = _writer(formats, project, ensemble_provenance(member_dirs, smoothing_method(s)))
     eks = [
         write_smoothed(
             table, out_dir / f"{video.stem}.eks.csv", lambda poses, path, v=video: write(poses, v, path)

@@ -18,24 +18,41 @@ def _settings(model_dir: Path) -> dict:
     return {"project": project.model_dump(mode="json"), "train": train.model_dump(mode="json")}
 
 
-def model_provenance(model_dir: Path) -> Provenance:
-    """One model: its folder name (the scorer of its prediction CSVs) and settings."""
+def smoothing_method(s: float | None) -> str:
+    """How the EKS smoothing parameter ``s`` was chosen, as every EKS file records it."""
+    return f"s = {s} px² per frame" if s is not None else "s fitted per keypoint by leave-one-out error"
+
+
+def model_provenance(model_dir: Path, name: str | None = None) -> Provenance:
+    """One model: its name (the scorer of its prediction CSVs; by default its folder's name, which
+    is the name a user gave it on the command line, while the service keeps models in numbered
+    folders and passes the name it shows) and settings."""
     return Provenance(
-        Path(model_dir).resolve().name, _settings(model_dir), list(load_model_config(model_dir)[0].skeleton)
+        name or Path(model_dir).resolve().name,
+        _settings(model_dir),
+        list(load_model_config(model_dir)[0].skeleton),
     )
 
 
-def ensemble_provenance(member_dirs: list[Path], smoothing: str | None) -> Provenance:
-    """An ensemble's EKS: the ensemble folder's name (or the members' names joined by ``+`` when
-    they are not in one folder), each member's settings and ``smoothing`` (how the EKS smoothing
-    parameter was chosen; None when not known)."""
+def ensemble_provenance(
+    member_dirs: list[Path],
+    smoothing: str | None,
+    name: str | None = None,
+    member_names: list[str] | None = None,
+) -> Provenance:
+    """An ensemble's EKS: its name, each member's settings under the member's name, and
+    ``smoothing`` (``smoothing_method``; None when not known, as for a CSV smoothed elsewhere).
+
+    The names default to the folders' (the ensemble folder's, or the members' names joined by ``+``
+    when they are not in one folder); the service passes the names it shows.
+    """
     folders = {Path(d).resolve().parent for d in member_dirs}
-    names = [Path(d).resolve().name for d in member_dirs]
+    names = member_names or [Path(d).resolve().name for d in member_dirs]
     config: dict = {"method": "Ensemble Kalman Smoother over the members' predictions"}
     if smoothing is not None:
         config["smoothing"] = smoothing
-    config["members"] = {name: _settings(d) for name, d in zip(names, member_dirs, strict=True)}
-    scorer = folders.pop().name if len(folders) == 1 else "+".join(names)
+    config["members"] = {member: _settings(d) for member, d in zip(names, member_dirs, strict=True)}
+    scorer = name or (folders.pop().name if len(folders) == 1 else "+".join(names))
     return Provenance(scorer, config, list(load_model_config(member_dirs[0])[0].skeleton))
 
 

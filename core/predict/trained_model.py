@@ -57,8 +57,9 @@ class TrainedModel:
     name: str
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str = "auto") -> TrainedModel:
-        """Load ``config.yaml`` and the best (else last) checkpoint of a model folder."""
+    def load(cls, model_dir: str | Path, device: str = "auto", name: str | None = None) -> TrainedModel:
+        """Load ``config.yaml`` and the best (else last) checkpoint of a model folder; ``name``
+        (default: the folder's) is the scorer of its predictions."""
         model_dir = Path(model_dir)
         project, train = load_model_config(model_dir)
         checkpoint = next(
@@ -75,7 +76,7 @@ class TrainedModel:
         dev = pick_device(device)
         network = network.to(dev).eval().to(memory_format=torch.channels_last)
         log.info("loaded %s from %s on %s", model_dir.name, checkpoint.name, dev)
-        return cls(network, project, train, dev, model_dir.name)
+        return cls(network, project, train, dev, name or model_dir.name)
 
     def resize_for_model(self, frames: np.ndarray) -> np.ndarray:
         """``(B, H, W, 3)`` uint8 frames of any size -> the model input size."""

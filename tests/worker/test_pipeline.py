@@ -9,9 +9,12 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from fastapi.testclient import TestClient
+from pynwb import NWBHDF5IO
 
 from core.labels.nwb import read_pose_nwb
+from core.predict.provenance import smoothing_method
 from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
@@ -104,16 +107,34 @@ def test_ensemble_trains_in_parallel_and_predicts(
     keypoints = list(eks.columns.get_level_values(1).unique())
     from_nwb = read_pose_nwb(nwb).select_keypoints(keypoints).xy[..., 0]
     np.testing.assert_allclose(from_nwb, x, rtol=1e-6, atol=1e-3)  # NWB holds float32
+    # the provenance `posecloud predict` records, under the names the pages show
+    scorer, settings = _provenance(nwb)
+    assert scorer == "ens" and list(settings["members"]) == ["ens-seed0", "ens-seed1"]
+    assert settings["smoothing"] == smoothing_method(None)
+    assert [settings["members"][f"ens-seed{i}"]["train"]["seed"] for i in (0, 1)] == [0, 1]
     assert np.isfinite(x).all() and (x >= -50).all() and (x <= 450).all()
     member_x = []
     for child in children:
         got = client.get(f"/projects/{p}/jobs/{child['id']}/artifacts/test_vid.csv", headers=alice)
         member = _read_pose_csv(got.content)
         assert member.shape == (994, 17 * 3)
+        name = next(m["name"] for m in members if m["id"] == child["params"]["model_id"])
+        assert set(member.columns.get_level_values(0)) == {name}  # the scorer, not a storage folder
+        (tmp_path / "member.nwb").write_bytes(
+            client.get(f"/projects/{p}/jobs/{child['id']}/artifacts/test_vid.nwb", headers=alice).content
+        )
+        assert _provenance(tmp_path / "member.nwb")[0] == name
         member_x.append(member.xs("x", axis=1, level=2).to_numpy())
     # The smoothed trajectory jitters less than any member (temporal norm, px per frame).
     jitter = lambda a: np.nanmedian(np.abs(np.diff(a, axis=0)))  # noqa: E731
     assert jitter(x) < min(jitter(m) for m in member_x)
+
+
+def _provenance(nwb) -> tuple[str, dict]:
+    """An NWB pose file's scorer and the settings its description records."""
+    with NWBHDF5IO(str(nwb), "r", load_namespaces=True) as io:
+        estimation = io.read().processing["behavior"]["PoseEstimation"]
+        return estimation.scorer, yaml.safe_load(estimation.description.split("\n", 1)[1])
 
 
 def test_semi_supervised_training_uses_the_uploaded_videos(

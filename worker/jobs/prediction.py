@@ -9,7 +9,7 @@ from pathlib import Path
 from core.errors import PoseCloudError
 from worker.jobs.project_data import fetch_labels, link_videos, project_row, published, session_videos
 from worker.jobs.runner import JobContext
-from worker.state.db.models import Job, Model, Video
+from worker.state.db.models import Ensemble, Job, Model, Video
 from worker.state.layout import job_prefix
 
 
@@ -40,6 +40,7 @@ def predict(ctx: JobContext) -> dict:
                 f"predicting {r['video']}", r["frames"], r["total_frames"], "frames"
             ),
             formats=("csv", "nwb"),
+            name=model.name,
         )
     return published(ctx, prefix)
 
@@ -52,6 +53,7 @@ def smooth(ctx: JobContext) -> dict:
     smoothed together."""
     from core.predict.export import export_nwb
     from core.predict.pipeline import smooth_session
+    from core.predict.provenance import smoothing_method
 
     children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
     video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
@@ -59,10 +61,9 @@ def smooth(ctx: JobContext) -> dict:
     member_csvs = [[ctx.workspace.fetch_file(c.artifacts[name]) for c in children] for name in names]
     fetch_labels(ctx, video.project)
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    members = [
-        ctx.workspace.fetch(project_row(ctx, Model, c.params["model_id"], "model").storage_prefix)
-        for c in children
-    ]
+    ensemble: Ensemble = project_row(ctx, Ensemble, ctx.job.params["ensemble_id"], "ensemble")
+    models = [project_row(ctx, Model, c.params["model_id"], "model") for c in children]
+    members = [ctx.workspace.fetch(m.storage_prefix) for m in models]
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
         eks = smooth_session(
@@ -74,5 +75,13 @@ def smooth(ctx: JobContext) -> dict:
             labeled_videos=videos if ctx.job.params.get("labeled_video") else None,
         )
         for csv, view_video in zip(eks, videos, strict=True):
-            export_nwb(csv, view_video, csv.with_suffix(".nwb"), model=",".join(str(m) for m in members))
+            export_nwb(
+                csv,
+                view_video,
+                csv.with_suffix(".nwb"),
+                model=",".join(str(m) for m in members),
+                smoothing=smoothing_method(ctx.job.params.get("s")),
+                name=ensemble.name,
+                member_names=[m.name for m in models],
+            )
     return published(ctx, prefix)

@@ -38,6 +38,7 @@ from app.fiftyone.proxy import (
     PREFIX,
     check,
     media_key,
+    without_upsell,
 )
 from app.fiftyone.servers import FiftyOneDown, FiftyOneServers
 from app.proxying import Refused, forward, read_body, request_path
@@ -203,6 +204,7 @@ async def proxy(
         lambda e: f"the FiftyOne server stopped answering ({type(e).__name__}); reload the page",
         read_timeout_s=None,  # /events streams for as long as the page is open
         location_prefix=prefix,
+        rewrite=without_upsell if request.method == "GET" and PAGES.fullmatch(target) else None,
     )
 
 

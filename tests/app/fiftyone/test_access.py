@@ -6,12 +6,16 @@ database; each user gets a FiftyOne server of their own."""
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import httpx
 import pymongo
 import pytest
 from pymongo.errors import OperationFailure
 
 from app.fiftyone.mongo import MongoServer
+from app.fiftyone.proxy import without_upsell
 from tests.app.fiftyone.conftest import Toy
 from tests.testdata import TOY
 from worker.fiftyone.database import project_database, project_uri
@@ -78,6 +82,11 @@ def test_the_owner_opens_pages_graphql_frames_and_videos(toy: Toy, alice: httpx.
     assert page.status_code == 307 and page.headers["location"] == f"{p}/datasets/labeled-frames?proxy={p}"
     page = alice.get(page.headers["location"])
     assert page.status_code == 200 and "<html" in page.text.lower()
+    # the App's page, changed only to hide its advertisement pop-up; its length is the new one
+    app_files = Path(importlib.util.find_spec("fiftyone").origin).parent / "server" / "static"
+    installed = (app_files / "index.html").read_bytes()
+    assert page.content == without_upsell(installed) != installed
+    assert int(page.headers["content-length"]) == len(page.content)
     resp = alice.post(f"{p}/graphql", json=QUERY)
     assert resp.status_code == 200 and resp.json()["data"]["estimatedDatasetCount"] == 2, resp.text
     frame = alice.get(f"{p}/media", params={"filepath": frame_path(toy.project)})
