@@ -108,15 +108,19 @@ def alice(client: TestClient) -> dict[str, str]:
 
 @pytest.fixture
 def toy_project(client: TestClient, alice: dict[str, str], toy_labels_zip: Path) -> int:
+    return create_toy_project(client, alice, toy_labels_zip)
+
+
+def create_toy_project(client: TestClient, headers: dict[str, str], labels_zip: Path) -> int:
     """The mirror-mouse project with its labels, through the API."""
     config = yaml.safe_load(EXAMPLE_PROJECT.read_text())
     body = {k: config[k] for k in ("name", "keypoints", "skeleton", "pca_keypoints", "view_matches")}
-    project_id = client.post("/projects", json=body, headers=alice).json()["id"]
+    project_id = client.post("/projects", json=body, headers=headers).json()["id"]
     resp = client.put(
         f"/projects/{project_id}/labels",
         params={"filename": "mirror-mouse.zip"},
-        content=toy_labels_zip.read_bytes(),
-        headers=alice,
+        content=labels_zip.read_bytes(),
+        headers=headers,
     )
     assert resp.status_code == 200, resp.text
     return project_id

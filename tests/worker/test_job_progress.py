@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 import redis
-import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -25,8 +24,8 @@ from app.api.factory import create_app
 from app.settings import Settings
 from core.labels.formats import read_labels
 from tests.app.conftest import register_and_login
-from tests.testdata import EXAMPLE_PROJECT, TINY, TOY
-from tests.worker.conftest import Worker, transcode_job
+from tests.testdata import TINY, TOY
+from tests.worker.conftest import Worker, create_toy_project, transcode_job
 from worker.state import submit
 from worker.state.db.models import Model, User
 from worker.state.progress import JobProgress
@@ -90,16 +89,7 @@ def jobs(
 
 def _run_every_kind(client: TestClient, labels_zip: Path, clip: Path) -> dict[str, Watched]:
     alice = register_and_login(client, "alice")
-    config = yaml.safe_load(EXAMPLE_PROJECT.read_text())
-    body = {k: config[k] for k in ("name", "keypoints", "skeleton", "pca_keypoints", "view_matches")}
-    p = client.post("/projects", json=body, headers=alice).json()["id"]
-    resp = client.put(
-        f"/projects/{p}/labels",
-        params={"filename": "toy.zip"},
-        content=labels_zip.read_bytes(),
-        headers=alice,
-    )
-    assert resp.status_code == 200, resp.text
+    p = create_toy_project(client, alice, labels_zip)
     video = client.post(
         f"/projects/{p}/videos", params={"filename": "clip.mp4"}, content=clip.read_bytes(), headers=alice
     ).json()
