@@ -13,7 +13,19 @@ from sqlalchemy.engine import make_url
 
 from app.api.body_limit import ParsedBodyLimit
 from app.api.errors import install_error_handlers
-from app.api.routes import auth, health, jobs, labeling, labels, models, projects, ui, videos, workers
+from app.api.routes import (
+    auth,
+    health,
+    jobs,
+    label_versions,
+    labeling,
+    labels,
+    models,
+    projects,
+    ui,
+    videos,
+    workers,
+)
 from app.api.routes import fiftyone as fiftyone_routes
 from app.api.routes import results as results_routes
 from app.fiftyone.mongo import MongoServer
@@ -96,7 +108,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CanonicalPaths)  # one reading of every path, before any route sees it
     app.add_middleware(ParsedBodyLimit, limit=settings.json_limit)
-    for module in (health, auth, projects, videos, labels, labeling, models, jobs, workers, ui):
+    for module in (
+        health,
+        auth,
+        projects,
+        videos,
+        labels,
+        label_versions,
+        labeling,
+        models,
+        jobs,
+        workers,
+        ui,
+    ):
         app.include_router(module.router)
     app.include_router(fiftyone_routes.router)
     app.include_router(results_routes.router)

@@ -135,7 +135,34 @@ class ModelOut(BaseModel):
     state: str = Field(description="the training job's state")
     train_job_id: int | None
     summary: dict | None = Field(description="pixel error per split and confidence, once trained")
+    label_version: int | None = Field(
+        default=None, description="the number of the label version it trained on, once its training started"
+    )
     created_at: datetime
+
+
+class LabelVersionOut(BaseModel):
+    number: int = Field(description="counts the project's label versions from 1")
+    sha256: str = Field(description="hash of the label files' content")
+    source: str = Field(description="what changed the labels: upload, import, labelstudio, training")
+    user: str | None = Field(description="who made the change, where known")
+    labeled_frames: int
+    models: list[str] = Field(description="the models trained on this version")
+    created_at: datetime
+
+
+class ViewChanges(BaseModel):
+    view: str
+    added: list[str] = Field(description="frames labeled in the later version only")
+    removed: list[str] = Field(description="frames labeled in the earlier version only")
+    moved: dict[str, float] = Field(description="frame -> its largest keypoint move, px (moves over 1 px)")
+    keypoints_changed: list[str] = Field(description="frames that gained or lost labeled keypoints")
+
+
+class LabelVersionChanges(BaseModel):
+    before: int
+    after: int
+    views: list[ViewChanges]
 
 
 class EnsembleOut(BaseModel):

@@ -53,11 +53,13 @@ from worker.state.db.models import (
     Project,
     utcnow,
 )
+from worker.state.label_versions import record_version
 from worker.state.storage import Storage
 
 log = logging.getLogger(__name__)
 HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]
 FRAME_JOBS = ("extract_frames", "select_frames")  # jobs whose frames.csv picks become tasks
+LABEL_STUDIO = "labelstudio"  # the source of the label versions its annotations make
 
 
 class LabelStudio:
@@ -278,6 +280,7 @@ class LabelStudio:
         with self.files.lock(project.id):
             tables = self.files.read(project)
             self.files.write(project, set_rows(tables, view_images(project, task.image), points))
+            record_version(session, self.storage, project, LABEL_STUDIO)
         return True
 
     def reconcile(self, session: Session, project: Project) -> dict:
@@ -317,6 +320,7 @@ class LabelStudio:
                 labeled += 1
             if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
                 self.files.write(project, tables)
+                record_version(session, self.storage, project, LABEL_STUDIO)
         record.synced_at = utcnow()
         session.commit()
         return {"tasks": len(by_id), "labeled": labeled}

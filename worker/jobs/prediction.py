@@ -27,7 +27,7 @@ def predict(ctx: JobContext) -> dict:
             f"model {model.name!r} has not finished training; predict once its training succeeds"
         )
     model_dir = ctx.workspace.fetch(model.storage_prefix)
-    fetch_labels(ctx, video.project)
+    fetch_labels(ctx, video.project, [model])
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))
@@ -59,10 +59,10 @@ def smooth(ctx: JobContext) -> dict:
     video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
     names = [f"{Path(v.filename).stem}.csv" for v in session_videos(video).values()]
     member_csvs = [[ctx.workspace.fetch_file(c.artifacts[name]) for c in children] for name in names]
-    fetch_labels(ctx, video.project)
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     ensemble: Ensemble = project_row(ctx, Ensemble, ctx.job.params["ensemble_id"], "ensemble")
     models = [project_row(ctx, Model, c.params["model_id"], "model") for c in children]
+    fetch_labels(ctx, video.project, models)
     members = [ctx.workspace.fetch(m.storage_prefix) for m in models]
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as folder:
         videos = link_videos(ctx, list(session_videos(video).values()), Path(folder))

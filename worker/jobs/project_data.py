@@ -4,13 +4,15 @@ of job shares."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from core.config import ProjectConfig
 from core.data.cameras import camera_session
 from core.errors import PoseCloudError
 from worker.jobs.runner import JobContext
-from worker.state.db.models import Project, Video
+from worker.state.db.models import Model, Project, Video
+from worker.state.label_versions import version_key
 from worker.state.layout import labels_file, labels_key
 
 
@@ -73,10 +75,14 @@ def video_file(ctx: JobContext, video: Video) -> Path:
     return ctx.workspace.fetch_file(video.transcoded_key or video.storage_key)
 
 
-def fetch_labels(ctx: JobContext, project: Project) -> None:
-    """The project's label files in the workspace, for the metrics' PCAs (a model's training split)."""
-    for view in project.views:
-        key = labels_key(project.id, project.views, view)
+def fetch_labels(ctx: JobContext, project: Project, models: Sequence[Model] = ()) -> None:
+    """The project's label files in the workspace, and those of the versions ``models`` trained
+    on, for the metrics' PCAs (a model's training split)."""
+    keys = [labels_key(project.id, project.views, view) for view in project.views]
+    for model in models:
+        if model.label_version is not None:
+            keys += [version_key(project, model.label_version, view) for view in project.views]
+    for key in keys:
         if ctx.storage.exists(key):
             ctx.workspace.fetch_file(key)
 

@@ -4,16 +4,18 @@ and with unsupervised losses its uploaded videos; a later attempt resumes from t
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from core.config import TrainConfig, parse_config
+from core.config import ProjectConfig, TrainConfig, parse_config
 from core.errors import PoseCloudError
 from worker.jobs.project_data import link_videos, project_config, project_row
 from worker.jobs.runner import JobContext
 from worker.state.db.models import Model, Project
-from worker.state.layout import data_prefix
+from worker.state.label_versions import record_version, version_key
+from worker.state.layout import data_prefix, labels_file
 from worker.state.progress import TrainingLosses
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,7 @@ def train(ctx: JobContext) -> dict:
     if missing:
         which = f" for view(s) {', '.join(missing)}" if len(project.views) > 1 else ""
         raise PoseCloudError(f"the project has no labels{which} yet; upload or import labels, then train")
+    project_cfg = _on_label_version(ctx, project, model, project_cfg)
     model_dir = ctx.workspace.local_dir(model.storage_prefix)
     resume = (model_dir / "checkpoints" / "last.ckpt").is_file()
     if resume:
@@ -55,6 +58,25 @@ def train(ctx: JobContext) -> dict:
         for key in ctx.workspace.publish(model.storage_prefix)
         if "/checkpoints/" not in key
     }
+
+
+def _on_label_version(
+    ctx: JobContext, project: Project, model: Model, config: ProjectConfig
+) -> ProjectConfig:
+    """``config`` reading the labels from the copy of their version, recorded on the model: the
+    version of the labels as they are now, or on a later attempt the one the first attempt used.
+    Labels that change while the model trains do not change what it learns from, and the model's
+    config.yaml names the files it learned from."""
+    if model.label_version is None:
+        model.label_version = record_version(ctx.session, ctx.storage, project, "training")
+        ctx.session.commit()
+    version = model.label_version
+    folder = [ctx.workspace.fetch_file(version_key(project, version, view)) for view in project.views][
+        0
+    ].parent
+    return config.model_copy(
+        update={"labels_file": os.path.relpath(folder / labels_file(project.views), config.data_dir)}
+    )
 
 
 def _report_training(ctx: JobContext, report: dict) -> None:

@@ -36,3 +36,9 @@ def model_prefix(project_id: int, model_id: int) -> str:
 def job_prefix(project_id: int, job_id: int) -> str:
     """Files a job produced (predictions, smoothed trajectories)."""
     return f"{project_prefix(project_id)}/jobs/{job_id}"
+
+
+def label_version_prefix(project_id: int, sha256: str) -> str:
+    """A copy of a project's label files as they were (named by their content's hash, so that two
+    processes keeping the same state write the same bytes)."""
+    return f"{project_prefix(project_id)}/label-versions/{sha256}"

@@ -27,6 +27,7 @@ from core.labels.formats import READERS, read_labels
 from core.labels.imported import LABELS_CSV, VIDEO_DIR
 from core.labels.table import PoseTable
 from worker.state.db.models import Project, Video
+from worker.state.label_versions import record_version
 from worker.state.layout import data_prefix, labels_key
 from worker.state.storage import Storage
 
@@ -178,7 +179,11 @@ async def upload_labels(
     await receive_to_file(request.stream(), upload, limit)
     try:
         add = video_adder(project, session, storage, queue, user.id, settings.max_attempts)
-        return await run_in_threadpool(_store_labels, upload, filename, view, project, settings, storage, add)
+        stored = await run_in_threadpool(
+            _store_labels, upload, filename, view, project, settings, storage, add
+        )
+        await run_in_threadpool(record_version, session, storage, project, "upload", user.id)
+        return stored
     finally:
         upload.unlink(missing_ok=True)
 

@@ -47,6 +47,7 @@ def model_out(model: Model) -> ModelOut:
         state=model.train_job.state if model.train_job else "unknown",
         train_job_id=model.train_job_id,
         summary=model.summary,
+        label_version=model.label_version.number if model.label_version else None,
         created_at=model.created_at,
     )
 

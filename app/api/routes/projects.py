@@ -34,6 +34,7 @@ from core.config import ProjectConfig, parse_config
 from core.errors import PoseCloudError
 from core.labels.formats import read_labels
 from worker.state.db.models import Project, ProjectMember, User
+from worker.state.label_versions import record_version
 from worker.state.layout import labels_file, labels_key, project_prefix
 from worker.state.queue import JobQueue
 from worker.state.storage import Storage
@@ -152,6 +153,7 @@ def _import(
         try:
             add = video_adder(project, session, storage, queue, user.id, settings.max_attempts)
             labels = store_labels(folder, table, project.views[0], project, storage, add)
+            record_version(session, storage, project, "import", user.id)
         except BaseException:  # nothing half-made: no project without its labels
             _delete(project, session, storage)
             raise

@@ -211,6 +211,8 @@ def test_a_zipped_deeplabcut_project_becomes_a_project_with_its_keypoints_and_la
     assert listed["labeled_frames"] == 55
     labels = client.get(f"/projects/{project['id']}/labels", headers=alice)
     assert labels.status_code == 200 and labels.text.count("labeled-data/reachingvideo1/img") == 55
+    (version,) = client.get(f"/projects/{project['id']}/labels/versions", headers=alice).json()
+    assert (version["number"], version["source"], version["labeled_frames"]) == (1, "import", 55)
     image = client.get(
         f"/projects/{project['id']}/frames/labeled-data/reachingvideo1/img005.png", headers=alice
     )

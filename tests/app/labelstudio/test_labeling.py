@@ -115,6 +115,12 @@ def test_a_labelers_annotation_reaches_the_label_file_exactly(api: Api, toy, lab
         assert browser.delete(f"/labelstudio/api/annotations/{annotation['id']}/").status_code == 204
     _wait(lambda: image not in _labels(api, token, project).index)
     assert len(_labels(api, token, project)) == 89
+    # every state the label file reached is a label version
+    with api.client(token) as c:
+        versions = c.get(f"/projects/{project}/labels/versions").json()
+    assert [v["number"] for v in versions] == list(range(len(versions), 0, -1)) and len(versions) >= 4
+    assert (versions[-1]["source"], versions[-1]["labeled_frames"]) == ("upload", 90)
+    assert (versions[0]["source"], versions[0]["labeled_frames"]) == ("labelstudio", 89)
 
 
 def test_the_imported_labels_survive_the_round_trip_through_label_studio(api: Api, toy) -> None:

@@ -161,10 +161,35 @@ class Model(Base):
     train_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), nullable=True
     )
+    # the labels it was trained on (set when its training starts)
+    label_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_versions.id", ondelete="SET NULL"), nullable=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     ensemble: Mapped[Ensemble | None] = relationship(back_populates="members")
     train_job: Mapped[Job | None] = relationship(foreign_keys=[train_job_id])
+    label_version: Mapped[LabelVersion | None] = relationship()
+
+
+class LabelVersion(Base):
+    """One state of a project's label files, kept whenever they change (``worker.state.label_versions``).
+
+    ``number`` counts a project's versions from 1; ``sha256`` is the content's hash, and the copy
+    of the files lives under ``label_version_prefix(project, sha256)``; ``source`` says what made the
+    change (an upload, Label Studio, a training that found labels no version held yet)."""
+
+    __tablename__ = "label_versions"
+    __table_args__ = (UniqueConstraint("project_id", "number", name="uq_label_versions_project_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(40))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    labeled_frames: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Job(Base):

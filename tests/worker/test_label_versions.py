@@ -1,0 +1,94 @@
+"""Label versions through the API and a real worker: a model trains on the labels' version of its
+start, labels change (a keypoint moved, a frame's labels removed), a second model trains on the new
+version; the two versions are listed with their models, compared and downloaded as they were."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import yaml
+from fastapi.testclient import TestClient
+
+from tests.app.conftest import register_and_login
+from tests.testdata import TINY
+from tests.worker.conftest import wait_for
+
+
+def _train(client: TestClient, alice: dict, project: int, name: str) -> dict:
+    resp = client.post(f"/projects/{project}/models", json={"name": name, "train": TINY}, headers=alice)
+    assert resp.status_code == 201, resp.text
+    job = wait_for(client, alice, project, resp.json()["train_job_id"], {"succeeded", "failed"})
+    assert job["state"] == "succeeded", job
+    return client.get(f"/projects/{project}/models/{resp.json()['id']}", headers=alice).json()
+
+
+def _upload(client: TestClient, alice: dict, project: int, csv: bytes) -> None:
+    resp = client.put(
+        f"/projects/{project}/labels", params={"filename": "labels.csv"}, content=csv, headers=alice
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_each_model_trains_on_a_version_and_versions_compare(
+    client: TestClient, alice, toy_project: int, start_worker
+) -> None:
+    p = toy_project
+    versions = client.get(f"/projects/{p}/labels/versions", headers=alice).json()
+    assert [(v["number"], v["source"], v["user"], v["labeled_frames"]) for v in versions] == [
+        (1, "upload", "alice", 90)
+    ]
+    original = client.get(f"/projects/{p}/labels", headers=alice).content
+    start_worker(1)
+    first = _train(client, alice, p, "first")
+    assert first["label_version"] == 1
+
+    table = pd.read_csv(io.BytesIO(original), header=[0, 1, 2], index_col=0)
+    moved_frame, cleared_frame = table.index[3], table.index[7]
+    x = [c for c in table.columns if c[2] == "x"]
+    table.loc[moved_frame, x[0]] += 5.0  # one keypoint moved by 5 px
+    table.loc[cleared_frame, :] = np.nan  # one frame's labels removed
+    changed = table.to_csv().encode()
+    _upload(client, alice, p, changed)
+    _upload(client, alice, p, changed)  # the same labels again: no new version
+    second = _train(client, alice, p, "second")
+    assert second["label_version"] == 2
+
+    versions = client.get(f"/projects/{p}/labels/versions", headers=alice).json()
+    assert [(v["number"], v["models"], v["labeled_frames"]) for v in versions] == [
+        (2, ["second"], 89),
+        (1, ["first"], 90),
+    ]
+    assert versions[0]["sha256"] != versions[1]["sha256"]
+    changes = client.get(
+        f"/projects/{p}/labels/versions/compare", params={"before": 1, "after": 2}, headers=alice
+    ).json()
+    (view,) = changes["views"]
+    assert view["removed"] == [cleared_frame] and view["added"] == []
+    assert list(view["moved"]) == [moved_frame] and abs(view["moved"][moved_frame] - 5.0) < 0.01
+    back = client.get(
+        f"/projects/{p}/labels/versions/compare", params={"before": 2, "after": 1}, headers=alice
+    )
+    assert back.json()["views"][0]["added"] == [cleared_frame]
+
+    # each version as it was, whatever the label file holds now
+    assert client.get(f"/projects/{p}/labels/versions/1", headers=alice).content == original
+    assert client.get(f"/projects/{p}/labels/versions/2", headers=alice).content == changed
+    # each model read its labels from its version's copy, which its config.yaml names
+    for model, version in ((first, versions[1]), (second, versions[0])):
+        config = client.get(
+            f"/projects/{p}/jobs/{model['train_job_id']}/artifacts/config.yaml", headers=alice
+        )
+        labels_file = yaml.safe_load(config.content)["project"]["labels_file"]
+        assert labels_file == f"../label-versions/{version['sha256']}/CollectedData.csv"
+
+    for path, params in (
+        ("/labels/versions/3", {}),
+        ("/labels/versions/compare", {"before": 1, "after": 9}),
+    ):
+        missing = client.get(f"/projects/{p}{path}", params=params, headers=alice)
+        assert missing.status_code == 404 and "labels/versions lists them" in missing.json()["detail"]
+    mallory = register_and_login(client, "mallory")
+    for path in ("/labels/versions", "/labels/versions/1"):
+        assert client.get(f"/projects/{p}{path}", headers=mallory).status_code == 404
