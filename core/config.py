@@ -190,6 +190,12 @@ class TrainConfig(_Strict):
         default="imagenet",
         description="'imagenet' (torchvision weights, when reachable), 'none', or a path to a weights file",
     )
+    init_from: str = Field(
+        default="",
+        description="a trained model's folder whose weights start this training (fine-tuning, e.g. on more "
+        "labels: same model type, backbone and keypoints; usually with fewer epochs); empty: start from "
+        "'pretrained'",
+    )
     image_height: int = Field(
         default=256,
         ge=32,

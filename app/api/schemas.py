@@ -114,17 +114,34 @@ class ProjectImported(BaseModel):
     labels: LabelsOut
 
 
-class ModelCreate(BaseModel):
-    """Train a model. ``train`` holds core.config.TrainConfig settings (defaults for the rest)."""
-
+class TrainingRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=USERNAME_PATTERN)
     train: dict = Field(default_factory=dict, description="training settings (see GET /train-config-schema)")
 
 
-class EnsembleCreate(ModelCreate):
+class ModelCreate(TrainingRequest):
+    """Train a model. ``train`` holds core.config.TrainConfig settings (defaults for the rest)."""
+
+    start_from_model: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="fine-tune: a trained model of this project (same model type and backbone) whose "
+        "weights start the training, e.g. after more frames were labeled; usually with fewer epochs",
+    )
+
+
+class EnsembleCreate(TrainingRequest):
     """Train one member per seed, in parallel on the available worker slots."""
 
     seeds: list[Seed] = Field(min_length=2, max_length=16, description="one ensemble member per seed")
+    start_from_ensemble: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**31 - 1,
+        description="fine-tune: a trained ensemble of this project with one member per seed; each new "
+        "member starts from the weights of the member with its seed",
+    )
 
 
 class ModelOut(BaseModel):
@@ -137,6 +154,9 @@ class ModelOut(BaseModel):
     summary: dict | None = Field(description="pixel error per split and confidence, once trained")
     label_version: int | None = Field(
         default=None, description="the number of the label version it trained on, once its training started"
+    )
+    started_from: str | None = Field(
+        default=None, description="the model whose weights its training started from (fine-tuning)"
     )
     created_at: datetime
 

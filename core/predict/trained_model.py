@@ -16,7 +16,7 @@ from core.config import ProjectConfig, TrainConfig, parse_config
 from core.data.augment import scale_points
 from core.data.heatmaps import heatmap_to_image_coords
 from core.data.images import to_model_input
-from core.errors import PoseCloudError
+from core.errors import ConfigError, PoseCloudError
 from core.models.decoding import decode_prediction
 from core.models.factory import build_network
 from core.models.heatmap_net import HEATMAP_STRIDE
@@ -48,6 +48,30 @@ def load_model_config(model_dir: Path) -> tuple[ProjectConfig, TrainConfig]:
     return project, parse_config(TrainConfig, config["train"], f"{config_path} (train)")
 
 
+def load_weights(network: nn.Module, model_dir: Path) -> Path:
+    """Load the best (else last) checkpoint of the model folder ``model_dir`` into ``network``, a
+    network of the same model type, backbone and keypoints; returns the checkpoint's path."""
+    checkpoint = next(
+        (model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()),
+        None,
+    )
+    if checkpoint is None:
+        raise PoseCloudError(
+            f"{model_dir} has no checkpoint in checkpoints/; its training did not finish an epoch"
+        )
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    weights = {k.removeprefix("network."): v for k, v in state.items() if k.startswith("network.")}
+    try:
+        network.load_state_dict(weights)
+    except RuntimeError as e:  # other layers or shapes: another architecture or keypoint count
+        first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+        raise ConfigError(
+            f"the weights of {model_dir.name} do not fit this network ({first.strip()}); start from a model "
+            "of the same model type, backbone and keypoints"
+        ) from None
+    return checkpoint
+
+
 @dataclass
 class TrainedModel:
     network: nn.Module
@@ -62,17 +86,8 @@ class TrainedModel:
         (default: the folder's) is the scorer of its predictions."""
         model_dir = Path(model_dir)
         project, train = load_model_config(model_dir)
-        checkpoint = next(
-            (model_dir / "checkpoints" / c for c in CHECKPOINTS if (model_dir / "checkpoints" / c).is_file()),
-            None,
-        )
-        if checkpoint is None:
-            raise PoseCloudError(
-                f"{model_dir} has no checkpoint in checkpoints/; its training did not finish an epoch"
-            )
         network = build_network(project, train, pretrained="none")
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
-        network.load_state_dict({k.removeprefix("network."): v for k, v in state.items()})
+        checkpoint = load_weights(network, model_dir)
         dev = pick_device(device)
         network = network.to(dev).eval().to(memory_format=torch.channels_last)
         log.info("loaded %s from %s on %s", model_dir.name, checkpoint.name, dev)

@@ -19,12 +19,12 @@ from torch.utils.data import DataLoader
 
 from core.config import ProjectConfig, TrainConfig, view_suffix
 from core.data.labeled_frames import LabeledFrames, load_project_labels, split_frames
-from core.errors import PoseCloudError
+from core.errors import ConfigError, PoseCloudError
 from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
 from core.predict.labeled_frames import score_labeled_frames, summarize, write_pixel_error
 from core.predict.metrics import prediction_metrics
-from core.predict.trained_model import CONFIG_FILE, TrainedModel, pick_device
+from core.predict.trained_model import CONFIG_FILE, TrainedModel, load_model_config, load_weights, pick_device
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule
 from core.training.oom import fit_with_batch_halving
@@ -78,6 +78,8 @@ def train_model(
         raise PoseCloudError(f"cannot resume: {last} does not exist; start a new training instead")
     if not resume and (model_dir / CONFIG_FILE).exists():
         raise PoseCloudError(f"{model_dir} already holds a model; choose another folder or pass --resume")
+    if train.init_from:
+        check_init_from(project, train)
     videos: list[Path] = []
     if train.semi_supervised:
         check_semisupervised(project, train)
@@ -175,6 +177,9 @@ def _fit(
         deterministic=False,
     )
     module = PoseModule(project, run, unsupervised, videos or ())
+    if run.init_from and resume_from is None:  # a resumed fine-tuning has its own checkpoint
+        loaded = load_weights(module.network, Path(run.init_from))
+        log.info("fine-tuning from %s (%s)", run.init_from, loaded.name)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*does not have many workers.*")
@@ -189,6 +194,30 @@ def _fit(
     finally:
         module.close_unlabeled()
     return checkpoint
+
+
+def check_init_from(project: ProjectConfig, train: TrainConfig) -> None:
+    """A ConfigError, before anything is written, unless ``train.init_from`` is a trained model of
+    the same keypoints (in the same order), model type and backbone."""
+    source = Path(train.init_from)
+    try:
+        their_project, theirs = load_model_config(source)
+    except PoseCloudError as e:
+        raise ConfigError(f"init_from: {e}") from None
+    differences = [
+        f"{name} {a!r} there, {b!r} here"
+        for name, a, b in (
+            ("keypoints", their_project.keypoints, project.keypoints),
+            ("model_type", theirs.model_type, train.model_type),
+            ("backbone", theirs.backbone, train.backbone),
+        )
+        if a != b
+    ]
+    if differences:
+        raise ConfigError(
+            f"init_from: {source.name} cannot start this training ({'; '.join(differences)}); fine-tune "
+            "from a model of this project with the same model type and backbone, or leave init_from empty"
+        )
 
 
 def evaluate(model_dir: Path, labels: list[PoseTable], split, device: str = "auto") -> dict:

@@ -1,6 +1,7 @@
-"""Label versions through the API and a real worker: a model trains on the labels' version of its
-start, labels change (a keypoint moved, a frame's labels removed), a second model trains on the new
-version; the two versions are listed with their models, compared and downloaded as they were."""
+"""Two labeling rounds through the API and a real worker: a model trains on the labels' version of
+its start; labels change (a keypoint moved, a frame's labels removed); a second model, fine-tuned
+from the first, trains on the new version. The versions are listed with their models, compared and
+downloaded as they were."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
 
-def _train(client: TestClient, alice: dict, project: int, name: str) -> dict:
-    resp = client.post(f"/projects/{project}/models", json={"name": name, "train": TINY}, headers=alice)
+def _train(client: TestClient, alice: dict, project: int, name: str, **request) -> dict:
+    body = {"name": name, "train": TINY, **request}
+    resp = client.post(f"/projects/{project}/models", json=body, headers=alice)
     assert resp.status_code == 201, resp.text
     job = wait_for(client, alice, project, resp.json()["train_job_id"], {"succeeded", "failed"})
     assert job["state"] == "succeeded", job
@@ -31,7 +33,7 @@ def _upload(client: TestClient, alice: dict, project: int, csv: bytes) -> None:
     assert resp.status_code == 200, resp.text
 
 
-def test_each_model_trains_on_a_version_and_versions_compare(
+def test_a_second_round_fine_tunes_on_the_new_label_version(
     client: TestClient, alice, toy_project: int, start_worker
 ) -> None:
     p = toy_project
@@ -52,8 +54,10 @@ def test_each_model_trains_on_a_version_and_versions_compare(
     changed = table.to_csv().encode()
     _upload(client, alice, p, changed)
     _upload(client, alice, p, changed)  # the same labels again: no new version
-    second = _train(client, alice, p, "second")
-    assert second["label_version"] == 2
+    # the next round: fine-tuned from the first model, its settings but for a shorter schedule
+    second = _train(client, alice, p, "second", train={"epochs": 1}, start_from_model=first["id"])
+    assert second["label_version"] == 2 and second["started_from"] == "first"
+    assert second["train_config"] == {**first["train_config"], "epochs": 1}
 
     versions = client.get(f"/projects/{p}/labels/versions", headers=alice).json()
     assert [(v["number"], v["models"], v["labeled_frames"]) for v in versions] == [
@@ -80,8 +84,12 @@ def test_each_model_trains_on_a_version_and_versions_compare(
         config = client.get(
             f"/projects/{p}/jobs/{model['train_job_id']}/artifacts/config.yaml", headers=alice
         )
-        labels_file = yaml.safe_load(config.content)["project"]["labels_file"]
-        assert labels_file == f"../label-versions/{version['sha256']}/CollectedData.csv"
+        settings = yaml.safe_load(config.content)
+        assert (
+            settings["project"]["labels_file"] == f"../label-versions/{version['sha256']}/CollectedData.csv"
+        )
+        started = settings["train"]["init_from"]
+        assert started.endswith(f"/models/{first['id']}") if model is second else started == ""
 
     for path, params in (
         ("/labels/versions/3", {}),
@@ -89,6 +97,23 @@ def test_each_model_trains_on_a_version_and_versions_compare(
     ):
         missing = client.get(f"/projects/{p}{path}", params=params, headers=alice)
         assert missing.status_code == 404 and "labels/versions lists them" in missing.json()["detail"]
+    refused = [
+        (
+            {"train": {**TINY, "backbone": "resnet34"}, "start_from_model": first["id"]},
+            422,
+            "'resnet18' model",
+        ),
+        ({"start_from_model": 999}, 404, "has no model 999"),
+    ]
+    for request, status, message in refused:
+        resp = client.post(f"/projects/{p}/models", json={"name": "third", **request}, headers=alice)
+        assert resp.status_code == status and message in resp.json()["detail"], resp.text
+    resp = client.post(
+        f"/projects/{p}/ensembles",
+        json={"name": "ens", "seeds": [0, 1], "start_from_ensemble": 999},
+        headers=alice,
+    )
+    assert resp.status_code == 404, resp.text
     mallory = register_and_login(client, "mallory")
     for path in ("/labels/versions", "/labels/versions/1"):
         assert client.get(f"/projects/{p}{path}", headers=mallory).status_code == 404

@@ -43,6 +43,10 @@ def train(ctx: JobContext) -> dict:
     elif any(model_dir.iterdir()):
         shutil.rmtree(model_dir)  # an earlier attempt died before its first checkpoint
     config = parse_config(TrainConfig, model.train_config, "train_config")
+    if model.start_model is not None:  # fine-tuning: the weights of the model it starts from
+        config = config.model_copy(
+            update={"init_from": str(ctx.workspace.fetch(model.start_model.storage_prefix))}
+        )
     ctx.clock.limit_s = config.max_minutes * 60 if config.max_minutes else None
     with tempfile.TemporaryDirectory(prefix="posecloud-videos-") as videos:
         if config.losses:  # semi-supervised: the project's uploaded videos are the unlabeled frames

@@ -31,10 +31,13 @@ def start_training(
     configs: dict[str, dict],
     max_attempts: int,
     ensemble: Ensemble | None = None,
+    start_models: dict[str, Model] | None = None,
 ) -> list[Model]:
     """Record one model and its training job per ``{name: checked train settings}`` (an ensemble's
-    under one group job), commit, then enqueue. A name already taken raises IntegrityError with
-    nothing recorded."""
+    under one group job), commit, then enqueue; ``start_models`` names the model whose weights each
+    one starts from (fine-tuning). A name already taken raises IntegrityError with nothing
+    recorded."""
+    start_models = start_models or {}
     parent = None
     models = []
     try:
@@ -46,7 +49,13 @@ def start_training(
             )
             ensemble.train_job_id = parent.id
         for name, config in configs.items():
-            model = Model(project_id=project_id, name=name, train_config=config, ensemble=ensemble)
+            model = Model(
+                project_id=project_id,
+                name=name,
+                train_config=config,
+                ensemble=ensemble,
+                start_model=start_models.get(name),
+            )
             session.add(model)
             session.flush()
             model.storage_prefix = model_prefix(project_id, model.id)

@@ -48,6 +48,7 @@ def model_out(model: Model) -> ModelOut:
         train_job_id=model.train_job_id,
         summary=model.summary,
         label_version=model.label_version.number if model.label_version else None,
+        started_from=model.start_model.name if model.start_model else None,
         created_at=model.created_at,
     )
 
@@ -94,12 +95,16 @@ def _train_models(
     user: User,
     configs: dict[str, dict],
     ensemble: Ensemble | None = None,
+    start_models: dict[str, Model] | None = None,
 ) -> list[Model]:
-    """Check each ``{name: train settings}``, then record and enqueue the trainings (worker.state.submit)."""
+    """Check each ``{name: train settings}`` (and the model each starts from, if any), then record
+    and enqueue the trainings (worker.state.submit)."""
     checked = {
         name: _no_server_paths(parse_config(TrainConfig, config, "train")).model_dump(mode="json")
         for name, config in configs.items()
     }
+    for name, start in (start_models or {}).items():
+        _check_start_model(start, checked[name])
     try:
         return submit.start_training(
             session,
@@ -109,11 +114,40 @@ def _train_models(
             configs=checked,
             max_attempts=settings.max_attempts,
             ensemble=ensemble,
+            start_models=start_models,
         )
     except IntegrityError:
         raise HTTPException(
             409, f"project {project.id} already has a model or ensemble with that name"
         ) from None
+
+
+def _check_start_model(start: Model, train: dict) -> None:
+    """A 422 unless ``start`` can start a training with settings ``train`` (fine-tuning)."""
+    if start.summary is None:
+        raise HTTPException(
+            422, f"model {start.name!r} has not finished training; fine-tune from it once it has"
+        )
+    for setting in ("model_type", "backbone"):
+        theirs = parse_config(TrainConfig, start.train_config, "train").model_dump()[setting]
+        if train[setting] != theirs:
+            raise HTTPException(
+                422,
+                f"train.{setting}: {train[setting]!r}, but {start.name!r} is a {theirs!r} model; fine-tuning "
+                f"keeps the network: use {theirs!r} or train from scratch",
+            )
+
+
+def _settings_of(start: Model | None, asked: dict) -> dict:
+    """A fine-tuning's settings: those of the model it starts from, changed by the ones asked."""
+    return {**start.train_config, **asked} if start is not None else asked
+
+
+def _project_model(session: Session, project: Project, model_id: int) -> Model:
+    model = session.get(Model, model_id)
+    if model is None or model.project_id != project.id:
+        raise HTTPException(404, f"project {project.id} has no model {model_id}")
+    return model
 
 
 @router.post("/models", status_code=201, response_model=ModelOut)
@@ -125,8 +159,13 @@ def train_model(
     queue: QueueDep,
     settings: SettingsDep,
 ) -> ModelOut:
-    """Train one model on the project's labels (a training job; watch it under jobs)."""
-    (model,) = _train_models(session, queue, settings, project, user, {body.name: body.train})
+    """Train one model on the project's labels (a training job; watch it under jobs), from scratch
+    or starting from a trained model's weights (``start_from_model``)."""
+    start = {}
+    if body.start_from_model is not None:
+        start[body.name] = _project_model(session, project, body.start_from_model)
+    configs = {body.name: _settings_of(start.get(body.name), body.train)}
+    (model,) = _train_models(session, queue, settings, project, user, configs, None, start)
     return model_out(model)
 
 
@@ -164,11 +203,35 @@ def train_ensemble(
     """Train one member per seed; the members train in parallel on the free worker slots."""
     if len(set(body.seeds)) != len(body.seeds):
         raise HTTPException(422, f"seeds must be distinct, got {body.seeds}")
+    names = [f"{body.name}-seed{seed}" for seed in body.seeds]
+    start = {}
+    if body.start_from_ensemble is not None:
+        members = _members_by_seed(session, project, body.start_from_ensemble, body.seeds)
+        start = dict(zip(names, members, strict=True))
+    configs = {
+        name: {**_settings_of(start.get(name), body.train), "seed": seed}
+        for name, seed in zip(names, body.seeds, strict=True)
+    }
     ensemble = Ensemble(project_id=project.id, name=body.name)
-    configs = {f"{body.name}-seed{seed}": {**body.train, "seed": seed} for seed in body.seeds}
-    _train_models(session, queue, settings, project, user, configs, ensemble)
+    _train_models(session, queue, settings, project, user, configs, ensemble, start)
     session.refresh(ensemble)
     return ensemble_out(ensemble)
+
+
+def _members_by_seed(session: Session, project: Project, ensemble_id: int, seeds: list[int]) -> list[Model]:
+    """The members of ensemble ``ensemble_id`` with ``seeds``, in that order (a 404 or 422 otherwise)."""
+    ensemble = session.get(Ensemble, ensemble_id)
+    if ensemble is None or ensemble.project_id != project.id:
+        raise HTTPException(404, f"project {project.id} has no ensemble {ensemble_id}")
+    by_seed = {parse_config(TrainConfig, m.train_config, "train").seed: m for m in ensemble.members}
+    missing = [seed for seed in seeds if seed not in by_seed]
+    if missing:
+        raise HTTPException(
+            422,
+            f"ensemble {ensemble.name!r} has members with seeds {sorted(by_seed)}, none with {missing}; "
+            "fine-tune with those seeds, so that each member starts from its own",
+        )
+    return [by_seed[seed] for seed in seeds]
 
 
 @router.get("/ensembles", response_model=list[EnsembleOut])

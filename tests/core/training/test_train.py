@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from core.cli import main
@@ -169,3 +171,44 @@ def test_cli_reports_bad_input_without_a_traceback(tiny_model, tmp_path, capsys)
     assert main(["predict", str(tiny_model), str(bad_video), "-o", str(tmp_path / "out")]) == 2
     assert "bad.mp4 is not a readable video" in capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "nothing is written for a corrupt video"
+
+
+def _weights(model_dir) -> dict:
+    return torch.load(model_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)[
+        "state_dict"
+    ]
+
+
+def test_fine_tuning_starts_from_the_given_models_weights(tiny_model, tmp_path):
+    """With a learning rate too small to move them, a fine-tuned network keeps the weights it
+    started from; trained from scratch the same way, it does not."""
+    project = load_project(EXAMPLE_PROJECT)
+    still = {**TINY, "epochs": 1, "learning_rate": 1e-12, "freeze_backbone_epochs": 0}
+    tuned = train_model(
+        project, load_train_config(None, {**still, "init_from": str(tiny_model)}), tmp_path / "ft"
+    )
+    scratch = train_model(project, load_train_config(None, still), tmp_path / "scratch")
+    start, after, fresh = _weights(tiny_model), _weights(tuned.model_dir), _weights(scratch.model_dir)
+    learned = [k for k, v in start.items() if v.is_floating_point() and "running" not in k]
+    assert len(learned) > 50
+    assert max((after[k] - start[k]).abs().max().item() for k in learned) < 1e-6
+    assert max((fresh[k] - start[k]).abs().max().item() for k in learned) > 1e-2
+    recorded = yaml.safe_load((tuned.model_dir / "config.yaml").read_text())["train"]["init_from"]
+    assert recorded == str(tiny_model)  # the model folder says what it started from
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"backbone": "resnet34"}, "backbone 'resnet18' there, 'resnet34' here"),
+        ({"model_type": "stacked_densenet", "image_height": 64}, "model_type 'heatmap' there"),
+        ({"init_from": "/nonexistent/model"}, "init_from: "),
+    ],
+)
+def test_fine_tuning_from_an_unfit_model_is_refused_before_anything_is_written(
+    tiny_model, tmp_path, change, message
+):
+    config = load_train_config(None, {**TINY, "init_from": str(tiny_model), **change})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        train_model(load_project(EXAMPLE_PROJECT), config, tmp_path / "model")
+    assert not (tmp_path / "model").exists()

@@ -170,6 +170,11 @@ class Model(Base):
     ensemble: Mapped[Ensemble | None] = relationship(back_populates="members")
     train_job: Mapped[Job | None] = relationship(foreign_keys=[train_job_id])
     label_version: Mapped[LabelVersion | None] = relationship()
+    # the model whose weights its training started from (fine-tuning), if any
+    start_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL"), nullable=True
+    )
+    start_model: Mapped[Model | None] = relationship(remote_side="Model.id", foreign_keys=[start_model_id])
 
 
 class LabelVersion(Base):

@@ -1,4 +1,5 @@
-"""label versions: every state of a project's label files, and the one each model trained on
+"""label versions: every state of a project's label files, and the one each model trained on; the
+model a fine-tuning started from
 
 Revision ID: 0006
 Revises: 0005
@@ -37,10 +38,16 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_models_label_version_id", "label_versions", ["label_version_id"], ["id"], ondelete="SET NULL"
         )
+        batch.add_column(sa.Column("start_model_id", sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            "fk_models_start_model_id", "models", ["start_model_id"], ["id"], ondelete="SET NULL"
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("models") as batch:
+        batch.drop_constraint("fk_models_start_model_id", type_="foreignkey")
+        batch.drop_column("start_model_id")
         batch.drop_constraint("fk_models_label_version_id", type_="foreignkey")
         batch.drop_column("label_version_id")
     op.drop_table("label_versions")
