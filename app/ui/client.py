@@ -158,11 +158,14 @@ class Api:
     def ensembles(self, project_id: int) -> list[dict]:
         return self._json("GET", f"/projects/{project_id}/ensembles")
 
-    def train_model(self, project_id: int, name: str, train: dict) -> dict:
-        return self._json("POST", f"/projects/{project_id}/models", json={"name": name, "train": train})
+    def train_model(self, project_id: int, name: str, train: dict, start_from: int | None = None) -> dict:
+        body = {"name": name, "train": train, "start_from_model": start_from}
+        return self._json("POST", f"/projects/{project_id}/models", json=body)
 
-    def train_ensemble(self, project_id: int, name: str, train: dict, seeds: list[int]) -> dict:
-        body = {"name": name, "train": train, "seeds": seeds}
+    def train_ensemble(
+        self, project_id: int, name: str, train: dict, seeds: list[int], start_from: int | None = None
+    ) -> dict:
+        body = {"name": name, "train": train, "seeds": seeds, "start_from_ensemble": start_from}
         return self._json("POST", f"/projects/{project_id}/ensembles", json=body)
 
     def predict(

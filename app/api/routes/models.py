@@ -78,6 +78,12 @@ def _no_server_paths(train: TrainConfig) -> TrainConfig:
             f"train.pretrained: choose one of {list(PRETRAINED_CHOICES)}; a weights file on the server can "
             "be named only from the command line (posecloud train)",
         )
+    if train.init_from:
+        raise HTTPException(
+            422,
+            "train.init_from: leave it out; to fine-tune, name the model to start from with start_from_model "
+            "(or start_from_ensemble)",
+        )
     if train.unlabeled_videos:
         raise HTTPException(
             422,

@@ -60,6 +60,8 @@ def overview() -> None:
                 "ensemble": ensemble_names.get(m["ensemble_id"], ""),
                 "state": state(m),
                 **{f"{split} px error": pixel_error(m, split) for split in SPLITS},
+                "labels": f"version {m['label_version']}" if m["label_version"] else "–",
+                "started from": m["started_from"] or "scratch",
             }
             for m in models
         ],

@@ -21,29 +21,50 @@ client = api()
 project = current_project(client)
 st.title(f"Training · {project['name']}")
 
+trained = {
+    ("model", m["id"]): f"model {m['name']}" for m in must(client.models, project["id"]) if m["summary"]
+}
+trained |= {
+    ("ensemble", e["id"]): f"ensemble {e['name']}"
+    for e in must(client.ensembles, project["id"])
+    if all(m["summary"] for m in e["members"])
+}
 with st.form("train"):
-    left, right = st.columns([2, 1])
+    left, middle, right = st.columns([2, 1, 2])
     name = left.text_input("Name", placeholder="e.g. resnet50-semi", help="letters, digits, - and _")
-    seeds_text = right.text_input(
+    seeds_text = middle.text_input(
         "Ensemble seeds",
         value="0",
         help="one model per seed: '0' trains one model, '0, 1, 2, 3' an ensemble of 4",
     )
+    start = right.selectbox(
+        "Start from",
+        [None, *trained],
+        format_func=lambda k: "scratch (the pretrained backbone)" if k is None else trained[k],
+        help="after labeling more frames, fine-tune a trained model (one seed) or ensemble (its seeds): "
+        "its settings, changed by the ones below; fewer epochs usually do",
+    )
     settings = schema_form(
-        must(client.train_config_schema, project["id"]), FIRST_SETTINGS, "train", skip=("seed",)
+        must(client.train_config_schema, project["id"]), FIRST_SETTINGS, "train", skip=("seed", "init_from")
     )
     launched = st.form_submit_button("Train", type="primary")
 message = st.empty()
 if launched:
     seeds = names(seeds_text)
+    kind, start_id = start or (None, None)
     if not all(s.lstrip("-").isdigit() for s in seeds) or not seeds:
         message.error("Seeds must be whole numbers separated by commas, e.g. 0, 1, 2.")
+    elif kind == "ensemble" and len(seeds) == 1:
+        message.error("An ensemble fine-tunes into an ensemble: give the seeds of its members, e.g. 0, 1.")
+    elif kind == "model" and len(seeds) > 1:
+        message.error("A model fine-tunes into one model: give one seed, or start from an ensemble.")
     elif len(seeds) == 1:
         made = attempt(
             client.train_model,
             project["id"],
             name.strip(),
             {**settings, "seed": int(seeds[0])},
+            start_id,
             where=message,
         )
         if made:
@@ -55,6 +76,7 @@ if launched:
             name.strip(),
             settings,
             [int(s) for s in seeds],
+            start_id,
             where=message,
         )
         if made:

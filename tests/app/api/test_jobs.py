@@ -293,6 +293,7 @@ def test_a_taken_ensemble_name_is_409_and_records_nothing_more(
         ({"pretrained": "/etc/hostname"}, "train.pretrained: choose one of ['imagenet', 'none']"),
         ({"pretrained": "../../2/models/m/checkpoints/best.ckpt"}, "train.pretrained: choose one of"),
         ({"unlabeled_videos": ["../../2/videos"]}, "train.unlabeled_videos: leave it out"),
+        ({"init_from": "../../2/models/7"}, "train.init_from: leave it out; to fine-tune, name the model"),
     ],
 )
 def test_training_settings_that_name_server_files_are_refused(
