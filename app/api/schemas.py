@@ -185,6 +185,38 @@ class LabelVersionChanges(BaseModel):
     views: list[ViewChanges]
 
 
+class QCReasonOut(BaseModel):
+    kind: str = Field(description="swap, pose, edge, angle, outside or duplicate")
+    keypoints: list[str]
+    detail: str = Field(description="one line for a person, with the numbers")
+
+
+class FlaggedFrame(BaseModel):
+    image: str = Field(description="the frame's row in the label file (labeled-data/...)")
+    score: float = Field(description="the largest robust z-score of its checks that flag")
+    reasons: list[QCReasonOut] = Field(description="definite problems first, then the largest z first")
+    labelstudio_url: str | None = Field(
+        description="its Label Studio task, once the labeling page is prepared"
+    )
+
+
+class ViewQC(BaseModel):
+    view: str
+    frames: int = Field(description="labeled frames checked")
+    flagged: list[FlaggedFrame] = Field(description="to review, worst first")
+    reviewed: list[FlaggedFrame] = Field(description="flagged, but a reviewer said their labels are right")
+    notes: list[str] = Field(description="checks that could not run, and why")
+
+
+class LabelQCOut(BaseModel):
+    z: float
+    views: list[ViewQC]
+
+
+class QCReviewed(BaseModel):
+    images: list[str] = Field(min_length=1, max_length=10_000, description="frames whose labels are right")
+
+
 class EnsembleOut(BaseModel):
     id: int
     name: str

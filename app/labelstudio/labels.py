@@ -25,9 +25,10 @@ from PIL import Image
 
 from app.labelstudio.config import control_name, image_field, view_of_control
 from core.data.cameras import session_of
-from core.labels.dlc_csv import read_pose_csv, write_pose_csv
+from core.labels.dlc_csv import write_pose_csv
 from core.labels.table import PoseTable
 from worker.state.db.models import Project
+from worker.state.label_versions import current_tables
 from worker.state.layout import data_prefix, labels_key
 from worker.state.storage import Storage
 
@@ -123,19 +124,9 @@ class LabelFiles:
 
     def read(self, project: Project) -> dict[str, PoseTable]:
         """View -> its labels (an empty table where the view has no label file yet)."""
-        tables = {}
-        with tempfile.TemporaryDirectory() as work:
-            for view in project.views:
-                key = labels_key(project.id, project.views, view)
-                if self.storage.exists(key):
-                    local = Path(work) / f"{view}.csv"
-                    self.storage.get_file(key, local)
-                    tables[view] = read_pose_csv(local)
-                else:
-                    tables[view] = PoseTable(
-                        list(project.keypoints), [], np.zeros((0, len(project.keypoints), 2))
-                    )
-        return tables
+        found = current_tables(self.storage, project)
+        empty = PoseTable(list(project.keypoints), [], np.zeros((0, len(project.keypoints), 2)))
+        return {view: found.get(view, empty) for view in project.views}
 
     @contextmanager
     def lock(self, project_id: int) -> Iterator[None]:

@@ -135,6 +135,13 @@ class Api:
         """``{"url": the labeling page or None, "tasks": [{"image", "task_id", "url"}]}``."""
         return self._json("GET", f"/projects/{project_id}/labeling/tasks")
 
+    def label_qc(self, project_id: int) -> dict:
+        """Per view: the labeled frames flagged as likely wrong, with reasons, and those reviewed."""
+        return self._json("GET", f"/projects/{project_id}/labels/qc")
+
+    def labels_reviewed(self, project_id: int, images: list[str]) -> dict:
+        return self._json("POST", f"/projects/{project_id}/labels/qc/reviewed", json={"images": images})
+
     def labeling_progress(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")
 

@@ -36,6 +36,11 @@ def current_files(storage: Storage, project: Project) -> dict[str, bytes]:
     return {view: _read(storage, key) for view, key in keys.items() if storage.exists(key)}
 
 
+def current_tables(storage: Storage, project: Project) -> dict[str, PoseTable]:
+    """View -> its label table (views without a label file left out)."""
+    return _tables(current_files(storage, project))
+
+
 def _read(storage: Storage, key: str) -> bytes:
     with storage.open(key) as f:
         return f.read()

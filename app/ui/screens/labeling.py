@@ -1,6 +1,6 @@
 """Frames and labels: pick frames to label from the videos, labeling progress per keypoint, the
-labeled frames drawn with their labels (to check them before training), and the way into the
-project's Label Studio page."""
+labeled frames drawn with their labels (to check them before training), the frames likely labeled
+wrong (label QC) to review, and the way into the project's Label Studio page."""
 
 from __future__ import annotations
 
@@ -189,3 +189,50 @@ if table is not None and len(table):
         st.link_button("Open this frame in Label Studio ↗", task_pages[frame_name])
     else:
         st.caption("This frame opens in Label Studio once the labeling page is prepared (above).")
+
+
+st.subheader(
+    "Frames to review",
+    help="each labeled frame checked against the project's other labels: keypoints far from where the "
+    "others put them, left/right swaps (the project's flip pairs), unusual skeleton edges and angles, "
+    "keypoints outside the frame, two keypoints at one point",
+)
+qc = attempt(client.label_qc, pid)
+for checked in (qc or {}).get("views", []):
+    heading = f"{checked['view']}: " if len(project["views"]) > 1 else ""
+    st.caption(
+        f"{heading}{len(checked['flagged'])} of {checked['frames']} labeled frames to review; "
+        f"{len(checked['reviewed'])} reviewed and kept as labeled"
+    )
+    for note in checked["notes"]:
+        st.caption(f"Not checked: {note}")
+    if not checked["flagged"]:
+        continue
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "frame": f["image"],
+                    "score": f["score"],
+                    "why": "; ".join(r["detail"] for r in f["reasons"]),
+                    "correct in Label Studio": f["labelstudio_url"],
+                }
+                for f in checked["flagged"]
+            ]
+        ),
+        column_config={
+            "correct in Label Studio": st.column_config.LinkColumn(display_text="open ↗"),
+            "why": st.column_config.TextColumn(width="large"),
+        },
+        hide_index=True,
+        key=f"qc-{checked['view']}",
+    )
+    right_ones = st.multiselect(
+        "Frames whose labels are right as they are",
+        [f["image"] for f in checked["flagged"]],
+        key=f"qc-right-{checked['view']}",
+        help="clears their flags until their labels change (a frame corrected in Label Studio is checked again)",
+    )
+    keep = st.button("Keep these labels", disabled=not right_ones, key=f"qc-keep-{checked['view']}")
+    if keep and attempt(client.labels_reviewed, pid, right_ones) is not None:
+        st.rerun()

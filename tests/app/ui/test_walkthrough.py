@@ -138,6 +138,13 @@ def test_sign_in_project_video_frames_and_a_label_in_label_studio(stack: Stack, 
     labeling.close()
     page.get_by_text(re.compile(r"Frames labeled\s*1 / 3")).wait_for(timeout=30_000)  # live, no reload
     shot(page, "07-labeled")
+    page.reload()  # label QC checks the labeled frame (too few frames to compare: it says so)
+    page.get_by_text("0 of 1 labeled frames to review; 0 reviewed and kept as labeled").wait_for(
+        timeout=60_000
+    )
+    page.get_by_text(
+        re.compile(r"Not checked: .*label more frames|Not checked: .*fewer than 10")
+    ).first.wait_for()
 
 
 def signed_in(stack: Stack, page) -> None:
