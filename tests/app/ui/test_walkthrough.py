@@ -192,7 +192,8 @@ def test_train_an_ensemble_watch_it_and_cancel_and_retry_a_job(stack: Stack, pag
     card.scroll_into_view_if_needed()
     shot(page, "09-training-running")
     card.get_by_text(re.compile(r"tiny · job \d+ · ✅ succeeded")).wait_for(timeout=900_000)
-    assert card.locator(".js-plotly-plot").count() == 2  # a loss curve per member
+    # a loss curve per member (waited for: the live card's previous run may still be on screen)
+    expect(card.locator(".js-plotly-plot")).to_have_count(2, timeout=30_000)
     assert "losses, job" in card.inner_text()
     card.scroll_into_view_if_needed()
     shot(page, "10-training-done")
