@@ -32,18 +32,11 @@ from core.config import ProjectConfig
 from core.errors import LabelFormatError
 from core.labels.formats import read_labels
 from core.labels.table import PoseTable, check_keypoints_match
-from core.plausibility.checks import Checked, QCReason
+from core.plausibility.checks import Z_FLAG, Checked, QCReason
 from core.plausibility.pose_checks import pose_checks
 from core.plausibility.robust import nanmedian
 from core.plausibility.skeleton_checks import angle_checks, edge_checks
 
-Z_FLAG = 5.0
-"""Robust z-score from which a check flags a frame. For normal data a 1-D z reaches 5 once in 1.7
-million and a keypoint's 2-D distance once in 270,000; labels have heavier tails. On the
-mirror-mouse toy labels as they are, 5 flags 7 of the 90 frames: two with two paws clicked at one
-point, five unusual poses (a tail curled up) or doubtful labels; 4 flags 12, 6 flags 5. On planted
-errors it finds nearly every left/right swap and about 60 % of keypoints moved by 15-40 px, at a
-precision of about 0.5 (``benchmarks/label_qc.py``)."""
 DUPLICATE_PX = 1.0
 """Two keypoints this close (pixels) are at the same point: a click placed twice."""
 USUALLY_APART_PX = 5.0

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections import Counter
+from typing import TYPE_CHECKING
 
-from core.config import load_project
-from core.plausibility.label_qc import Z_FLAG, LabelQC, project_label_qc
+from core.plausibility.checks import Z_FLAG
+
+if TYPE_CHECKING:
+    from core.plausibility.label_qc import LabelQC
 
 DESCRIPTION = """\
 Check every labeled frame of a project against its other labeled frames: left and right keypoints
@@ -45,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``posecloud qc``: prints the flagged frames and a summary; exit code 0."""
+    from core.config import load_project
+    from core.plausibility.label_qc import project_label_qc  # scipy and OpenCV: only when it runs
+
     project = load_project(args.project)
     flagged = 0
     for path, qc in project_label_qc(project, args.z):

@@ -7,12 +7,9 @@ import argparse
 from pathlib import Path
 
 from core.atomic import atomic_open
-from core.config import load_project
 from core.errors import ConfigError
-from core.labels.formats import read_labels
 from core.progress import ProgressDisplay
-from core.selection.outliers import MIN_GAP, suggest_frames
-from core.video.extract import extract_frames
+from core.selection import MIN_GAP
 
 DESCRIPTION = """\
 Score every frame of a video by how likely its predictions are wrong (ensemble spread, temporal
@@ -59,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     """Run ``posecloud suggest-frames``; prints the picks and the files written."""
     if (args.video is None) != (args.extract is None):
         raise ConfigError("--video and --extract go together: give the video and the folder to extract into")
+    # pandas, scipy, OpenCV: loaded when the command runs, not for every posecloud --help
+    from core.config import load_project
+    from core.labels.formats import read_labels
+    from core.selection.outliers import suggest_frames
+    from core.video.extract import extract_frames
+
     project = load_project(args.project) if args.project else None
     members = [read_labels(path) for path in args.members]
     table = suggest_frames(members, project, args.n, min_gap=args.min_gap, sources=args.members)

@@ -16,6 +16,7 @@ from core.config import ProjectConfig
 from core.errors import PoseCloudError
 from core.labels.table import PoseTable, check_keypoints_match
 from core.plausibility.pose_pca import NotEnoughPosesError, PosePCA, fit_project_pose_pca
+from core.selection import MIN_GAP
 from core.selection.metrics import ERROR_METRICS, frame_metrics
 from core.smoothing.ensemble import ensemble_stats
 
@@ -34,7 +35,6 @@ Z_THRESHOLD = 3.0
 MIN_CONFIDENCE = 0.5
 # Diverse picks are drawn from the POOL_FACTOR * n worst frames; picks are at least MIN_GAP frames apart.
 POOL_FACTOR = 5
-MIN_GAP = 10
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 MEAN_AD_TO_SD = 1.2533  # same for the mean absolute deviation (used when the MAD is 0)
 

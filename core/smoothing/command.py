@@ -6,7 +6,6 @@ import argparse
 
 from core.errors import ConfigError
 from core.progress import ProgressDisplay
-from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files, variances_path
 
 DESCRIPTION = """\
 Smooth the predictions of several models (an ensemble) of one video with the Ensemble Kalman
@@ -64,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Run ``posecloud smooth`` with its progress on stderr; prints the files written and what to do
     with them."""
+    # pandas and the numba kernels: loaded when the command runs, not for every posecloud --help
+    from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files, variances_path
+
     views = None
     if args.views is not None:
         views = [v.strip() for v in args.views.split(",") if v.strip()]
