@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
+from app.roles import PERMITS, refusal, role_of, route_action
 from app.security import Passwords, token_digest
 from app.settings import Settings
 from worker.state.db.models import AuthToken, Project, ProjectMember, User, utcnow
@@ -119,25 +120,37 @@ def accessible_projects(user: User) -> Select[tuple[Project]]:
     return select(Project).where(or_(Project.owner_id == user.id, member)).order_by(Project.id)
 
 
-def project_for_user(project_id: int, user: UserDep, session: SessionDep) -> Project:
-    """The project if the caller owns it or is a member; 404 otherwise, so existence is not revealed."""
-    return _visible_project(session, user, project_id)
+def project_for_user(request: Request, project_id: int, user: UserDep, session: SessionDep) -> Project:
+    """The project if the caller owns it or is a member (404 otherwise, so existence is not
+    revealed) and their role permits what the route does (403 otherwise, saying why)."""
+    return _permitted_project(request, session, user, project_id)
 
 
-def project_for_browser(project_id: int, user: BrowserUserDep, session: SessionDep) -> Project:
+def project_for_browser(
+    request: Request, project_id: int, user: BrowserUserDep, session: SessionDep
+) -> Project:
     """``project_for_user`` for the pages served to browsers (bearer or session cookie)."""
-    return _visible_project(session, user, project_id)
+    return _permitted_project(request, session, user, project_id)
 
 
-def _visible_project(session: Session, user: User, project_id: int) -> Project:
+def project_for_upload(
+    request: Request, project_id: int, user: UploadUserDep, session: SessionDep
+) -> Project:
+    return _permitted_project(request, session, user, project_id)
+
+
+def _permitted_project(request: Request, session: Session, user: User, project_id: int) -> Project:
     project = session.scalar(accessible_projects(user).where(Project.id == project_id))
     if project is None:
         raise HTTPException(404, f"project {project_id} not found; list yours with GET /projects")
+    route = request.scope["route"].path
+    action = route_action(request.method, route)
+    if action is None:  # every project route is in app.roles' table; one that is not is closed
+        raise HTTPException(403, f"{request.method} {route} has no role rule; nobody may use it")
+    role = role_of(project, user)
+    if action not in PERMITS[role]:
+        raise HTTPException(403, refusal(project, role, action))
     return project
-
-
-def project_for_upload(project_id: int, user: UploadUserDep, session: SessionDep) -> Project:
-    return _visible_project(session, user, project_id)
 
 
 ProjectDep = Annotated[Project, Depends(project_for_user)]

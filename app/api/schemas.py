@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -60,6 +60,7 @@ class ProjectOut(BaseModel):
     name: str
     owner: str
     members: list[str]
+    roles: dict[str, str] = Field(description="username -> owner, trainer, labeler or viewer")
     keypoints: list[str]
     skeleton: list[tuple[str, str]]
     views: list[str]
@@ -72,8 +73,20 @@ class ProjectOut(BaseModel):
     )
 
 
+MemberRole = Literal["trainer", "labeler", "viewer"]
+
+
 class MemberAdd(BaseModel):
     username: Username
+    role: MemberRole = Field(
+        default="trainer",
+        description="trainer: label, train, predict, compare; labeler: label and see frames and labels; "
+        "viewer: read",
+    )
+
+
+class RoleChange(BaseModel):
+    role: MemberRole
 
 
 class VideoOut(BaseModel):

@@ -28,13 +28,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.proxying import Refused
-from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project
+from app.roles import PERMITS, refusal, role_of
+from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project, User
 
 PREFIX = "/labelstudio"
 DROPPED_REQUEST_HEADERS = {
@@ -93,6 +94,13 @@ class Access:
     projects: dict[int, int]  # Label Studio project id -> posecloud project id
     # ("annotation" | "draft" | "prediction", id) -> its task; ("view", id) -> its project
     owner_of: Callable[[str, int], int | None]
+    # Label Studio project id -> why the user's role may not label there (projects it may are absent)
+    read_only: dict[int, str] = field(default_factory=dict)
+
+    def may_write(self, named: dict[str, int]) -> None:
+        """Raise Refused unless the user's role may label in the project a write names."""
+        if named.get("project") in self.read_only:
+            raise Refused(403, self.read_only[named["project"]])
 
     def owned(self, kind: str, object_id: int) -> dict[str, int]:
         if kind == "project":
@@ -115,10 +123,18 @@ class Access:
         return {kind: object_id, **parent}
 
 
-def access_for(session: Session, visible: list[Project], ls_user_id: int, owner_of) -> Access:
-    ids = [p.id for p in visible]
-    records = session.scalars(select(LabelStudioProject).where(LabelStudioProject.project_id.in_(ids)))
-    return Access(session, ls_user_id, {r.ls_project_id: r.project_id for r in records}, owner_of)
+def access_for(session: Session, visible: list[Project], user: User, ls_user_id: int, owner_of) -> Access:
+    """What ``user`` (Label Studio user ``ls_user_id``) may reach of the ``visible`` projects, and
+    where their role lets them read only."""
+    by_id = {p.id: p for p in visible}
+    records = session.scalars(select(LabelStudioProject).where(LabelStudioProject.project_id.in_(by_id)))
+    projects = {r.ls_project_id: r.project_id for r in records}
+    read_only = {}
+    for ls_project, project_id in projects.items():
+        role = role_of(by_id[project_id], user)
+        if "label" not in PERMITS[role]:
+            read_only[ls_project] = refusal(by_id[project_id], role, "label")
+    return Access(session, ls_user_id, projects, owner_of, read_only)
 
 
 @dataclass(frozen=True)
@@ -239,12 +255,12 @@ def _agree(named: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return named | more
 
 
-def check_body(body: bytes, content_type: str, named: dict[str, int], access: Access) -> None:
+def check_body(body: bytes, content_type: str, named: dict[str, int], access: Access) -> dict[str, int]:
     """Raise Refused unless a write's ``body`` is empty or JSON whose every object id belongs to the
     user and agrees with ``named`` (what the path and query name), and whose user fields name only
-    the user."""
+    the user; returns what the path, query and body name together."""
     if not body.strip():
-        return
+        return named
     if "json" not in content_type.lower():
         raise Refused(415, "changes to Label Studio go through posecloud as JSON only")
     try:
@@ -260,6 +276,7 @@ def check_body(body: bytes, content_type: str, named: dict[str, int], access: Ac
             for one in value if isinstance(value, list) else [value]:
                 if (object_id := check_id(one, f'"{key}"')) != NONE:
                     named = _agree(named, access.owned(BODY_IDS[key], object_id))
+    return named
 
 
 def _items(document) -> Iterable[tuple[str, object]]:

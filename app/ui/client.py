@@ -82,8 +82,12 @@ class Api:
     def delete_project(self, project_id: int) -> None:
         self._call("DELETE", f"/projects/{project_id}")
 
-    def add_member(self, project_id: int, username: str) -> dict:
-        return self._json("POST", f"/projects/{project_id}/members", json={"username": username})
+    def add_member(self, project_id: int, username: str, role: str = "trainer") -> dict:
+        body = {"username": username, "role": role}
+        return self._json("POST", f"/projects/{project_id}/members", json=body)
+
+    def change_role(self, project_id: int, username: str, role: str) -> dict:
+        return self._json("PATCH", f"/projects/{project_id}/members/{username}", json={"role": role})
 
     def upload_labels(self, project_id: int, filename: str, data: IO[bytes] | bytes) -> dict:
         return self._json(

@@ -293,7 +293,7 @@ def _project_users(request: Request, user, session: Session, ls: LabelStudio) ->
 def _access(session: Session, user, ls: LabelStudio):
     account = ls.accounts.account(session, user)
     visible = list(session.scalars(accessible_projects(user)))
-    return access_for(session, visible, account.ls_user_id, ls.owner_of), account
+    return access_for(session, visible, user, account.ls_user_id, ls.owner_of), account
 
 
 @router.api_route(
@@ -319,7 +319,8 @@ async def proxy(request: Request, user: BrowserUserDep, session: SessionDep, ls:
         if request.method not in READ:  # a write: its body is read whole (bounded) and checked
             body = await read_body(request, MAX_BODY_BYTES)
             content_type = request.headers.get("content-type", "")
-            await run_in_threadpool(check_body, body, content_type, named, access)
+            named = await run_in_threadpool(check_body, body, content_type, named, access)
+            access.may_write(named)
         token = await run_in_threadpool(ls.accounts.access_token, session, user)
     except Refused as e:
         log.info("refused for %s: %s %s (%s)", user.username, request.method, request.url, e.detail)

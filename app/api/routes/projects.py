@@ -25,7 +25,7 @@ from app.api.deps import (
 )
 from app.api.routes.labels import UPLOAD_BODY, store_labels
 from app.api.routes.videos import video_adder
-from app.api.schemas import MemberAdd, ProjectCreate, ProjectImported, ProjectOut
+from app.api.schemas import MemberAdd, ProjectCreate, ProjectImported, ProjectOut, RoleChange
 from app.filenames import safe_filename
 from app.labels_import import read_upload
 from app.settings import Settings
@@ -49,6 +49,7 @@ def project_out(project: Project, storage: Storage) -> ProjectOut:
         name=project.name,
         owner=project.owner.username,
         members=sorted(m.user.username for m in project.members),
+        roles={project.owner.username: "owner"} | {m.user.username: m.role for m in project.members},
         keypoints=project.keypoints,
         skeleton=[(a, b) for a, b in project.skeleton],
         views=project.views,
@@ -57,12 +58,6 @@ def project_out(project: Project, storage: Storage) -> ProjectOut:
         flip_pairs=[(a, b) for a, b in project.flip_pairs],
         created_at=project.created_at,
     )
-
-
-def _require_owner(project: Project, user: User, action: str) -> None:
-    if project.owner_id != user.id:
-        owner = project.owner.username
-        raise HTTPException(403, f"only the owner ({owner}) can {action} project {project.id}")
 
 
 @router.post("", status_code=201, response_model=ProjectOut)
@@ -188,27 +183,51 @@ def get_project(project: ProjectDep, storage: StorageDep) -> ProjectOut:
 
 
 @router.post("/{project_id}/members", status_code=201, response_model=ProjectOut)
-def add_member(
-    project: ProjectDep, body: MemberAdd, user: UserDep, session: SessionDep, storage: StorageDep
-) -> ProjectOut:
-    """Share the project with another user (owner only); members can read and write it."""
-    _require_owner(project, user, "add members to")
+def add_member(project: ProjectDep, body: MemberAdd, session: SessionDep, storage: StorageDep) -> ProjectOut:
+    """Share the project with another user in a role (owner only): a trainer labels, trains,
+    predicts and compares; a labeler labels and sees the frames and labels; a viewer reads."""
     username = body.username.lower()
     member = session.scalar(select(User).where(User.username == username))
     if member is None:
         raise HTTPException(404, f"no user named {username!r}; they must register first")
     if member.id == project.owner_id or any(m.user_id == member.id for m in project.members):
-        raise HTTPException(409, f"{username!r} already has access to project {project.id}")
-    project.members.append(ProjectMember(user_id=member.id))
+        raise HTTPException(
+            409, f"{username!r} already has access to project {project.id}; change their role instead"
+        )
+    project.members.append(ProjectMember(user_id=member.id, role=body.role))
     session.commit()
     session.refresh(project)
     return project_out(project, storage)
 
 
+@router.patch("/{project_id}/members/{username}", response_model=ProjectOut)
+def change_role(
+    project: ProjectDep, username: str, body: RoleChange, session: SessionDep, storage: StorageDep
+) -> ProjectOut:
+    """Give a member another role (owner only)."""
+    _member(project, username).role = body.role
+    session.commit()
+    return project_out(project, storage)
+
+
+@router.delete("/{project_id}/members/{username}", status_code=204)
+def remove_member(project: ProjectDep, username: str, session: SessionDep) -> Response:
+    """Take the project away from a member (owner only)."""
+    project.members.remove(_member(project, username))
+    session.commit()
+    return Response(status_code=204)
+
+
+def _member(project: Project, username: str) -> ProjectMember:
+    found = next((m for m in project.members if m.user.username == username.lower()), None)
+    if found is None:
+        raise HTTPException(404, f"{username!r} is not a member of project {project.id}")
+    return found
+
+
 @router.delete("/{project_id}", status_code=204)
-def delete_project(project: ProjectDep, user: UserDep, session: SessionDep, storage: StorageDep) -> Response:
+def delete_project(project: ProjectDep, session: SessionDep, storage: StorageDep) -> Response:
     """Delete the project, its records and its files (owner only)."""
-    _require_owner(project, user, "delete")
     _delete(project, session, storage)
     return Response(status_code=204)
 

@@ -45,6 +45,7 @@ else:
     st.info("You have no projects yet: create one below, or start from the example.")
 
 
+ROLES = ["trainer", "labeler", "viewer"]
 new, example, members = st.tabs(["New project", "From the example", "Members"])
 
 with new, st.form("new-project"):
@@ -115,11 +116,27 @@ with members:
         st.info("Choose a project in the sidebar first.")
     else:
         project = must(client.project, project_id)
-        st.write(
-            f"**{project['name']}**: owner {project['owner']}; members: {', '.join(project['members']) or 'none'}"
+        st.write(f"**{project['name']}**")
+        st.table(
+            [{"user": name, "role": role} for name, role in project["roles"].items()],
+            hide_index=True,
+        )
+        st.caption(
+            "trainer: label, train, predict, compare · labeler: label and see the frames and labels · "
+            "viewer: read · only the owner changes members and roles"
         )
         with st.form("add-member"):
-            username = st.text_input("Add a member (username)")
-            if st.form_submit_button("Add") and attempt(client.add_member, project_id, username.strip()):
-                st.success(f"{username} can now open {project['name']!r}.")
+            left, right = st.columns([2, 1])
+            username = left.text_input("Member (username)")
+            role = right.selectbox("Role", ROLES)
+            add, change = st.columns(2)
+            if add.form_submit_button("Add") and attempt(
+                client.add_member, project_id, username.strip(), role
+            ):
+                st.success(f"{username} can now open {project['name']!r} as {role}.")
+                st.rerun()
+            if change.form_submit_button("Change their role") and attempt(
+                client.change_role, project_id, username.strip(), role
+            ):
+                st.success(f"{username} is now {role} in {project['name']!r}.")
                 st.rerun()

@@ -42,6 +42,7 @@ def test_create_get_and_list(client: TestClient, alice: dict[str, str]) -> None:
         "id": project["id"],
         "owner": "alice",
         "members": [],
+        "roles": {"alice": "owner"},
         "created_at": project["created_at"],
         "labeled_frames": 0,
     }
@@ -114,7 +115,11 @@ def test_members_can_read_and_write_but_not_delete(
     assert client.get(f"/projects/{project_id}/videos", headers=bob).json() == []
     refused = client.delete(f"/projects/{project_id}", headers=bob)
     assert refused.status_code == 403
-    assert refused.json() == {"detail": f"only the owner (alice) can delete project {project_id}"}
+    assert refused.json()["detail"].startswith(f"your role in project {project_id} is trainer")
+    assert (
+        "cannot change the members of, or delete, the project; ask its owner (alice)"
+        in refused.json()["detail"]
+    )
     again = client.post(f"/projects/{project_id}/members", json={"username": "bob"}, headers=alice)
     assert again.status_code == 409
     nobody = client.post(f"/projects/{project_id}/members", json={"username": "ghost"}, headers=alice)

@@ -177,6 +177,7 @@ def test_stored_uploads_are_readable_by_the_lab(umask_022, client: TestClient, a
     assert video.status_code == 201 and labels.status_code == 200, labels.text
     storage = client.app.state.storage
     stored = [storage.local_path(key) for key in storage.list(f"projects/{project}")]
-    assert sorted(p.suffix for p in stored) == [".csv", ".mp4", ".png", ".png", ".png"]
+    # the label file, its version's copy, the video and the images
+    assert sorted(p.suffix for p in stored) == [".csv", ".csv", ".mp4", ".png", ".png", ".png"]
     modes = {str(p): oct(stat.S_IMODE(p.stat().st_mode)) for p in stored}
     assert modes == {str(p): "0o644" for p in stored}

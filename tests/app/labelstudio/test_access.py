@@ -107,6 +107,33 @@ def test_another_user_reaches_nothing_of_the_first_users_project(api: Api, alice
     assert httpx.get(f"{labelstudio.url}/api/projects/{a['ls']}", headers=admin).json()["task_number"] == 90
 
 
+def test_a_viewer_sees_the_tasks_and_a_labeler_labels_them(api: Api, toy, alices: dict) -> None:
+    """Roles in Label Studio: a viewer member opens the task list and a task but cannot annotate;
+    a labeler member can."""
+    owner_token, _, project = toy
+    a = alices
+    annotation = {"result": [], "lead_time": 1.0}
+    for username, role, may_write in (("vera", "viewer", False), ("lena", "labeler", True)):
+        _token, member = api.sign_in(username)
+        with api.client(owner_token) as c:
+            added = c.post(f"/projects/{project}/members", json={"username": username, "role": role})
+            assert added.status_code == 201, added.text
+        assert member.get(f"/labelstudio/projects/{a['ls']}/data").status_code == 200
+        tasks = member.get("/labelstudio/api/tasks", params={"project": a["ls"]})
+        assert tasks.status_code == 200 and len(tasks.json()["tasks"]) > 0
+        assert member.get(f"/labelstudio/api/tasks/{a['task']}").status_code == 200
+        made = member.post(f"/labelstudio/api/tasks/{a['task']}/annotations/", json=annotation)
+        if may_write:
+            assert made.status_code == 201, made.text
+        else:
+            assert (
+                made.status_code == 403
+                and f"your role in project {project} is viewer" in made.json()["detail"]
+            )
+            patched = member.patch(f"/labelstudio/api/annotations/{a['annotation']}/", json=annotation)
+            assert patched.status_code == 403
+
+
 def test_nobody_reaches_label_studio_without_a_posecloud_session(api: Api, alices: dict, labelstudio) -> None:
     anonymous = httpx.Client(base_url=api.url)
     for path in (f"/labelstudio/projects/{alices['ls']}/data", "/labelstudio/api/projects/", alices["image"]):
