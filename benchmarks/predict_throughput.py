@@ -3,6 +3,7 @@ decoding + network + keypoint decoding + CSV included, against Lightning Pose's 
 with the same backbone, input size and batch, on the same machine in one run.
 
     .venv/bin/python benchmarks/predict_throughput.py [--batch 16] [--skip-peer] [--bf16-model DIR]
+        [--runtime torch|onnx|both] [--skip-bf16]
 
 Both sides get the same warm-up: one untimed prediction of the whole video, then the timed one.
 Each side's timed run reports wall time and its process's CPU time (all threads): on a machine
@@ -18,6 +19,10 @@ network, speed only (how far bf16 moves keypoints means nothing for random weigh
 
 Needs the peer venv from benchmarks/setup_lightning_pose.sh (run it first; it is idempotent).
 The throughput models have random weights: throughput does not depend on the weights.
+
+``--runtime onnx`` (or ``both``) predicts with posecloud's network run by ONNX Runtime on the CPU
+(``core.predict.onnx_runtime``: exported in memory, as many threads as torch), as ``posecloud
+predict --runtime onnx`` does; ``--skip-bf16`` leaves out the bf16 comparison (torch only).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from core.config import load_project, load_train_config  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.models.factory import build_network  # noqa: E402
+from core.predict.onnx_runtime import OnnxModel  # noqa: E402
 from core.predict.trained_model import TrainedModel  # noqa: E402
 from core.predict.video import predict_video  # noqa: E402
 from core.video.reader import iter_batches, probe_video  # noqa: E402
@@ -99,7 +105,8 @@ def end_to_end(model: TrainedModel, batch: int) -> dict:
     timer.remove()
     frames = len(table.index)
     return {
-        "peer": f"posecloud ({model.train.decoder})",
+        "peer": f"posecloud ({model.train.decoder}{', onnxruntime' if isinstance(model, OnnxModel) else ''})",
+        "runtime": "onnx" if isinstance(model, OnnxModel) else "torch",
         "frames": frames,
         "seconds": seconds,
         "cpu_s": cpu_s,
@@ -161,6 +168,30 @@ def bf16_vs_fp32(model: TrainedModel, batch: int, label: str, trained: bool) -> 
     return row
 
 
+def print_precision(p: dict, batch: int) -> None:
+    """The bf16-vs-fp32 table (``bf16_vs_fp32``'s row)."""
+    print()
+    print(
+        f"bf16 autocast vs fp32, network alone (input normalisation + forward) on the same {p['frames']} "
+        f"frames, batch {batch}, alternating batch by batch; a keypoint moved when bf16 puts it > {MOVED_PX} px "
+        "from fp32:"
+    )
+    print()
+    print(
+        "| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | median / max move (px) |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    if p["trained"]:
+        moved = f"{p['moved_fraction']:.1%} ({p['moved_count']} of {p['keypoints']})"
+        move = f"{p['median_move_px']:.2f} / {p['max_move_px']:.1f}"
+    else:
+        moved = move = "- (random weights)"
+    print(
+        f"| {p['network']} | {p['input']} | {p['fp32_s']:.1f} | {p['bf16_s']:.1f} | {p['speedup']:.2f}x "
+        f"| {moved} | {move} |"
+    )
+
+
 def peer(batch: int) -> dict:
     if not PEER_PYTHON.exists():
         raise SystemExit("peer venv missing: run benchmarks/setup_lightning_pose.sh first")
@@ -178,6 +209,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--bf16-model", type=Path, default=None, help="a trained posecloud model folder")
+    parser.add_argument("--runtime", choices=["torch", "onnx", "both"], default="torch")
+    parser.add_argument("--skip-bf16", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
     load = LoadAverages()
@@ -186,9 +219,16 @@ def main() -> None:
     print(load.start_line(), flush=True)
 
     default = random_model(args.batch, "resnet18", 256, "soft_argmax")
-    rows = [end_to_end(default, args.batch)]
-    rows.append(end_to_end(random_model(args.batch, "resnet18", 256, "subpixel"), args.batch))
-    if args.bf16_model:
+    runtimes = ["torch", "onnx"] if args.runtime == "both" else [args.runtime]
+    models = [default, random_model(args.batch, "resnet18", 256, "subpixel")]
+    rows = [
+        end_to_end(OnnxModel.from_trained(model) if runtime == "onnx" else model, args.batch)
+        for runtime in runtimes
+        for model in models
+    ]
+    if args.skip_bf16:
+        precision = None
+    elif args.bf16_model:
         trained = TrainedModel.load(args.bf16_model, "cpu")
         label = f"ResNet-18, trained (`{args.bf16_model}`)" if trained.train.backbone == "resnet18" else None
         precision = bf16_vs_fp32(trained, args.batch, label or f"{trained.train.backbone}, trained", True)
@@ -212,33 +252,17 @@ def main() -> None:
             f"| {name} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | {ratio} | {r['cpu_s']:.1f} "
             f"| {cpu_ratio} |"
         )
-    print()
-    network_s = rows[0]["network_forward_s"]
-    print(
-        f"The network's forward passes (fp32, batch {args.batch}) took {network_s:.1f} s of posecloud's "
-        f"{rows[0]['seconds']:.1f} s end to end (soft-argmax, same run): {network_s / rows[0]['seconds']:.0%}."
-    )
-    print()
-    print(
-        f"bf16 autocast vs fp32, network alone (input normalisation + forward) on the same {precision['frames']} "
-        f"frames, batch {args.batch}, alternating batch by batch; a keypoint moved when bf16 puts it > {MOVED_PX} px "
-        "from fp32:"
-    )
-    print()
-    print(
-        "| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | median / max move (px) |"
-    )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    p = precision
-    if p["trained"]:
-        moved = f"{p['moved_fraction']:.1%} ({p['moved_count']} of {p['keypoints']})"
-        move = f"{p['median_move_px']:.2f} / {p['max_move_px']:.1f}"
-    else:
-        moved = move = "- (random weights)"
-    print(
-        f"| {p['network']} | {p['input']} | {p['fp32_s']:.1f} | {p['bf16_s']:.1f} | {p['speedup']:.2f}x "
-        f"| {moved} | {move} |"
-    )
+    torch_row = next((r for r in rows if r.get("runtime") == "torch"), None)
+    network_s = torch_row["network_forward_s"] if torch_row else None
+    if torch_row:
+        print()
+        print(
+            f"The network's forward passes (fp32, batch {args.batch}) took {network_s:.1f} s of posecloud's "
+            f"{torch_row['seconds']:.1f} s end to end (soft-argmax, same run): "
+            f"{network_s / torch_row['seconds']:.0%}."
+        )
+    if precision:
+        print_precision(precision, args.batch)
     print()
     print(load.end())
     print(json.dumps({"end_to_end": rows, "network_alone_s": network_s, "precision": precision}))

@@ -87,6 +87,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "device": args.device,
         "decoder": args.decoder,
+        "runtime": args.runtime,
         "labeled_video": args.labeled_video,
         "formats": formats,
     }
@@ -226,6 +227,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.predict.export import export_csv, export_nwb
 
     source = Path(args.source)
+    if args.format == "onnx" or source.is_dir():
+        return _export_model(source, args.format, args.output)
     out = Path(args.output) if args.output else source.with_suffix(f".{args.format}")
     if out.resolve() == source.resolve():
         raise PoseCloudError(f"{out} is the file being exported; choose another output name with -o")
@@ -244,6 +247,30 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(
             f"next: posecloud suggest-frames {written} -n 20 -o frames.csv --video VIDEO --extract PROJECT_DIR"
         )
+    return 0
+
+
+def _export_model(source: Path, to_format: str, output: str | None) -> int:
+    """``export MODEL_DIR --format onnx``: a trained model as an ONNX file."""
+    from core.predict.onnx_export import write_onnx
+
+    if to_format != "onnx":
+        raise PoseCloudError(
+            f"{source} is a folder: a trained model's folder exports with --format onnx; --format {to_format} "
+            "converts a prediction file"
+        )
+    if not source.is_dir():
+        raise PoseCloudError(
+            f"--format onnx exports a trained model: pass its folder (the one with config.yaml), not {source}"
+        )
+    if not (source / "config.yaml").is_file() and any(source.glob("*/config.yaml")):
+        raise PoseCloudError(f"{source} is an ensemble folder: export each member's folder on its own")
+    written = write_onnx(source, output)
+    print(f"{written}: ONNX model (keypoint names, input size and normalisation in its metadata)")
+    print(
+        f"next: run it with onnxruntime (README: running an exported model without posecloud), or "
+        f"posecloud predict {source} VIDEO --runtime onnx"
+    )
     return 0
 
 
@@ -269,7 +296,8 @@ def _frame_list(text: str) -> list[int]:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the pose library's commands: train, predict, import, export, smooth, suggest-frames."""
+    """Add the pose library's commands: train, predict, import, export, smooth, suggest-frames, qc."""
+    from core.plausibility.qc_command import register as register_qc
     from core.selection.command import register as register_suggest
     from core.smoothing.command import add_smoothing_option
     from core.smoothing.command import register as register_smooth
@@ -314,6 +342,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto: DALI on a CUDA GPU when installed, else OpenCV",
     )
+    p.add_argument(
+        "--runtime",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="what runs the network: torch, onnx (ONNX Runtime on the CPU) or auto: the faster of the two on "
+        "the video's first frames, ONNX only where its keypoints agree with torch's within 0.1 pixel of the "
+        "network input (-v logs the choice)",
+    )
     add_smoothing_option(p, "ensembles: ")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")
     p.add_argument(
@@ -352,14 +388,23 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "export",
-        help="convert predictions: a prediction CSV to an NWB pose file, or an NWB pose file to a CSV",
+        help="convert predictions (a prediction CSV to an NWB pose file, or an NWB pose file to a CSV), or "
+        "export a trained model to ONNX",
         description="posecloud export PREDICTIONS.csv --format nwb --video VIDEO [--model MODEL_DIR] -o out.nwb\n"
-        "posecloud export poses.nwb --format csv -o poses.csv",
+        "posecloud export poses.nwb --format csv -o poses.csv\n"
+        "posecloud export MODEL_DIR --format onnx [-o model.onnx]",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="a prediction CSV (a model's, a member's or an EKS), or an NWB pose file")
-    p.add_argument("--format", choices=["nwb", "csv"], required=True, help="the format to write")
-    p.add_argument("-o", "--output", help="output file (default: the source with the new extension)")
+    p.add_argument(
+        "source",
+        help="a prediction CSV (a model's, a member's or an EKS), an NWB pose file, or a trained model folder",
+    )
+    p.add_argument("--format", choices=["nwb", "csv", "onnx"], required=True, help="the format to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="output file (default: the source with the new extension; for a model, MODEL_DIR/model.onnx)",
+    )
     p.add_argument(
         "--video", help="to NWB: the video the predictions are of (its frame rate times the poses)"
     )
@@ -373,6 +418,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     register_smooth(sub)
     register_suggest(sub)
+    register_qc(sub)
 
 
 class _StderrHandler(logging.StreamHandler):

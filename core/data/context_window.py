@@ -28,8 +28,11 @@ def pad_ends(inputs: Tensor, start: bool = True, end: bool = True) -> Tensor:
 
 def stack_windows(inputs: Tensor) -> Tensor:
     """Per-frame tensors of ``M`` consecutive frames ``(M, ...)`` to the ``M - WINDOW + 1`` windows
-    they cover, ``(M - WINDOW + 1, WINDOW, ...)``: window ``i`` holds frames ``i .. i + WINDOW - 1``."""
-    ready = len(inputs) - (WINDOW - 1)
-    if ready <= 0:
-        return inputs.new_empty((0, WINDOW, *inputs.shape[1:]))
-    return torch.stack([inputs[i : i + ready] for i in range(WINDOW)], dim=1)
+    they cover, ``(M - WINDOW + 1, WINDOW, ...)``: window ``i`` holds frames ``i .. i + WINDOW - 1``
+    (none when ``M < WINDOW``).
+
+    Slices that end counting from the run's end, rather than at a length computed from ``M``, keep
+    ``M`` out of the arithmetic, so a traced graph (the ONNX export) works for any number of frames.
+    """
+    last = WINDOW - 1
+    return torch.stack([inputs[i : (i - last) or None] for i in range(WINDOW)], dim=1)

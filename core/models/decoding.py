@@ -3,7 +3,9 @@
 Input maps are ``(batch, keypoints, H, W)``; outputs are ``(x, y)`` in heatmap pixels with the
 pixel-centre convention (see ``core.data.heatmaps``). Everything is batched torch code, so on a
 GPU the full maps never leave it: only the ``(batch, keypoints, 2)`` coordinates and
-``(batch, keypoints)`` confidences do.
+``(batch, keypoints)`` confidences do. Sizes that vary with the batch are left to the tensors
+(``-1`` in reshapes, no Python arithmetic on the batch size), so that the ONNX export traces the
+soft-argmax decoding into a graph that takes any batch (``core.models.pose_graph``).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def soft_argmax(probs: Tensor, window: int = 9, sigma: float = DEFAULT_SIGMA) ->
     flat_index = (
         patch_rows.clamp(0, height - 1)[..., :, None] * width + patch_cols.clamp(0, width - 1)[..., None, :]
     )
-    patch = maps.flatten(2).gather(-1, flat_index.flatten(2)).view(*maps.shape[:2], window, window)
+    patch = maps.flatten(2).gather(-1, flat_index.flatten(2)).unflatten(-1, (window, window))
     weights = patch * in_y[..., :, None] * in_x[..., None, :]
     total = weights.sum(dim=(-2, -1))
     safe_total = total.clamp_min(torch.finfo(maps.dtype).tiny)
@@ -237,7 +239,8 @@ def keypoint_confidence(probs: Tensor, xy_hm: Tensor, sigma: float = DEFAULT_SIG
     # The target is separable: t = outer(gy, gx) / (sum gy * sum gx).
     gx = torch.exp(-((xs - points[..., 0:1]) ** 2) / (2 * sigma**2))  # (B, K, W)
     gy = torch.exp(-((ys - points[..., 1:2]) ** 2) / (2 * sigma**2))  # (B, K, H)
-    overlap = torch.einsum("bkhw,bkh,bkw->bk", maps, gy, gx)
+    # <p, gy gx^T> as two contractions: a 3-operand einsum (opt_einsum) would pin the batch size
+    overlap = ((maps @ gx[..., None]).squeeze(-1) * gy).sum(-1)
     amplitude = overlap * gy.sum(-1) * gx.sum(-1) / ((gy**2).sum(-1) * (gx**2).sum(-1))
     return torch.nan_to_num(amplitude, nan=0.0, posinf=0.0).clamp(0, 1)
 
@@ -282,7 +285,7 @@ def most_confident(xy_hm: Tensor, confidence: Tensor) -> tuple[Tensor, Tensor]:
         ``(batch, keypoints, 2)`` and ``(batch, keypoints)``; on a tie the earlier head wins.
     """
     best = confidence.argmax(dim=0, keepdim=True)  # (1, B, K): argmax returns the first maximum
-    xy = xy_hm.gather(0, best[..., None].expand(1, *xy_hm.shape[1:]))
+    xy = xy_hm.gather(0, best[..., None].expand(-1, -1, -1, 2))
     return xy[0], confidence.gather(0, best)[0]
 
 
@@ -301,4 +304,4 @@ def decode_prediction(
     """
     maps = torch.stack([out[:, :keypoints].float() for out in outputs[-heads:]])  # (heads, B, K, H, W)
     xy_hm, confidence = decode_heatmaps(maps.flatten(0, 1), method, sigma)
-    return most_confident(xy_hm.unflatten(0, maps.shape[:2]), confidence.unflatten(0, maps.shape[:2]))
+    return most_confident(xy_hm.unflatten(0, (heads, -1)), confidence.unflatten(0, (heads, -1)))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +33,7 @@ from core.predict import ensemble
 from core.predict.labeled_video import write_labeled_video
 from core.predict.metrics import training_labels, write_prediction_metrics
 from core.predict.provenance import ensemble_provenance, model_provenance, nwb_video, smoothing_method
+from core.predict.runtime import Runtime, describe_runtime, with_runtime
 from core.predict.trained_model import TrainedModel, load_model_config
 from core.predict.video import predict_video
 from core.smoothing.io import write_smoothed
@@ -61,6 +63,7 @@ def predict_session(
     progress: Progress | None = None,
     formats: Sequence[Format] = ("csv",),
     name: str | None = None,
+    runtime: Runtime = "torch",
 ) -> list[Path]:
     """Predict each video of one session (one video, or the views' videos of a camera session in
     the project's view order) with one model; write its predictions in each of ``formats``, the
@@ -72,11 +75,16 @@ def predict_session(
     container can list more frames than it holds).
 
     ``name`` is the model's name in the files (their scorer; default: the folder's name).
+    ``runtime`` runs the network (``core.predict.runtime``; an NWB file records which ran).
 
     Returns the predictions in video order: the CSVs, or the NWB files when no CSV is asked.
     """
-    model = TrainedModel.load(model_dir, device=device, name=name)
-    write = _writer(formats, model.project, model_provenance(model_dir, model.name))
+    model = with_runtime(
+        TrainedModel.load(model_dir, device=device, name=name), runtime, videos[0], batch_size
+    )
+    provenance = model_provenance(model_dir, model.name)
+    provenance = replace(provenance, config={**provenance.config, "runtime": describe_runtime(model)})
+    write = _writer(formats, model.project, provenance)
     tables = [_predict(model, video, batch_size, decoder, progress) for video in videos]
     paths = [write(t, v, out_dir / f"{v.stem}.csv") for v, t in zip(videos, tables, strict=True)]
     if labeled_video:
@@ -140,6 +148,7 @@ def predict_with_ensemble_session(
     labeled_video: bool = False,
     progress: Progress | None = None,
     formats: Sequence[Format] = ("csv",),
+    runtime: Runtime = "torch",
 ) -> list[Path]:
     """``predict_session`` with each member (loaded one at a time) into ``out_dir/<member folder
     name>/``, then the EKS of their predictions into ``out_dir`` as ``smooth_session`` writes it,
@@ -165,6 +174,7 @@ def predict_with_ensemble_session(
             decoder=decoder,
             progress=member_progress(name),
             formats=formats,
+            runtime=runtime,
         )
         for member_dir, name in zip(member_dirs, names, strict=True)
     ]

@@ -12,7 +12,7 @@ from core.errors import ConfigError
 from worker.cli import parse_gpus
 
 COMMANDS = (
-    "train", "predict", "import", "export", "smooth", "suggest-frames", "worker", "api", "up", "ui", "labelstudio", "mongo",
+    "train", "predict", "import", "export", "smooth", "suggest-frames", "qc", "worker", "api", "up", "ui", "labelstudio", "mongo",
 )  # fmt: skip
 
 

@@ -1,0 +1,127 @@
+"""A trained model predicting through ONNX Runtime on the CPU: exported in memory
+(``core.predict.onnx_export``) and run by a ``CPUExecutionProvider`` session, with the torch
+model's interface, so that ``core.predict.video`` predicts with either.
+
+``onnxruntime`` is imported only when such a model is made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.data.augment import scale_points
+from core.data.context_window import WINDOW, pad_ends
+from core.errors import PoseCloudError
+from core.models.pose_graph import decode_to_input_pixels
+from core.predict.frame_stream import FrameStream, Keypoints, SingleFrames, no_keypoints
+from core.predict.onnx_export import INPUT_NAME, export_onnx
+from core.predict.trained_model import TrainedModel
+
+
+def cpu_session(model: bytes) -> Any:
+    """An ONNX Runtime session on the CPU with as many threads as torch uses (one per core unless
+    set otherwise), so that the two runtimes compare on equal terms."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+def runtime_version() -> str:
+    import onnxruntime
+
+    return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+
+
+@dataclass
+class OnnxModel(TrainedModel):
+    """``TrainedModel`` whose predictions come from ONNX Runtime (the torch ``network`` stays, unused
+    for prediction). Made by ``from_trained``."""
+
+    session: Any
+    """The ``onnxruntime.InferenceSession``."""
+
+    @classmethod
+    def from_trained(cls, model: TrainedModel) -> OnnxModel:
+        """Export ``model`` and open it in a CPU session. Raises a PoseCloudError when the model is
+        on a GPU (this runtime is the CPU's) or does not export."""
+        if model.device.type != "cpu":
+            raise PoseCloudError(
+                f"the ONNX runtime predicts on the CPU, and {model.name} was loaded on {model.device}: "
+                "pass --device cpu with --runtime onnx, or use --runtime torch on the GPU"
+            )
+        return cls(
+            model.network,
+            model.project,
+            model.train,
+            model.device,
+            model.name,
+            cpu_session(export_onnx(model)),
+        )
+
+    def run(self, inputs: np.ndarray | torch.Tensor) -> Keypoints:
+        """Model-sized uint8 frames ``(N, h, w, 3)`` through the graph: ``xy (N', K, 2)`` in input
+        pixels and ``confidence (N', K)`` (for the context model N' = N - 4, see ``PoseGraph``)."""
+        images = self.model_input(inputs).contiguous().numpy()
+        outputs = self.session.run(None, {INPUT_NAME: images})
+        if len(outputs) == 1:  # heatmaps: the decoder does not trace into the graph
+            heads = list(torch.from_numpy(outputs[0]).unbind(1))
+            xy, confidence = decode_to_input_pixels(
+                heads, len(self.project.keypoints), self.train.decoder, self.train.heatmap_sigma
+            )
+            return xy.numpy(), confidence.numpy()
+        return outputs[0], outputs[1]
+
+    def predict_resized(
+        self, inputs: np.ndarray | torch.Tensor, frame_width: int, frame_height: int
+    ) -> Keypoints:
+        xy, confidence = self.run(inputs)
+        return self.to_frame_pixels(xy, frame_width, frame_height), confidence
+
+    def to_frame_pixels(self, xy: np.ndarray, frame_width: int, frame_height: int) -> np.ndarray:
+        return scale_points(xy, self.train.image_width, self.train.image_height, frame_width, frame_height)
+
+    def frame_stream(self, frame_width: int, frame_height: int) -> FrameStream:
+        stream = OnnxContextWindows if self.train.uses_context else SingleFrames
+        return stream(self, frame_width, frame_height)
+
+
+class OnnxContextWindows:
+    """``core.predict.frame_stream.ContextWindows`` through the exported graph: frame t from frames
+    t-2..t+2, the video's ends padded by repetition.
+
+    The graph keeps no state between calls, so each push runs on the four frames before it again
+    (the backbone sees them twice: 4 extra frames per batch) and predicts the frames its run
+    covers; ``finish`` pads the end and predicts the last two.
+    """
+
+    def __init__(self, model: OnnxModel, frame_width: int, frame_height: int) -> None:
+        self.model, self.frame_size = model, (frame_width, frame_height)
+        self.pending: torch.Tensor | None = None
+        """Model-sized uint8 frames ``(P, h, w, 3)`` the next run starts with: the last four pushed (all, when fewer)."""
+
+    def push(self, frames: np.ndarray | torch.Tensor) -> Keypoints:
+        frames = torch.as_tensor(frames)
+        run = pad_ends(frames, end=False) if self.pending is None else torch.cat([self.pending, frames])
+        return self._predict(run)
+
+    def finish(self) -> Keypoints:
+        if self.pending is None:
+            return no_keypoints(self.model)
+        keypoints = self._predict(pad_ends(self.pending, start=False))
+        self.pending = None
+        return keypoints
+
+    def _predict(self, run: torch.Tensor) -> Keypoints:
+        """Predict the frames ``run`` covers (none when it is shorter than a window), then keep its
+        last four frames for the next run."""
+        ready = len(run) >= WINDOW
+        keypoints = self.model.predict_resized(run, *self.frame_size) if ready else no_keypoints(self.model)
+        self.pending = run[-(WINDOW - 1) :]
+        return keypoints
