@@ -259,6 +259,11 @@ class PredictionCreate(BaseModel):
         description="also draw the predictions (an ensemble's: the EKS) on an H.264 copy of the video, "
         "<video>.labeled.mp4; when omitted, drawn for videos of up to 18,000 frames",
     )
+    runtime: Literal["torch", "onnx", "auto"] = Field(
+        default="torch",
+        description="what runs the network: torch, onnx (ONNX Runtime on the CPU), or auto (the faster of "
+        "the two on the video's first batch, ONNX only where its keypoints agree within 0.1 px)",
+    )
 
 
 class Rename(BaseModel):

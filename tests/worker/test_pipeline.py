@@ -129,6 +129,26 @@ def test_ensemble_trains_in_parallel_and_predicts(
     jitter = lambda a: np.nanmedian(np.abs(np.diff(a, axis=0)))  # noqa: E731
     assert jitter(x) < min(jitter(m) for m in member_x)
 
+    # one member again with ONNX Runtime: the same keypoints as torch's, and the file says which ran
+    first = next(c for c in children if c["params"]["model_id"] == members[0]["id"])
+    resp = client.post(
+        f"/projects/{p}/predictions",
+        json={"video_id": toy_video_id, "model_id": members[0]["id"], "runtime": "onnx"},
+        headers=alice,
+    )
+    assert resp.status_code == 201, resp.text
+    onnx_job = wait_for(client, alice, p, resp.json()["id"], {"succeeded", "failed"})
+    assert onnx_job["state"] == "succeeded" and onnx_job["params"]["runtime"] == "onnx", onnx_job
+    artifact = f"/projects/{p}/jobs/{{}}/artifacts/test_vid.csv"
+    with_torch, with_onnx = (
+        _read_pose_csv(client.get(artifact.format(j["id"]), headers=alice).content) for j in (first, onnx_job)
+    )
+    assert np.nanmax(np.abs(with_onnx.to_numpy() - with_torch.to_numpy())[:, 0::3]) < 1.0  # x, frame px
+    (tmp_path / "onnx.nwb").write_bytes(
+        client.get(f"/projects/{p}/jobs/{onnx_job['id']}/artifacts/test_vid.nwb", headers=alice).content
+    )
+    assert _provenance(tmp_path / "onnx.nwb")[1]["runtime"].startswith("onnxruntime")
+
 
 def _provenance(nwb) -> tuple[str, dict]:
     """An NWB pose file's scorer and the settings its description records."""

@@ -41,6 +41,7 @@ def predict(ctx: JobContext) -> dict:
             ),
             formats=("csv", "nwb"),
             name=model.name,
+            runtime=ctx.job.params.get("runtime", "torch"),
         )
     return published(ctx, prefix)
 

@@ -85,11 +85,13 @@ def start_prediction(
     s: float | None,
     max_attempts: int,
     labeled_video: bool = False,
+    runtime: str = "torch",
 ) -> Job:
     """Predict a video with one model (one job), or with an ensemble's members under a smoothing
     job; returns the job to watch. ``labeled_video``: the one model's job, or the smoothing job
-    (the EKS), also draws the predictions on a copy of the video."""
-    params = {"video_id": video_id, "labeled_video": labeled_video}
+    (the EKS), also draws the predictions on a copy of the video; ``runtime`` runs the network
+    (``core.predict.runtime``) in every prediction job."""
+    params = {"video_id": video_id, "labeled_video": labeled_video, "runtime": runtime}
     if ensemble_id is None:
         (model,) = models
         job = records.new_job(
@@ -151,7 +153,7 @@ def _after_predictions(
             parent.project_id,
             parent.user_id,
             "predict",
-            {"video_id": video_id, "model_id": m.id},
+            {"video_id": video_id, "model_id": m.id, "runtime": parent.params.get("runtime", "torch")},
             max_attempts,
             parent,
         )

@@ -398,6 +398,7 @@ def predict(
         labeled_video=video.frames <= LABELED_VIDEO_FRAMES
         if body.labeled_video is None
         else body.labeled_video,
+        runtime=body.runtime,
     )
     return to_out(job)
 
