@@ -9,7 +9,8 @@ import streamlit as st
 from app.icon import paw_icon
 from app.ui.session import PENDING_PROJECT, api, must
 
-PAGES = Path(__file__).with_name("screens")  # not "pages": Streamlit would list that folder itself
+PAGES = Path(__file__).with_name("screens")
+LABELER_PAGES = ("Projects", "Frames and labels")  # not "pages": Streamlit would list that folder itself
 
 SIGN_OUT = """<form action="/signout" method="post" style="margin:0">
 <button type="submit" style="padding:.3rem .9rem;border:1px solid #d0d3da;border-radius:.5rem;background:white;
@@ -41,16 +42,17 @@ with st.sidebar:
         )
         st.query_params["project"] = str(st.session_state["project_id"])
 
-page = st.navigation(
-    [
-        st.Page(PAGES / "projects.py", title="Projects", icon=":material/folder:", default=True),
-        st.Page(PAGES / "videos.py", title="Videos", icon=":material/movie:"),
-        st.Page(PAGES / "labeling.py", title="Frames and labels", icon=":material/label:"),
-        st.Page(PAGES / "training.py", title="Training", icon=":material/model_training:"),
-        st.Page(PAGES / "models.py", title="Models", icon=":material/neurology:"),
-        st.Page(PAGES / "prediction.py", title="Prediction", icon=":material/target:"),
-        st.Page(PAGES / "diagnostics.py", title="Diagnostics", icon=":material/monitoring:"),
-        st.Page(PAGES / "compare.py", title="Compare in FiftyOne", icon=":material/compare:"),
-    ]
-)
-page.run()
+pages = [
+    st.Page(PAGES / "projects.py", title="Projects", icon=":material/folder:", default=True),
+    st.Page(PAGES / "videos.py", title="Videos", icon=":material/movie:"),
+    st.Page(PAGES / "labeling.py", title="Frames and labels", icon=":material/label:"),
+    st.Page(PAGES / "training.py", title="Training", icon=":material/model_training:"),
+    st.Page(PAGES / "models.py", title="Models", icon=":material/neurology:"),
+    st.Page(PAGES / "prediction.py", title="Prediction", icon=":material/target:"),
+    st.Page(PAGES / "diagnostics.py", title="Diagnostics", icon=":material/monitoring:"),
+    st.Page(PAGES / "compare.py", title="Compare in FiftyOne", icon=":material/compare:"),
+]
+project = by_id.get(st.session_state.get("project_id"))
+if project is not None and project["roles"].get(me["username"]) == "labeler":
+    pages = [p for p in pages if p.title in LABELER_PAGES]  # the others would only be refused
+st.navigation(pages).run()

@@ -64,6 +64,11 @@ def current_project(client: Api) -> dict:
     return must(client.project, project_id)
 
 
+def my_role(client: Api, project: dict) -> str:
+    """The signed-in user's role in ``project``: owner, trainer, labeler or viewer."""
+    return project["roles"].get(must(client.me)["username"], "viewer")
+
+
 PENDING_PROJECT = "switch_to_project"
 
 

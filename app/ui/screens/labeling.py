@@ -13,7 +13,7 @@ import streamlit as st
 from app.ui import plots
 from app.ui.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
-from app.ui.session import api, attempt, current_project
+from app.ui.session import api, attempt, current_project, my_role
 from app.ui.wording import labeling_progress, worded
 
 REFRESH_S = 3.0
@@ -56,9 +56,12 @@ if labeling["url"]:
     st.link_button("Open Label Studio ↗", labeling["url"])
 
 st.subheader("Pick frames to label")
-videos = attempt(client.videos, pid) or []
-trained = [("ensemble", e) for e in attempt(client.ensembles, pid) or [] if e["state"] == "succeeded"]
-trained += [("model", m) for m in attempt(client.models, pid) or [] if m["state"] == "succeeded"]
+may_pick = my_role(client, project) != "labeler"  # from the videos, with the models: not a labeler's
+videos = (attempt(client.videos, pid) or []) if may_pick else []
+trained = []
+if may_pick:
+    trained += [("ensemble", e) for e in attempt(client.ensembles, pid) or [] if e["state"] == "succeeded"]
+    trained += [("model", m) for m in attempt(client.models, pid) or [] if m["state"] == "succeeded"]
 
 
 def model_and_ensemble(which: int) -> tuple[int | None, int | None]:
@@ -67,7 +70,9 @@ def model_and_ensemble(which: int) -> tuple[int | None, int | None]:
     return (None, item["id"]) if kind == "ensemble" else (item["id"], None)
 
 
-if not videos:
+if not may_pick:
+    st.caption("The project's trainers and owner pick the frames; label their tasks in Label Studio (above).")
+elif not videos:
     st.info("Upload a video on the Videos page first.")
 else:
     by_id = {v["id"]: v for v in videos}

@@ -93,7 +93,9 @@ class ProjectMember(Base):
 
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    role: Mapped[str] = mapped_column(String(20), default="trainer")  # trainer, labeler or viewer: what the service lets a member do
+    role: Mapped[str] = mapped_column(
+        String(20), default="trainer"
+    )  # trainer, labeler or viewer: what the service lets a member do
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship(back_populates="members")
