@@ -63,6 +63,8 @@ def api_requests(toy: Toy, bobs: int, data_root: Path) -> list[tuple[str, str, d
         "name": "labels.csv",
         "image": "labeled-data/img001.png",
         "index": 0,
+        "number": 1,  # alice's first label version
+        "username": "alice",  # a member to change or remove: the victim herself
     }
     alices = {"model_ids": [ids["model_id"]], "ensemble_ids": [ids["ensemble_id"]], "video_id": ids["video_id"],
               "model_id": ids["model_id"], "ensemble_id": ids["ensemble_id"], "n": 2, "username": "bob",

@@ -108,7 +108,8 @@ def check_models(page, api: httpx.Client, project: dict, ensemble: dict) -> None
         cells = row.locator("td").all_inner_texts()
         errors = member["summary"]["pixel_error"]
         assert cells[:3] == [member["name"], "tiny", "✅ succeeded"]
-        assert cells[3:] == [f"{errors[split]['mean']:.2f}" for split in ("test", "validation", "train")]
+        assert cells[3:6] == [f"{errors[split]['mean']:.2f}" for split in ("test", "validation", "train")]
+        assert cells[6:] == ["version 1", "scratch"]  # the labels it trained on, from scratch
     ensembles_table = page.locator("[data-testid=stTable]").filter(has_text="members")
     assert "✅ succeeded" in ensembles_table.inner_text()
     _shot(page, "models")
