@@ -73,14 +73,17 @@ def mark_reviewed(body: QCReviewed, project: ProjectDep, storage: StorageDep) ->
     """A reviewer's "these frames' labels are right": their flags are cleared while their labels
     stay as they are now (a later change flags them again if the checks still do)."""
     tables = current_tables(storage, project)
-    first = next(iter(tables.values()), None)
-    unknown = [image for image in body.images if first is None or image not in first.index]
+    # an image is in one view's label file (with separate cameras, each view names its own images)
+    hashes = {
+        image: _row_hash(t, image) for t in tables.values() for image in body.images if image in t.index
+    }
+    unknown = [image for image in body.images if image not in hashes]
     if unknown:
         raise HTTPException(
             404, f"no labeled frame {unknown[0]!r} in project {project.id}; GET labels/qc lists them"
         )
     reviewed = _reviewed(storage, project)
-    reviewed.update({image: _frame_hash(tables, image) for image in body.images})
+    reviewed.update(hashes)
     storage.put_stream([json.dumps(reviewed, indent=1).encode()], _reviewed_key(project))
     return body
 
@@ -88,12 +91,6 @@ def mark_reviewed(body: QCReviewed, project: ProjectDep, storage: StorageDep) ->
 def _row_hash(table: PoseTable, image: str) -> str:
     row = table.xy[table.index.index(image)]
     return hashlib.sha256(np.round(row, 3).tobytes()).hexdigest()
-
-
-def _frame_hash(tables: dict[str, PoseTable], image: str) -> str:
-    """The hash of a frame's labels as the first view's QC compares them (each view's rows are the
-    same moments, named by the first view's images)."""
-    return _row_hash(next(iter(tables.values())), image)
 
 
 def _reviewed_key(project: Project) -> str:
