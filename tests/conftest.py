@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import uuid
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,19 @@ from tests.services import private_redis
 from tests.testdata import DLC_REACHING, EXAMPLE_PROJECT, TINY, TOY, TOY_VIDEO, write_video
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@contextmanager
+def module_folder(request: pytest.FixtureRequest, name: str) -> Iterator[Path]:
+    """A folder for a module-scoped fixture, removed when the module is done unless one of its tests
+    failed (then its logs and outputs help find why): pytest removes a passing test's ``tmp_path``
+    (pyproject's retention policy) but keeps ``tmp_path_factory`` folders to the end of the run, and
+    trained models' checkpoints would fill the disk."""
+    failed_before = request.session.testsfailed
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(name)
+    yield folder
+    if request.session.testsfailed == failed_before:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -24,6 +24,7 @@ from app.api.factory import create_app
 from app.settings import Settings
 from core.labels.formats import read_labels
 from tests.app.conftest import register_and_login
+from tests.conftest import module_folder
 from tests.testdata import TINY, TOY
 from tests.worker.conftest import Worker, create_toy_project, transcode_job
 from worker.state import submit
@@ -64,27 +65,25 @@ def watch(client: TestClient, headers: dict, project: int, job_id: int, timeout:
 
 
 @pytest.fixture(scope="module")
-def jobs(
-    tmp_path_factory, redis_server, toy_labels_zip: Path, toy_clip: Path
-) -> Iterator[dict[str, Watched]]:
+def jobs(request, redis_server, toy_labels_zip: Path, toy_clip: Path) -> Iterator[dict[str, Watched]]:
     """Each kind of job, run by a real worker on the toy project and the toy clip."""
-    root = tmp_path_factory.mktemp("progress")
-    redis.Redis.from_url(redis_server.url).flushall()
-    settings = Settings(
-        data_root=root / "data",
-        database_url=f"sqlite:///{root / 'posecloud.db'}",
-        redis_url=redis_server.url,
-        max_upload_bytes=50_000_000,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        heartbeat_s=0.5,
-    )
-    with TestClient(create_app(settings)) as client:
-        worker = Worker(settings, 2, root / "worker.log")
-        try:
-            yield _run_every_kind(client, toy_labels_zip, toy_clip)
-        finally:
-            worker.stop()
+    with module_folder(request, "progress") as root:
+        redis.Redis.from_url(redis_server.url).flushall()
+        settings = Settings(
+            data_root=root / "data",
+            database_url=f"sqlite:///{root / 'posecloud.db'}",
+            redis_url=redis_server.url,
+            max_upload_bytes=50_000_000,
+            argon2_time_cost=1,
+            argon2_memory_kib=1024,
+            heartbeat_s=0.5,
+        )
+        with TestClient(create_app(settings)) as client:
+            worker = Worker(settings, 2, root / "worker.log")
+            try:
+                yield _run_every_kind(client, toy_labels_zip, toy_clip)
+            finally:
+                worker.stop()
 
 
 def _run_every_kind(client: TestClient, labels_zip: Path, clip: Path) -> dict[str, Watched]:

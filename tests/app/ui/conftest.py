@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import redis
@@ -15,6 +14,7 @@ from app.labelstudio.server import LabelStudioServer
 from app.redis_server import RedisServer
 from app.ui.server import UIServer
 from tests.app.labelstudio.conftest import Api, service_env, start_api, start_worker, stop_api
+from tests.conftest import module_folder
 from tests.services import free_port
 from worker.slots.supervisor import stop_processes
 
@@ -31,24 +31,25 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
     api_port: int,
     labelstudio: LabelStudioServer,
     redis_server: RedisServer,
 ) -> Iterator[Stack]:
     redis.Redis.from_url(redis_server.url).flushall()
     redis_url = redis_server.url
-    data_root: Path = tmp_path_factory.mktemp("ui") / "data"
-    ui_port = str(free_port())
-    api = start_api(api_port, data_root, labelstudio, redis_url, sync_s=2.0, ui_port=ui_port)
-    ui = UIServer(int(ui_port), api.url, data_root / "ui.log")
-    ui.start()
-    env = service_env(api_port, data_root, labelstudio, redis_url, 2.0, ui_port=ui_port)
-    worker = start_worker(env, data_root / "worker.log")
-    try:
-        ui.wait_ready()
-        yield Stack(api, ui)
-    finally:
-        stop_processes([worker], signal.SIGINT, 30)
-        ui.stop()
-        stop_api(api)
+    with module_folder(request, "ui") as folder:
+        data_root = folder / "data"
+        ui_port = str(free_port())
+        api = start_api(api_port, data_root, labelstudio, redis_url, sync_s=2.0, ui_port=ui_port)
+        ui = UIServer(int(ui_port), api.url, data_root / "ui.log")
+        ui.start()
+        env = service_env(api_port, data_root, labelstudio, redis_url, 2.0, ui_port=ui_port)
+        worker = start_worker(env, data_root / "worker.log")
+        try:
+            ui.wait_ready()
+            yield Stack(api, ui)
+        finally:
+            stop_processes([worker], signal.SIGINT, 30)
+            ui.stop()
+            stop_api(api)

@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import shutil
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from core.predict.trained_model import TrainedModel, load_model_config
 from core.predict.video import predict_video
 from core.training.train import train_model
 from core.video.reader import probe_video
+from tests.conftest import module_folder
 from tests.testdata import EXAMPLE_PROJECT, REPO, TINY, make_camera_project
 
 AGREEMENT_PX = 0.1
@@ -49,10 +51,14 @@ def model_folder(model_dir: Path, dest: Path) -> Path:
 
 
 @pytest.fixture(scope="module", params=KINDS)
-def case(request, tiny_model, toy_clip, tmp_path_factory) -> tuple[str, Path, Path]:
+def case(request, tiny_model, toy_clip) -> Iterator[tuple[str, Path, Path]]:
     """``(kind, model folder, video)``: a briefly trained model of each type (the heatmap one with
     either decoder; a two-camera project's model predicting one camera's video)."""
-    kind, folder = request.param, tmp_path_factory.mktemp(request.param)
+    with module_folder(request, request.param) as folder:
+        yield _trained_case(request.param, folder, tiny_model, toy_clip)
+
+
+def _trained_case(kind: str, folder: Path, tiny_model: Path, toy_clip: Path) -> tuple[str, Path, Path]:
     if kind == "heatmap":
         return kind, tiny_model, toy_clip
     if kind == "subpixel":

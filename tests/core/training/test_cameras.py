@@ -21,6 +21,7 @@ from core.predict.ensemble import smooth_session
 from core.smoothing.io import SMOOTHED_FIELDS, read_smoothed
 from core.training.semisupervised import build_unsupervised
 from core.training.train import train_model
+from tests.conftest import module_folder
 from tests.testdata import MIRROR_ROW, TINY, TOY, make_camera_project
 
 LOSSES = ["temporal", "pca_singleview", "pca_multiview"]
@@ -45,10 +46,10 @@ def cameras(cameras_yaml):
 
 
 @pytest.fixture(scope="module")
-def camera_model(cameras, tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("camera-model") / "model"
-    train_model(cameras, load_train_config(None, SEMI), model_dir)
-    return model_dir
+def camera_model(cameras, request):
+    with module_folder(request, "camera-model") as folder:
+        train_model(cameras, load_train_config(None, SEMI), folder / "model")
+        yield folder / "model"
 
 
 def test_labels_load_one_aligned_table_per_view(cameras):

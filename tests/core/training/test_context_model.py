@@ -14,15 +14,16 @@ from core.labels.dlc_csv import read_pose_csv
 from core.predict.trained_model import TrainedModel
 from core.predict.video import predict_video
 from core.training.train import train_model
+from tests.conftest import module_folder
 from tests.testdata import EXAMPLE_PROJECT, TINY
 
 
 @pytest.fixture(scope="module")
-def context_model_dir(tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("models") / "context"
-    train = load_train_config(None, {**TINY, "model_type": "context", "epochs": 1})
-    train_model(load_project(EXAMPLE_PROJECT), train, model_dir)
-    return model_dir
+def context_model_dir(request):
+    with module_folder(request, "models") as folder:
+        train = load_train_config(None, {**TINY, "model_type": "context", "epochs": 1})
+        train_model(load_project(EXAMPLE_PROJECT), train, folder / "context")
+        yield folder / "context"
 
 
 def test_a_context_model_trains_and_scores_its_labeled_frames(context_model_dir):

@@ -26,6 +26,7 @@ from core.predict.video import predict_video
 from core.training.module import PoseModule
 from core.training.semisupervised import build_unsupervised
 from core.training.train import train_model
+from tests.conftest import module_folder
 from tests.testdata import EXAMPLE_PROJECT, TINY
 
 ALL_LOSSES = ["temporal", "pca_singleview", "pca_multiview"]
@@ -53,12 +54,12 @@ def clip_project(toy_clip, tmp_path_factory) -> ProjectConfig:
 
 
 @pytest.fixture(scope="module")
-def semi_model(clip_project, tmp_path_factory):
+def semi_model(clip_project, request):
     """A heatmap model trained semi-supervised through the CLI."""
-    folder = tmp_path_factory.mktemp("semi")
-    save_yaml(clip_project, folder / "project.yaml")
-    assert main(["train", str(folder / "project.yaml"), "-o", str(folder / "model"), *_sets(SEMI)]) == 0
-    return folder / "model"
+    with module_folder(request, "semi") as folder:
+        save_yaml(clip_project, folder / "project.yaml")
+        assert main(["train", str(folder / "project.yaml"), "-o", str(folder / "model"), *_sets(SEMI)]) == 0
+        yield folder / "model"
 
 
 def _metrics(model_dir) -> pd.DataFrame:
