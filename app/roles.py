@@ -60,6 +60,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("GET", f"{P}/labels/versions"): "frames",
     ("GET", f"{P}/labels/versions/compare"): "frames",
     ("GET", f"{P}/labels/versions/{{number}}"): "frames",
+    ("POST", f"{P}/labels/versions/{{number}}/restore"): "label",
     ("GET", f"{P}/labels/qc"): "frames",
     ("POST", f"{P}/labels/qc/reviewed"): "label",
     ("POST", f"{P}/labeling"): "label",
@@ -68,6 +69,11 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("GET", f"{P}/labeling/tasks"): "frames",
     ("POST", f"{P}/labeling/preannotate"): "train",
     ("POST", f"{P}/labeling/select"): "train",
+    # labeling rounds (mining frames with a model and training are trainers' work)
+    ("POST", f"{P}/rounds"): "train",
+    ("GET", f"{P}/rounds"): "read",
+    ("GET", f"{P}/rounds/{{number}}"): "read",
+    ("POST", f"{P}/rounds/{{number}}/train"): "train",
     ("GET", f"{P}/frames/{{image:path}}"): "frames",
     # models, predictions, jobs (a labeler follows the frame jobs of the labeling page)
     ("POST", f"{P}/models"): "train",

@@ -313,6 +313,68 @@ class SelectionCreate(PreannotationCreate):
     n: int = Field(default=20, ge=1, le=2000, description="how many frames to pick")
 
 
+class RoundCreate(PreannotationCreate):
+    """Start a labeling round: frames to label mined from videos by the model or ensemble it starts
+    from (by default the previous round's; the first round picks varied postures instead)."""
+
+    budget: int = Field(ge=1, le=2000, description="frames to label this round, spread across the videos")
+    video_ids: list[int] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="videos to mine; default: all of the project's",
+    )
+
+
+class RoundTraining(BaseModel):
+    """Train on a round's labels: fine-tune from the round's start (each ensemble member from the
+    member with its seed, half the epochs) or train from scratch with the start's settings."""
+
+    name: str | None = Field(
+        default=None, min_length=1, max_length=100, pattern=USERNAME_PATTERN, description="default: round-N"
+    )
+    fine_tune: bool = Field(default=True, description="start from the round's start model's weights")
+    seeds: list[Seed] = Field(
+        default=[0, 1],
+        min_length=1,
+        max_length=16,
+        description="a first round's ensemble members (later rounds keep their start's seeds)",
+    )
+    train: dict = Field(default_factory=dict, description="training settings that differ from the start's")
+
+
+class RoundFrame(BaseModel):
+    image: str = Field(description="its label-file row name (a camera project: the first view's)")
+    frame: int
+    reasons: list[str] = Field(description="why it was picked")
+    labeled: bool
+
+
+class RoundOut(BaseModel):
+    number: int
+    state: str = Field(description="picking, labeling, ready to train, training, trained or failed")
+    started_from: str | None = Field(
+        description="the ensemble or model that mined its frames; None: varied postures"
+    )
+    videos: list[str]
+    budget: int
+    frames: list[RoundFrame]
+    labeled: int = Field(description="how many of its frames are labeled now")
+    spread_px: float | None = Field(
+        description="median ensemble spread of the start ensemble on the mined videos, pixels"
+    )
+    trained: str | None = Field(description="the ensemble or model its training made")
+    fine_tuned: bool | None = Field(description="whether that training started from the round's start")
+    labeled_frames: int | None = Field(description="labeled frames its training learned from")
+    test_px_error: float | None = Field(description="its models' mean test pixel error, frame pixels")
+    created_at: datetime
+
+
+class RoundsOut(BaseModel):
+    rounds: list[RoundOut]
+    stop_hint: str | None = Field(description="set when another round is unlikely to lower the test error")
+
+
 class JobMember(BaseModel):
     """A child job of a parent (an ensemble member's training or prediction)."""
 

@@ -37,6 +37,9 @@ MIN_CONFIDENCE = 0.5
 POOL_FACTOR = 5
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 MEAN_AD_TO_SD = 1.2533  # same for the mean absolute deviation (used when the MAD is 0)
+# What each error metric's outliers say about a frame, in the words the pages show
+REASONS = {"temporal_norm": "jump", "pca_error": "Pose PCA error", "ensemble_std": "ensemble spread"}
+LOW_CONFIDENCE = "low confidence"
 
 
 def robust_z(values: np.ndarray) -> np.ndarray:
@@ -66,11 +69,18 @@ class OutlierScores:
     count: ``(frames,)`` number of outlier keypoints per frame.
     score: ``(frames,)`` outlier evidence: the sum over keypoints and error metrics of the robust
         z-scores above the threshold, plus the threshold once per low-confidence keypoint.
+    reasons: reason (``REASONS``' words, ``LOW_CONFIDENCE``) -> ``(frames,)`` True where some
+        keypoint is an outlier for that reason.
     """
 
     outliers: np.ndarray
     count: np.ndarray
     score: np.ndarray
+    reasons: dict[str, np.ndarray]
+
+    def reasons_of(self, frame: int) -> list[str]:
+        """Why ``frame`` is an outlier (empty when it is not)."""
+        return [reason for reason, flagged in self.reasons.items() if flagged[frame]]
 
     def ranking(self) -> np.ndarray:
         """Frame numbers, worst first: highest score, then most outlier keypoints, then earliest."""
@@ -87,12 +97,16 @@ def outlier_scores(
     outlier where any z > ``z_threshold``, where its ``confidence`` is below ``min_confidence``, or
     where no member predicts it (NaN confidence).
     """
-    z = np.stack([robust_z(metrics[name]) for name in ERROR_METRICS if name in metrics])
+    z = {name: robust_z(metrics[name]) for name in ERROR_METRICS if name in metrics}
     with np.errstate(invalid="ignore"):
-        excess = np.where(z > z_threshold, z, 0.0).sum(axis=0)  # (frames, keypoints)
+        above = {name: values > z_threshold for name, values in z.items()}
         unsure = ~(metrics["confidence"] >= min_confidence)
+    excess = sum(np.where(above[name], z[name], 0.0) for name in z)  # (frames, keypoints)
     outliers = (excess > 0) | unsure
-    return OutlierScores(outliers, outliers.sum(axis=1), (excess + z_threshold * unsure).sum(axis=1))
+    reasons = {REASONS[name]: flagged.any(axis=1) for name, flagged in above.items()}
+    reasons[LOW_CONFIDENCE] = unsure.any(axis=1)
+    score = (excess + z_threshold * unsure).sum(axis=1)
+    return OutlierScores(outliers, outliers.sum(axis=1), score, reasons)
 
 
 def cluster_poses(poses: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -186,9 +200,12 @@ def suggest_frames(
     Returns:
         one row per pick, sorted by ``frame``: ``frame``, ``rank`` (1 = worst frame of the video),
         ``score`` (outlier evidence, see ``OutlierScores``), ``outlier_keypoints`` (their number),
-        ``flagged_keypoints`` (their names, ``;``-joined), then per metric the frame's worst keypoint
+        ``flagged_keypoints`` (their names, ``;``-joined), ``reasons`` (why: ``REASONS``' words and
+        ``LOW_CONFIDENCE``, ``;``-joined), then per metric the frame's worst keypoint
         value: ``temporal_norm_max``, ``pca_error_max``, ``ensemble_std_max`` (pixels; each only when
-        computed) and ``confidence_min``. ``attrs["skipped_metrics"]`` maps a skipped metric to the reason.
+        computed) and ``confidence_min``. ``attrs["skipped_metrics"]`` maps a skipped metric to the reason;
+        with two or more members ``attrs["ensemble_std_median"]`` is the video's median over frames of
+        the keypoints' mean ensemble standard deviation (pixels): how much the members disagree there.
     """
     if n < 1:
         raise PoseCloudError(f"the number of frames to suggest must be at least 1, got {n}")
@@ -230,6 +247,7 @@ def suggest_frames(
             "score": scores.score[picks],
             "outlier_keypoints": scores.count[picks],
             "flagged_keypoints": [";".join(names[scores.outliers[f]]) for f in picks],
+            "reasons": [";".join(scores.reasons_of(f)) for f in picks],
         }
     )
     with warnings.catch_warnings():
@@ -238,5 +256,9 @@ def suggest_frames(
             if name in metrics:
                 table[f"{name}_max"] = np.nanmax(metrics[name][picks], axis=1)
         table["confidence_min"] = np.nanmin(metrics["confidence"][picks], axis=1)
+        if "ensemble_std" in metrics:
+            table.attrs["ensemble_std_median"] = float(
+                np.nanmedian(np.nanmean(metrics["ensemble_std"], axis=1))
+            )
     table.attrs["skipped_metrics"] = skipped
     return table

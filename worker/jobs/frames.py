@@ -4,6 +4,8 @@ label with their context frames into the project's data."""
 
 from __future__ import annotations
 
+import csv
+import json
 import logging
 from pathlib import Path
 
@@ -20,30 +22,41 @@ from worker.jobs.project_data import (
 from worker.jobs.runner import JobContext
 from worker.state.db.models import Job, Video
 from worker.state.layout import PREANNOTATIONS, data_prefix, job_prefix
+from worker.state.picks import PICKS_FILE, SELECTION_FILE
 
 log = logging.getLogger(__name__)
+
+# Why frames were picked, as frames.csv says (active selection gives the outlier reasons)
+VARIED_POSTURES = "varied postures"
+CHOSEN = "chosen by hand"
 
 
 def extract_frames(ctx: JobContext) -> dict:
     """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
-    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks. With
+    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks and why
+    each was chosen (``VARIED_POSTURES`` or ``CHOSEN``). With
     separate cameras the same frames are saved from every view's video of the session."""
     from core.selection.initial import pick_initial_frames
 
     video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
-    frames = ctx.job.params.get("frames") or pick_initial_frames(
-        video_file(ctx, video),
-        ctx.job.params["n"],
-        progress=lambda done, total: ctx.report("reading the video", done, total, "frames"),
-    )
-    _save_frames(ctx, video, frames)
+    frames = ctx.job.params.get("frames")
+    reason = CHOSEN
+    if not frames:
+        frames = pick_initial_frames(
+            video_file(ctx, video),
+            ctx.job.params["n"],
+            progress=lambda done, total: ctx.report("reading the video", done, total, "frames"),
+        )
+        reason = VARIED_POSTURES
+    _save_frames(ctx, video, {int(f): reason for f in frames})
     return published(ctx, job_prefix(ctx.job.project_id, ctx.job.id))
 
 
 def select_frames(ctx: JobContext) -> dict:
     """Active selection: the ``n`` frames of a video most worth labeling by the outlier scores of the
     job's children's predictions (one model, or an ensemble's members; ``suggest_frames``), saved
-    with their context as ``extract_frames`` saves them, and ``preannotations.csv``: the model's (an
+    with their context as ``extract_frames`` saves them (with the outlier reasons of each), and
+    ``preannotations.csv``: the model's (an
     ensemble's: the EKS's) keypoints on each pick, which the service puts on the picks' tasks."""
     from core.labels.dlc_csv import write_pose_csv
     from core.labels.formats import read_labels
@@ -77,16 +90,20 @@ def select_frames(ctx: JobContext) -> dict:
         list(project.keypoints), images, values, PREDICTION_FIELDS, ctx.job.params["model_version"]
     )
     write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
-    _save_frames(ctx, video, frames)
+    spread = {"ensemble_std_median": picks.attrs.get("ensemble_std_median")}
+    (ctx.workspace.local_dir(prefix) / SELECTION_FILE).write_text(json.dumps(spread))
+    reasons = [why or VARIED_POSTURES for why in picks["reasons"]]  # no outlier: picked for variety
+    _save_frames(ctx, video, dict(zip(frames, reasons, strict=True)))
     return published(ctx, prefix)
 
 
-def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
-    """Write ``frames`` of ``video`` (of every view's video of its session) and their context frames
-    (the job's ``context``, default 2) into the project's data, and ``frames.csv`` (the picks) into
-    the job's folder."""
+def _save_frames(ctx: JobContext, video: Video, reasons: dict[int, str]) -> None:
+    """Write the frames of ``video`` that ``reasons`` names (of every view's video of its session) and
+    their context frames (the job's ``context``, default 2) into the project's data, and
+    ``frames.csv`` (frame, image, reasons: the picks) into the job's folder."""
     from core.video.extract import extract_frames as write_frames
 
+    frames = sorted(reasons)
     data_dir = ctx.workspace.local_dir(data_prefix(ctx.job.project_id))
     views = session_videos(video)
     total = len(frames) * len(views)
@@ -106,7 +123,7 @@ def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
             name=name,
             progress=report,
         )
-        rows += [f"{f},labeled-data/{name}/img{f:08d}.png" for f in sorted(frames)]
+        rows += [(f, f"labeled-data/{name}/img{f:08d}.png", reasons[f]) for f in frames]
         log.info(
             "extracted %d frames (%d images with context) from %s",
             len(frames),
@@ -116,4 +133,5 @@ def _save_frames(ctx: JobContext, video: Video, frames: list[int]) -> None:
     ctx.report("saving frames", total, total, "frames")
     ctx.workspace.publish(data_prefix(ctx.job.project_id))
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
-    (ctx.workspace.local_dir(prefix) / "frames.csv").write_text("frame,image\n" + "\n".join(rows) + "\n")
+    with open(ctx.workspace.local_dir(prefix) / PICKS_FILE, "w", newline="") as f:
+        csv.writer(f).writerows([("frame", "image", "reasons"), *rows])

@@ -73,6 +73,15 @@ def _down(e: LabelStudioDown) -> HTTPException:
     return HTTPException(503, str(e))
 
 
+def require_labelstudio(session: Session, project: Project, ls: LabelStudio) -> None:
+    """A 503 unless Label Studio answers with posecloud's labeling interface on the project's page
+    (made if missing): frames are not picked for a labeling page that is not there."""
+    try:
+        ls.check_config(session, project)
+    except LabelStudioDown as e:
+        raise _down(e) from None
+
+
 @router.post("/projects/{project_id}/labeling")
 def open_labeling(project: ProjectDep, user: UserDep, session: SessionDep, ls: LabelStudioDep) -> dict:
     """Make sure the project and the caller have their Label Studio side (tasks for every labeled or
@@ -180,10 +189,7 @@ def select_frames(
         )
     if body.n > video.frames:
         raise HTTPException(422, f"the video has {video.frames} frames; ask for at most that many")
-    try:  # Label Studio must answer: nothing is queued while it is down
-        ls.check_config(session, project)
-    except LabelStudioDown as e:
-        raise _down(e) from None
+    require_labelstudio(session, project, ls)
     job = submit.start_selection(
         session,
         queue,

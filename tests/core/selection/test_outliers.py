@@ -75,6 +75,7 @@ def test_planted_errors_are_suggested_from_the_real_ensemble(planted_members, mo
         "score",
         "outlier_keypoints",
         "flagged_keypoints",
+        "reasons",
         "temporal_norm_max",
         "pca_error_max",
         "ensemble_std_max",
@@ -83,8 +84,10 @@ def test_planted_errors_are_suggested_from_the_real_ensemble(planted_members, mo
     disagree = table.set_index("frame").loc[DISAGREE_FRAME]
     assert disagree["rank"] == 1 and disagree["outlier_keypoints"] == 8
     assert disagree["ensemble_std_max"] > 30  # pixels
+    assert "ensemble spread" in disagree["reasons"].split(";")
     glitch = table.set_index("frame").loc[GLITCH_FRAMES[0]]
     assert "paw3RF_top" in glitch["flagged_keypoints"].split(";") and glitch["temporal_norm_max"] > 40
+    assert "jump" in glitch["reasons"].split(";")
     assert table.attrs["skipped_metrics"] == {}
     wide = suggest_frames(planted_members, None, 20, pca=mouse_pca, min_gap=60)
     assert np.diff(wide["frame"]).min() >= 60

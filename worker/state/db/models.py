@@ -1,5 +1,5 @@
-"""Database tables: users, auth tokens, projects, project members, videos, models, ensembles, jobs,
-worker slots."""
+"""Database tables: users, auth tokens, projects, project members, videos, models, ensembles, label
+versions, labeling rounds, jobs, worker slots, Label Studio records."""
 
 from __future__ import annotations
 
@@ -198,6 +198,47 @@ class LabelVersion(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     labeled_frames: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LabelingRound(Base):
+    """One round of the labeling loop (``app.rounds``): frames mined from ``video_ids`` within
+    ``budget`` (one frame job per video, ``job_ids``), by the outlier scores of the predictions of
+    the ensemble or model it starts from, or for varied postures when it starts from none; labeled in
+    Label Studio; then the training it launched (``trained_model`` or ``trained_ensemble``).
+    ``label_version`` holds the labels as they were when the round began."""
+
+    __tablename__ = "labeling_rounds"
+    __table_args__ = (UniqueConstraint("project_id", "number", name="uq_labeling_rounds_project_number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    start_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL"), nullable=True
+    )
+    start_ensemble_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ensembles.id", ondelete="SET NULL"), nullable=True
+    )
+    video_ids: Mapped[list[int]] = mapped_column(JSON)
+    budget: Mapped[int] = mapped_column(Integer)
+    job_ids: Mapped[list[int]] = mapped_column(JSON)
+    label_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("label_versions.id", ondelete="SET NULL"), nullable=True
+    )
+    trained_model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("models.id", ondelete="SET NULL"), nullable=True
+    )
+    trained_ensemble_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ensembles.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    start_model: Mapped[Model | None] = relationship(foreign_keys=[start_model_id])
+    start_ensemble: Mapped[Ensemble | None] = relationship(foreign_keys=[start_ensemble_id])
+    label_version: Mapped[LabelVersion | None] = relationship()
+    trained_model: Mapped[Model | None] = relationship(foreign_keys=[trained_model_id])
+    trained_ensemble: Mapped[Ensemble | None] = relationship(foreign_keys=[trained_ensemble_id])
 
 
 class Job(Base):
