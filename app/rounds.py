@@ -207,8 +207,9 @@ def stop_hint(rounds: list[tuple[int, RoundStatus]]) -> str | None:
     return (
         f"Another round is unlikely to help: from round {n0} to round {n1} the labeled frames went from "
         f"{before.labeled_frames} to {after.labeled_frames} but the test error only from "
-        f"{before.test_error:.2f} to {after.test_error:.2f} px ({gain:+.0%}; a round is worth it while "
-        f"it lowers the error by {FLAT_IMPROVEMENT:.0%} or more). Look at the worst frames in Diagnostics: "
+        f"{before.test_error:.2f} to {after.test_error:.2f} px ({abs(gain):.0%} {'lower' if gain >= 0 else 'higher'}; "
+        f"a round is worth it while it lowers the error by {FLAT_IMPROVEMENT:.0%} or more). Look at the worst "
+        "frames in Diagnostics: "
         "if they are errors of a kind the labels do not cover, label those; otherwise the model is as "
         "good as these labels make it."
     )

@@ -135,9 +135,7 @@ def calibrate(name: str, project, args: argparse.Namespace, out: Path) -> tuple[
     config = load_train_config(None, {**settings(name, 0, minutes, args), **overrides})
     train_model(project, config, out / f"calibrate-{name}", progress=timer)
     labels = load_project_labels(project)[0]
-    steps_per_epoch = len(
-        split_frames(len(labels.index), config.train_fraction, config.val_fraction, 0)["train"]
-    )
+    steps_per_epoch = len(split_frames(labels.index, config.train_fraction, config.val_fraction, 0)["train"])
     steps_per_epoch //= args.batch_size
     supervised, semi = timer.median(0, 1), timer.median(1)
     start = SCHEDULES.get(name, LP_SCHEDULE)[0]
@@ -158,7 +156,7 @@ def video_metrics(model_dir: Path, project, seed: int, config) -> dict:
     video = project.data_dir / project.video_dir / "test_vid.mp4"
     table, _ = predict_video(model, video, batch_size=32)
     labels = load_project_labels(project)[0]
-    train_rows = split_frames(len(labels.index), config.train_fraction, config.val_fraction, seed)["train"]
+    train_rows = split_frames(labels.index, config.train_fraction, config.val_fraction, seed)["train"]
     pcas = fit_training_pcas(project, [rows_of(labels, train_rows)], SEMI_LOSSES[1:], "the training split")
     metrics = prediction_metrics(project, [table], {f"{k}_error": v for k, v in pcas.items()})[0]
     norm = metrics["temporal_norm"].to_numpy()

@@ -3,7 +3,9 @@
 Label Studio places a keypoint in percent of the image's width and height, 0 % at the image's left
 (top) edge. Label files (DeepLabCut's convention) are in pixels with pixel centres at whole numbers,
 so the image spans -0.5 to width - 0.5:  ``x_px = x_pct / 100 * width - 0.5`` (and back), with the
-frame's real size, read from the image itself; nothing is rounded beyond float precision.
+frame's real size, read from the image itself; nothing is rounded beyond float precision, and a
+keypoint that comes back from Label Studio within ``SAME_PX`` of where the label file has it is the
+same keypoint (the file keeps its value).
 
 The label files are edited under a lock per project (a thread lock and a file lock, so two
 labelers' submits, the webhook and a reconciliation never interleave) and written whole to a
@@ -32,8 +34,9 @@ from worker.state.label_versions import current_tables
 from worker.state.layout import data_prefix, labels_key
 from worker.state.storage import Storage
 
-_thread_locks: dict[int, threading.Lock] = {}
+_thread_locks: dict[tuple[str, int], threading.Lock] = {}
 _guard = threading.Lock()
+SAME_PX = 1e-6  # Label Studio's percent round trip moves a keypoint by float rounding (~1e-13 px) only
 
 
 def to_pixels(x_pct: float, y_pct: float, width: int, height: int) -> tuple[float, float]:
@@ -129,11 +132,14 @@ class LabelFiles:
         return {view: found.get(view, empty) for view in project.views}
 
     @contextmanager
-    def lock(self, project_id: int) -> Iterator[None]:
+    def lock(self, project_id: int, name: str = "labels") -> Iterator[None]:
+        """One of the project's locks, across threads and processes: ``labels`` (the default) for
+        a read and rewrite of the label files; other names for longer work that must not
+        interleave with itself (``app.labelstudio.projects.RECONCILING``)."""
         with _guard:
-            thread_lock = _thread_locks.setdefault(project_id, threading.Lock())
+            thread_lock = _thread_locks.setdefault((name, project_id), threading.Lock())
         self.locks.mkdir(parents=True, exist_ok=True)
-        with thread_lock, (self.locks / f"labels-{project_id}.lock").open("w") as handle:
+        with thread_lock, (self.locks / f"{name}-{project_id}.lock").open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
@@ -166,4 +172,26 @@ def set_rows(
             index.append(image)
             values = np.concatenate([values, points[view][None]], axis=0)
         out[view] = PoseTable(list(table.keypoints), index, values, ("x", "y"), table.scorer)
+    return out
+
+
+def settled(tables: dict[str, PoseTable], before: dict[str, PoseTable]) -> dict[str, PoseTable]:
+    """``tables`` (view -> labels, e.g. read back from Label Studio) with what did not change kept as
+    ``before`` has it: its rows keep their order (new rows follow, in theirs), a row whose keypoints
+    all lie within ``SAME_PX`` of ``before``'s keeps ``before``'s values, and the scorer is kept."""
+    out = {}
+    for view, table in tables.items():
+        old = before[view]
+        old_rows = {image: i for i, image in enumerate(old.index)}
+        new_rows = {image: i for i, image in enumerate(table.index)}
+        order = [image for image in old.index if image in new_rows]
+        order += [image for image in table.index if image not in old_rows]
+        rows = []
+        for image in order:
+            new = table.values[new_rows[image], :, :2]
+            kept = old.values[old_rows[image], :, :2] if image in old_rows else None
+            same = kept is not None and np.allclose(new, kept, rtol=0, atol=SAME_PX, equal_nan=True)
+            rows.append(kept if same else new)
+        values = np.array(rows).reshape(len(order), len(table.keypoints), 2)
+        out[view] = PoseTable(list(table.keypoints), order, values, ("x", "y"), old.scorer)
     return out

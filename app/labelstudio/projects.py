@@ -7,9 +7,10 @@ Which side is the source of truth:
   periodic reconciliation rewrites the label file from Label Studio's annotations (catching up with
   hooks that were missed: Label Studio down, a hook that failed, "delete all tasks").
 - posecloud, for which frames are tasks (labeled rows and the frames extraction picked) and for the
-  labeling interface (a config edited by hand in Label Studio is put back). An uploaded label
-  file's rows become tasks, with their labels, for frames that had none; frames that already have
-  a task keep Label Studio's annotation.
+  labeling interface (a config edited by hand in Label Studio is put back). A label file the
+  service writes (an upload, a restored version) is the exception: Label Studio's annotations are
+  brought in line with it (``LabelStudio.replace_labels``), and its rows become tasks, with their
+  labels, for frames that had none.
 
 A model's keypoints reach the tasks as predictions (pre-annotations), pushed by the service once
 the job that made them has succeeded (``app.labelstudio.predictions``).
@@ -17,12 +18,12 @@ the job that made them has succeeded (``app.labelstudio.predictions``).
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import numpy as np
@@ -35,11 +36,13 @@ from app.labelstudio import predictions
 from app.labelstudio.accounts import Accounts, LabelStudioDown
 from app.labelstudio.config import instructions, label_config
 from app.labelstudio.labels import (
+    SAME_PX,
     LabelFiles,
     annotation_points,
     annotation_result,
     image_size,
     set_rows,
+    settled,
     task_data,
     view_images,
 )
@@ -54,12 +57,15 @@ from worker.state.db.models import (
     utcnow,
 )
 from worker.state.label_versions import record_version
+from worker.state.picks import job_picks
 from worker.state.storage import Storage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]
 FRAME_JOBS = ("extract_frames", "select_frames")  # jobs whose frames.csv picks become tasks
 LABEL_STUDIO = "labelstudio"  # the source of the label versions its annotations make
+RECONCILING = "reconcile"  # the lock of the work that reads Label Studio's annotations as a whole
 
 
 class LabelStudio:
@@ -184,17 +190,9 @@ class LabelStudio:
             .where(Job.project_id == project.id, Job.kind.in_(FRAME_JOBS), Job.state == "succeeded")
             .order_by(Job.id)
         )
-        first = []
-        for job in jobs:
-            key = job.artifacts.get("frames.csv")
-            if key is None or not self.storage.exists(key):
-                continue
-            with self.storage.open(key) as f:
-                rows = csv.DictReader(io.TextIOWrapper(f, "utf-8"))
-                images = [row["image"] for row in rows]
-            # with separate cameras each moment is listed once per view: keep the first view's
-            first += [img for img in images if view_images(project, img)[project.views[0]] == img]
-        return first
+        images = [pick.image for job in jobs for pick in job_picks(self.storage, job)]
+        # with separate cameras each moment is listed once per view: keep the first view's
+        return [img for img in images if view_images(project, img)[project.views[0]] == img]
 
     def sync_tasks(self, session: Session, project: Project) -> list[str]:
         """Make a task for every labeled or picked moment that has none (a task deleted in Label
@@ -278,21 +276,35 @@ class LabelStudio:
             return False
         points = None if annotation.get("was_cancelled") else annotation_points(annotation["result"], project)
         with self.files.lock(project.id):
-            tables = self.files.read(project)
-            self.files.write(project, set_rows(tables, view_images(project, task.image), points))
-            record_version(session, self.storage, project, LABEL_STUDIO)
+            current = self.files.read(project)
+            tables = settled(set_rows(current, view_images(project, task.image), points), current)
+            if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
+                self.files.write(project, tables)
+                record_version(session, self.storage, project, LABEL_STUDIO)
         return True
 
     def reconcile(self, session: Session, project: Project) -> dict:
         """Rewrite the label files from Label Studio's annotations: per task the newest one that
-        was not skipped; tasks deleted in Label Studio are marked so and lose their labels."""
+        was not skipped; tasks deleted in Label Studio are marked so and lose their labels. Keypoints
+        that came back unmoved keep the label file's values (``settled``)."""
         record = self.ensure_project(session, project)
-        exported = self._call(
+        with self.files.lock(project.id, RECONCILING):  # no replacement between the export and the write
+            by_id = {t["id"]: t for t in self._export(record)}
+            labeled = self._rewrite_labels(session, project, by_id)
+        record.synced_at = utcnow()
+        session.commit()
+        return {"tasks": len(by_id), "labeled": labeled}
+
+    def _export(self, record: LabelStudioProject) -> list[dict]:
+        """Every task of the Label Studio project with its annotations (the unlabeled ones too)."""
+        return self._call(
             "GET",
             f"/api/projects/{record.ls_project_id}/export",
-            params={"exportType": "JSON", "download_all_tasks": "true"},  # with the unlabeled ones
+            params={"exportType": "JSON", "download_all_tasks": "true"},
         ).json()
-        by_id = {t["id"]: t for t in exported}
+
+    def _rewrite_labels(self, session: Session, project: Project, by_id: dict[int, dict]) -> int:
+        """The label files rewritten from the exported tasks (``by_id``); returns the labeled ones."""
         tasks = session.scalars(
             select(LabelStudioTask)
             .where(LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None))
@@ -310,20 +322,75 @@ class LabelStudio:
                 if found is None:
                     task.deleted_at = utcnow()
                     continue
-                done = [a for a in found["annotations"] if not a.get("was_cancelled")]
-                if not done:
+                newest = _newest_annotation(found)
+                if newest is None:
                     continue
-                newest = max(done, key=lambda a: (a["updated_at"], a["id"]))
                 tables = set_rows(
                     tables, view_images(project, task.image), annotation_points(newest["result"], project)
                 )
                 labeled += 1
+            tables = settled(tables, current)
             if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
                 self.files.write(project, tables)
                 record_version(session, self.storage, project, LABEL_STUDIO)
-        record.synced_at = utcnow()
+        return labeled
+
+    # --- a label version restored ---------------------------------------------------------------
+
+    def replace_labels(self, session: Session, project: Project, write: Callable[[], T]) -> T:
+        """Run ``write``, which replaces the project's label files (an upload, a restored version),
+        and bring Label Studio's annotations in line with what it wrote, so that the sync keeps it:
+
+        - a task whose labels differ gets a new annotation, by posecloud, with the file's keypoints
+          (the labelers' own annotations stay, older, in the task's history);
+        - a task the file does not label loses its annotations and stays, unlabeled, to be labeled
+          again (its labels are in the label version the write replaced);
+        - a frame the file labels whose task was deleted in Label Studio gets a new task.
+
+        Label Studio is read first, so nothing is written while it is down, and no reconciliation
+        runs until this is done. Should it stop answering midway, the label file holds the new
+        labels and writing them again finishes Label Studio's side."""
+        record = session.get(LabelStudioProject, project.id)
+        with self.files.lock(project.id, RECONCILING):
+            exported = self._export(record) if record is not None else []
+            with self.files.lock(project.id):
+                written = write()
+            if record is not None:
+                self._align(session, project, record, {t["id"]: t for t in exported})
+        return written
+
+    def _align(
+        self, session: Session, project: Project, record: LabelStudioProject, by_id: dict[int, dict]
+    ) -> None:
+        """Label Studio's annotations made to hold the label files' labels (``replace_labels``); ``by_id``:
+        its tasks, exported."""
+        labels = _moments(self.files.read(project), project)
+        tasks = session.scalars(select(LabelStudioTask).where(LabelStudioTask.project_id == project.id)).all()
+        live = [t for t in tasks if t.deleted_at is None and t.ls_task_id in by_id]
+        for task in tasks:  # a labeled frame without a live task: made again by sync_tasks
+            if task not in live and task.image in labels:
+                session.delete(task)
         session.commit()
-        return {"tasks": len(by_id), "labeled": labeled}
+        self.sync_tasks(session, project)
+        cleared = []
+        for task in live:
+            wanted = labels.get(task.image)
+            newest = _newest_annotation(by_id[task.ls_task_id])
+            if wanted is None:
+                if newest is not None:
+                    cleared.append(task.ls_task_id)
+            elif newest is None or not _close(annotation_points(newest["result"], project), wanted):
+                images = view_images(project, task.image)
+                sizes = {v: image_size(self.storage, project.id, images[v]) for v in project.views}
+                result = annotation_result(wanted, sizes, project)
+                self._call("POST", f"/api/tasks/{task.ls_task_id}/annotations/", json={"result": result})
+        if cleared:  # at once: one webhook, whose reconciliation waits for the replacement
+            self._call(
+                "POST",
+                "/api/dm/actions",
+                params={"id": "delete_tasks_annotations", "project": record.ls_project_id},
+                json={"selectedItems": {"all": False, "included": cleared}},
+            )
 
     def project_users(self, session: Session, project: Project) -> list[dict]:
         """The Label Studio users of the project's owner and members (those who have one), and
@@ -376,6 +443,32 @@ def keep_labels_in_step(
     thread = threading.Thread(target=loop, daemon=True, name="labelstudio-sync")
     thread.start()
     return thread
+
+
+def _newest_annotation(task: dict) -> dict | None:
+    """An exported task's newest annotation that was not skipped: the one that holds its labels."""
+    done = [a for a in task["annotations"] if not a.get("was_cancelled")]
+    return max(done, key=lambda a: (a["updated_at"], a["id"])) if done else None
+
+
+def _moments(tables: dict, project: Project) -> dict[str, dict[str, np.ndarray]]:
+    """Each moment of the label tables (its first view's row name) -> view -> ``(K, 2)`` pixels
+    (NaN where a view has no row for it)."""
+    rows = {view: {name: i for i, name in enumerate(t.index)} for view, t in tables.items()}
+    missing = np.full((len(project.keypoints), 2), np.nan)
+    moments = {}
+    for image in tables[project.views[0]].index:
+        images = view_images(project, image)
+        moments[image] = {
+            v: tables[v].values[rows[v][images[v]], :, :2] if images[v] in rows[v] else missing
+            for v in project.views
+        }
+    return moments
+
+
+def _close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    """Whether two moments' keypoints (view -> ``(K, 2)``) are the same within ``SAME_PX``."""
+    return all(np.allclose(a[v], b[v], rtol=0, atol=SAME_PX, equal_nan=True) for v in a)
 
 
 def _same(a, b) -> bool:

@@ -98,6 +98,15 @@ class Api:
         params = {"view": view} if view else {}
         return self._call("GET", f"/projects/{project_id}/labels", params=params).content
 
+    def label_versions(self, project_id: int) -> list[dict]:
+        """Every version of the labels, newest first: number, sha256, source, user, labeled_frames,
+        models (trained on it), created_at."""
+        return self._json("GET", f"/projects/{project_id}/labels/versions")
+
+    def restore_label_version(self, project_id: int, number: int) -> dict:
+        """Version ``number``'s labels made the project's again; returns the version that records it."""
+        return self._json("POST", f"/projects/{project_id}/labels/versions/{number}/restore")
+
     def frame(self, project_id: int, image: str) -> bytes:
         return self._call("GET", f"/projects/{project_id}/frames/{image}").content
 
@@ -158,6 +167,26 @@ class Api:
     ) -> dict:
         body = {"video_id": video_id, "n": n, "model_id": model_id, "ensemble_id": ensemble_id}
         return self._json("POST", f"/projects/{project_id}/labeling/select", json=body)
+
+    # labeling rounds
+    def rounds(self, project_id: int) -> dict:
+        """Every round with its frames, progress and results, and the stop hint."""
+        return self._json("GET", f"/projects/{project_id}/rounds")
+
+    def start_round(
+        self,
+        project_id: int,
+        budget: int,
+        video_ids: list[int] | None,
+        model_id: int | None = None,
+        ensemble_id: int | None = None,
+    ) -> dict:
+        body = {"budget": budget, "video_ids": video_ids, "model_id": model_id, "ensemble_id": ensemble_id}
+        return self._json("POST", f"/projects/{project_id}/rounds", json=body)
+
+    def train_round(self, project_id: int, number: int, fine_tune: bool, train: dict | None = None) -> dict:
+        body = {"fine_tune": fine_tune, "train": train or {}}
+        return self._json("POST", f"/projects/{project_id}/rounds/{number}/train", json=body)
 
     # training and models
     def train_config_schema(self, project_id: int) -> dict:

@@ -46,6 +46,7 @@ pages = [
     st.Page(PAGES / "projects.py", title="Projects", icon=":material/folder:", default=True),
     st.Page(PAGES / "videos.py", title="Videos", icon=":material/movie:"),
     st.Page(PAGES / "labeling.py", title="Frames and labels", icon=":material/label:"),
+    st.Page(PAGES / "rounds.py", title="Labeling rounds", icon=":material/autorenew:"),
     st.Page(PAGES / "training.py", title="Training", icon=":material/model_training:"),
     st.Page(PAGES / "models.py", title="Models", icon=":material/neurology:"),
     st.Page(PAGES / "prediction.py", title="Prediction", icon=":material/target:"),

@@ -254,3 +254,16 @@ def training_curves(history: list[dict], title: str) -> go.Figure:
     figure.update_xaxes(title_text="epoch", row=rows, col=1)
     figure.update_layout(title=title, height=130 + 170 * rows, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return readable_log_ticks(figure)
+
+
+def rounds_curve(rounds: list[dict]) -> go.Figure:
+    """Test pixel error against labeled frames, one point per trained labeling round."""
+    figure = px.line(
+        x=[r["labeled_frames"] for r in rounds],
+        y=[r["test_px_error"] for r in rounds],
+        text=[f"round {r['number']}" for r in rounds],
+        markers=True,
+        labels={"x": "labeled frames", "y": "test pixel error (px)"},
+        title="Test error against labeled frames, by round",
+    )
+    return figure.update_traces(textposition="top center")

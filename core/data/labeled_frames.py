@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -99,13 +101,19 @@ def _load_view_labels(project: ProjectConfig, path: Path) -> PoseTable:
 
 
 def split_frames(
-    n_frames: int, train_fraction: float, val_fraction: float, seed: int
+    images: Sequence[str], train_fraction: float, val_fraction: float, seed: int
 ) -> dict[str, np.ndarray]:
-    """Seeded random split of frame indices into train / validation / test (sorted index arrays).
+    """Split label rows into train / validation / test (sorted row arrays), each frame placed by a
+    seeded hash of its image name rather than by its row: rows ranked by their hash, the lowest
+    train, the next validate, the highest test. Adding or removing frames moves only frames whose
+    hash lies near a boundary (at most about one per frame added or removed), so labeling rounds
+    measure test error on nearly the same frames, and never train on most of them.
 
-    Every split that is asked for gets at least one frame when there are enough frames.
+    The sizes are the fractions of the rows, and every split that is asked for gets at least one
+    frame when there are enough frames.
     """
-    order = np.random.default_rng(seed).permutation(n_frames)
+    n_frames = len(images)
+    order = np.argsort([_unit_hash(f"{seed}:{image}") for image in images], kind="stable")
     n_train = max(1, int(round(train_fraction * n_frames)))
     n_val = int(round(val_fraction * n_frames))
     if val_fraction > 0 and n_frames - n_train >= 1:
@@ -116,6 +124,11 @@ def split_frames(
         "validation": np.sort(order[n_train : n_train + n_val]),
         "test": np.sort(order[n_train + n_val :]),
     }
+
+
+def _unit_hash(text: str) -> float:
+    """A number in [0, 1) that only ``text`` decides (the same on every machine and run)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") / 2**64
 
 
 class LabeledFrames(Dataset):

@@ -56,8 +56,10 @@ def train_model(
     *,
     resume: bool = False,
     progress: ProgressHook | None = None,
+    split: dict[str, np.ndarray] | None = None,
 ) -> TrainResult:
-    """Train one model and evaluate it on its labeled frames.
+    """Train one model and evaluate it on its labeled frames, split into train / validation / test
+    rows by ``split_frames`` (or as ``split`` gives them: a benchmark's fixed test frames).
 
     Writes into ``model_dir``: config.yaml (project + training settings + split), checkpoints/
     (best by validation loss, and last), metrics.csv (every logged value per step/epoch),
@@ -93,7 +95,8 @@ def train_model(
     model_dir.mkdir(parents=True, exist_ok=True)
 
     L.seed_everything(train.seed, workers=True, verbose=False)
-    split = split_frames(len(labels[0].index), train.train_fraction, train.val_fraction, train.seed)
+    if split is None:
+        split = split_frames(labels[0].index, train.train_fraction, train.val_fraction, train.seed)
     _write_config(model_dir, project, train, split, labels[0].index)
     unsupervised = build_unsupervised(project, train, [rows_of(t, split["train"]) for t in labels])
     seq_len = train.unlabeled_seq_len

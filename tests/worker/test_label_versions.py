@@ -1,7 +1,7 @@
 """Two labeling rounds through the API and a real worker: a model trains on the labels' version of
 its start; labels change (a keypoint moved, a frame's labels removed); a second model, fine-tuned
-from the first, trains on the new version. The versions are listed with their models, compared and
-downloaded as they were."""
+from the first, trains on the new version. The versions are listed with their models, compared,
+downloaded as they were and restored."""
 
 from __future__ import annotations
 
@@ -79,6 +79,15 @@ def test_a_second_round_fine_tunes_on_the_new_label_version(
     # each version as it was, whatever the label file holds now
     assert client.get(f"/projects/{p}/labels/versions/1", headers=alice).content == original
     assert client.get(f"/projects/{p}/labels/versions/2", headers=alice).content == changed
+    # restored: the first labels back byte for byte, as a new version; restoring version 2 undoes it
+    restored = client.post(f"/projects/{p}/labels/versions/1/restore", headers=alice)
+    assert restored.status_code == 200, restored.text
+    assert (restored.json()["number"], restored.json()["sha256"]) == (3, versions[1]["sha256"])
+    assert restored.json()["source"] == "restore of version 1"
+    assert client.get(f"/projects/{p}/labels", headers=alice).content == original
+    undone = client.post(f"/projects/{p}/labels/versions/2/restore", headers=alice).json()
+    assert (undone["number"], undone["sha256"]) == (4, versions[0]["sha256"])
+    assert client.get(f"/projects/{p}/labels", headers=alice).content == changed
     # each model read its labels from its version's copy, which its config.yaml names
     for model, version in ((first, versions[1]), (second, versions[0])):
         config = client.get(
@@ -91,11 +100,12 @@ def test_a_second_round_fine_tunes_on_the_new_label_version(
         started = settings["train"]["init_from"]
         assert started.endswith(f"/models/{first['id']}") if model is second else started == ""
 
-    for path, params in (
-        ("/labels/versions/3", {}),
-        ("/labels/versions/compare", {"before": 1, "after": 9}),
+    for method, path, params in (
+        ("GET", "/labels/versions/5", {}),
+        ("GET", "/labels/versions/compare", {"before": 1, "after": 9}),
+        ("POST", "/labels/versions/5/restore", {}),
     ):
-        missing = client.get(f"/projects/{p}{path}", params=params, headers=alice)
+        missing = client.request(method, f"/projects/{p}{path}", params=params, headers=alice)
         assert missing.status_code == 404 and "labels/versions lists them" in missing.json()["detail"]
     refused = [
         (
@@ -117,3 +127,4 @@ def test_a_second_round_fine_tunes_on_the_new_label_version(
     mallory = register_and_login(client, "mallory")
     for path in ("/labels/versions", "/labels/versions/1"):
         assert client.get(f"/projects/{p}{path}", headers=mallory).status_code == 404
+    assert client.post(f"/projects/{p}/labels/versions/1/restore", headers=mallory).status_code == 404

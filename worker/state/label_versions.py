@@ -1,7 +1,7 @@
 """Versions of a project's labels: each state its label files reach (an upload, a Label Studio
-annotation, a reconciliation) is kept as a numbered version with its content's hash and a copy of
-the files, and each model records the version it trained on, so that two models' labels can be
-told apart, compared and downloaded long after the label file has moved on.
+annotation, a reconciliation, a restore) is kept as a numbered version with its content's hash and a
+copy of the files, and each model records the version it trained on, so that two models' labels can
+be told apart, compared, downloaded and restored long after the label file has moved on.
 
 A version is recorded after the label files are written, by whoever wrote them (the service's
 upload and Label Studio paths) and again by a training when it starts: labels written before
@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.errors import PoseCloudError
 from core.labels.dlc_csv import read_pose_csv
 from core.labels.table import PoseTable
 from worker.state.db.models import LabelVersion, Project
@@ -119,10 +120,41 @@ def _tables(files: dict[str, bytes]) -> dict[str, PoseTable]:
         return tables
 
 
+def version_files(storage: Storage, project: Project, version: LabelVersion) -> dict[str, bytes]:
+    """View -> the bytes of its label file in ``version`` (views it had no file for left out)."""
+    keys = {view: version_key(project, version, view) for view in project.views}
+    return {view: _read(storage, key) for view, key in keys.items() if storage.exists(key)}
+
+
 def version_tables(storage: Storage, project: Project, version: LabelVersion) -> dict[str, PoseTable]:
     """View -> its labels in ``version``."""
-    keys = {view: version_key(project, version, view) for view in project.views}
-    return _tables({view: _read(storage, key) for view, key in keys.items() if storage.exists(key)})
+    return _tables(version_files(storage, project, version))
+
+
+def restore_version(
+    session: Session, storage: Storage, project: Project, version: LabelVersion, user_id: int | None = None
+) -> LabelVersion:
+    """Make ``version``'s label files, byte for byte, the project's current ones (a view it had no
+    file for loses its file) and return the version that records it: a new one, "restore of version
+    N", unless the files already were the newest version's. Nothing is lost: the state it replaces
+    is recorded first (when no version holds it yet), so restoring that version undoes the restore.
+    Call it under the label files' lock where others write them (the service's Label Studio side)."""
+    files = version_files(storage, project, version)
+    if not files:
+        raise PoseCloudError(
+            f"label version {version.number}'s copy of the label files is missing from storage; "
+            "restore another version"
+        )
+    record_version(session, storage, project, f"before restore of version {version.number}")
+    for view in project.views:
+        key = labels_key(project.id, project.views, view)
+        if view in files:
+            storage.put_stream([files[view]], key)  # a temporary file, then moved into place
+        elif storage.exists(key):
+            storage.delete(key)
+    restored = record_version(session, storage, project, f"restore of version {version.number}", user_id)
+    assert restored is not None  # the files just written
+    return restored
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """A project's label versions (``worker.state.label_versions``): listed with the models trained on
-each, downloaded as they were, and compared."""
+each, downloaded as they were, compared, and restored."""
 
 from __future__ import annotations
 
@@ -7,20 +7,22 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from app.api.deps import ProjectDep, SessionDep, StorageDep
-from app.api.routes.labels import ViewQuery, project_view
+from app.api.deps import ProjectDep, SessionDep, StorageDep, UserDep
+from app.api.routes.labels import ViewQuery, project_view, replace_labels
 from app.api.schemas import LabelVersionChanges, LabelVersionOut, ViewChanges
 from worker.state.db.models import LabelVersion, Model, Project, User
-from worker.state.label_versions import compare, version_key, version_tables
+from worker.state.label_versions import compare, restore_version, version_key, version_tables
 
 router = APIRouter(prefix="/projects/{project_id}/labels/versions", tags=["labels"])
 
 VersionNumber = Annotated[int, Query(ge=1, le=2**31 - 1, description="a version's number")]
+NumberInPath = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
 @router.get("", response_model=list[LabelVersionOut])
@@ -29,6 +31,11 @@ def list_versions(project: ProjectDep, session: SessionDep) -> list[LabelVersion
     versions = session.scalars(
         select(LabelVersion).where(LabelVersion.project_id == project.id).order_by(LabelVersion.number.desc())
     ).all()
+    return _described(session, project, versions)
+
+
+def _described(session: Session, project: Project, versions: list[LabelVersion]) -> list[LabelVersionOut]:
+    """``versions`` as the API shows them: with who made each and the models trained on it."""
     trained: dict[int, list[str]] = {}
     for model in session.scalars(select(Model).where(Model.project_id == project.id).order_by(Model.id)):
         trained.setdefault(model.label_version_id, []).append(model.name)
@@ -70,7 +77,7 @@ def download_version(
     project: ProjectDep,
     session: SessionDep,
     storage: StorageDep,
-    number: Annotated[int, PathParam(ge=1, le=2**31 - 1)],
+    number: NumberInPath,
     view: ViewQuery = None,
 ) -> Response:
     """The label file (with separate cameras: one view's) as it was in version ``number``."""
@@ -83,6 +90,30 @@ def download_version(
     return Response(
         content, media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{name}"'}
     )
+
+
+@router.post("/{number}/restore", response_model=LabelVersionOut)
+def restore(
+    request: Request,
+    project: ProjectDep,
+    session: SessionDep,
+    storage: StorageDep,
+    user: UserDep,
+    number: NumberInPath,
+) -> LabelVersionOut:
+    """Make version ``number``'s labels the project's again: its label files, byte for byte, become
+    the current ones, recorded as a new version ("restore of version N"; versions are never
+    rewritten, and the state replaced stays a version, so restoring that one undoes this), and its
+    Label Studio tasks are brought in line so that the sync does not bring the replaced labels back.
+    A frame labeled in Label Studio that the version does not label loses its annotations and stays
+    a task, unlabeled, to label again; a frame the version labels whose task was deleted gets a new
+    one. Label Studio down: 503, and nothing is written (should it stop answering midway, restoring
+    again finishes its side)."""
+    version = _version(session, project, number)
+    restored = replace_labels(
+        request, session, project, lambda: restore_version(session, storage, project, version, user.id)
+    )
+    return _described(session, project, [restored])[0]
 
 
 def _version(session, project: Project, number: int) -> LabelVersion:

@@ -7,18 +7,21 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
+from app.api.routes.labeling import get_labelstudio
 from app.api.routes.videos import check_camera_video, video_adder
 from app.api.schemas import LabelsOut
 from app.filenames import safe_filename
 from app.labels_import import read_upload
+from app.labelstudio.accounts import LabelStudioDown
 from app.probe import probe_video
 from app.settings import Settings
 from app.uploads import SizeLimit, check_declared_size, receive_to_file
@@ -26,12 +29,13 @@ from core.data.cameras import check_rows_aligned
 from core.labels.formats import READERS, read_labels
 from core.labels.imported import LABELS_CSV, VIDEO_DIR
 from core.labels.table import PoseTable
-from worker.state.db.models import Project, Video
+from worker.state.db.models import LabelStudioProject, Project, Video
 from worker.state.label_versions import record_version
 from worker.state.layout import data_prefix, labels_key
 from worker.state.storage import Storage
 
 router = APIRouter(prefix="/projects/{project_id}/labels", tags=["labels"])
+T = TypeVar("T")
 
 UPLOAD_BODY = {
     "requestBody": {
@@ -81,6 +85,18 @@ def _check_aligned(table: PoseTable, view: str, project: Project, storage: Stora
         views.append(other)
         paths.append(Path(key))
     check_rows_aligned(indexes, views, paths)
+
+
+def replace_labels(request: Request, session: Session, project: Project, write: Callable[[], T]) -> T:
+    """Run ``write``, which replaces the project's label files, so that Label Studio keeps what it
+    wrote: its annotations brought in line (``LabelStudio.replace_labels``), or ``write`` alone
+    while the project has no labeling page. Label Studio down: 503, and nothing is written."""
+    if request.app.state.labelstudio is None and session.get(LabelStudioProject, project.id) is None:
+        return write()
+    try:
+        return get_labelstudio(request).replace_labels(session, project, write)
+    except LabelStudioDown as e:
+        raise HTTPException(503, str(e)) from None
 
 
 def _store_labels(
@@ -179,11 +195,13 @@ async def upload_labels(
     await receive_to_file(request.stream(), upload, limit)
     try:
         add = video_adder(project, session, storage, queue, user.id, settings.max_attempts)
-        stored = await run_in_threadpool(
-            _store_labels, upload, filename, view, project, settings, storage, add
-        )
-        await run_in_threadpool(record_version, session, storage, project, "upload", user.id)
-        return stored
+
+        def store() -> LabelsOut:
+            stored = _store_labels(upload, filename, view, project, settings, storage, add)
+            record_version(session, storage, project, "upload", user.id)
+            return stored
+
+        return await run_in_threadpool(replace_labels, request, session, project, store)
     finally:
         upload.unlink(missing_ok=True)
 

@@ -1,6 +1,7 @@
 """Frames and labels: pick frames to label from the videos, labeling progress per keypoint, the
 labeled frames drawn with their labels (to check them before training), the frames likely labeled
-wrong (label QC) to review, and the way into the project's Label Studio page."""
+wrong (label QC) to review, the versions of the labels (to restore one), and the way into the
+project's Label Studio page."""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ if labeling["url"]:
     st.link_button("Open Label Studio ↗", labeling["url"])
 
 st.subheader("Pick frames to label")
-may_pick = my_role(client, project) != "labeler"  # from the videos, with the models: not a labeler's
+role = my_role(client, project)
+may_pick = role != "labeler"  # from the videos, with the models: not a labeler's
 videos = (attempt(client.videos, pid) or []) if may_pick else []
 trained = []
 if may_pick:
@@ -241,3 +243,48 @@ for checked in (qc or {}).get("views", []):
     keep = st.button("Keep these labels", disabled=not right_ones, key=f"qc-keep-{checked['view']}")
     if keep and attempt(client.labels_reviewed, pid, right_ones) is not None:
         st.rerun()
+
+
+st.subheader(
+    "Label versions",
+    help="every state the labels reached (an upload, Label Studio, a restore), with the models trained on "
+    "each; restoring one makes its labels the project's again, in Label Studio too, as a new version",
+)
+if note := st.session_state.pop("versions-note", None):
+    st.success(note)
+versions = attempt(client.label_versions, pid) or []
+if not versions:
+    st.caption("No label versions yet: the first is kept once frames are labeled or labels uploaded.")
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "version": v["number"],
+                    "date": v["created_at"][:16].replace("T", " "),
+                    "source": v["source"],
+                    "by": v["user"] or "–",
+                    "labeled frames": v["labeled_frames"],
+                    "models trained on it": ", ".join(v["models"]) or "–",
+                }
+                for v in versions
+            ]
+        ),
+        hide_index=True,
+        key="label-versions",
+    )
+if role != "viewer" and len(versions) > 1:
+    with st.form("restore"):
+        number = st.selectbox("Version to restore", [v["number"] for v in versions[1:]])
+        sure = st.checkbox(
+            "Replace the current labels, and Label Studio's annotations, with this version's "
+            f"(the current labels stay version {versions[0]['number']}, to restore back)"
+        )
+        if st.form_submit_button("Restore"):
+            if not sure:
+                st.warning("Tick the box to confirm.")
+            elif (restored := attempt(client.restore_label_version, pid, number)) is not None:
+                st.session_state["versions-note"] = (
+                    f"Version {number}'s labels are the project's again, as version {restored['number']}."
+                )
+                st.rerun()

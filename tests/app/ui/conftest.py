@@ -7,6 +7,7 @@ import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 import redis
 
@@ -53,3 +54,19 @@ def stack(
             stop_processes([worker], signal.SIGINT, 30)
             ui.stop()
             stop_api(api)
+
+
+PASSWORD = "a long password"
+
+
+def registered(stack: Stack, context, username: str):
+    """A page of the browser ``context`` signed in as a newly registered ``username``, and its
+    session token (which the API takes as a bearer token too)."""
+    page = context.new_page()
+    form = {"username": username, "password": PASSWORD, "action": "register"}
+    assert page.request.post(f"{stack.url}/signin", form=form, max_redirects=0).status == 303
+    return page, next(c["value"] for c in context.cookies() if c["name"] == "posecloud_session")
+
+
+def api_client(stack: Stack, token: str) -> httpx.Client:
+    return httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)

@@ -4,23 +4,13 @@ instead of showing refusals. Screenshots in test-artifacts/ui/."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
-from tests.app.ui.conftest import Stack
+from tests.app.ui.conftest import Stack, api_client, registered
 from tests.app.ui.test_walkthrough import ARTIFACTS, go, shot
 from tests.browser import choose, chromium_browser
 
 expect = pytest.importorskip("playwright.sync_api").expect
-PASSWORD = "a long password"
-
-
-def _browser_user(stack: Stack, context, username: str):
-    """A page signed in as a newly registered ``username``."""
-    page = context.new_page()
-    form = {"username": username, "password": PASSWORD, "action": "register"}
-    assert page.request.post(f"{stack.url}/signin", form=form, max_redirects=0).status == 303
-    return page
 
 
 def test_the_owner_makes_a_labeler_who_sees_only_the_labeling_pages(stack: Stack) -> None:
@@ -28,10 +18,9 @@ def test_the_owner_makes_a_labeler_who_sees_only_the_labeling_pages(stack: Stack
     with chromium_browser() as browser:
         owner_context = browser.new_context(viewport={"width": 1400, "height": 1000})
         labeler_context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        owner = _browser_user(stack, owner_context, "olga")
-        labeler = _browser_user(stack, labeler_context, "lena")
-        token = next(c["value"] for c in owner_context.cookies() if c["name"] == "posecloud_session")
-        with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        owner, token = registered(stack, owner_context, "olga")
+        labeler, _ = registered(stack, labeler_context, "lena")
+        with api_client(stack, token) as api:
             project = api.post("/projects", json={"name": "arena", "keypoints": ["nose", "tail"]}).json()
 
         owner.goto(f"{stack.url}/ui/?project={project['id']}")

@@ -6,11 +6,19 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from core.config import load_project, load_train_config
 from core.data.augment import resize_frame
 from core.data.images import read_rgb
-from core.data.labeled_frames import LabeledFrames, context_paths, load_project_labels, read_window
+from core.data.labeled_frames import (
+    LabeledFrames,
+    context_paths,
+    load_project_labels,
+    read_window,
+    split_frames,
+)
 from core.errors import LabelFormatError
 from tests.testdata import EXAMPLE_PROJECT, TINY, TOY
 
@@ -114,3 +122,37 @@ def test_context_frames_of_another_size_are_refused(tmp_path):
     cv2.imwrite(str(tmp_path / "img06.png"), image[:100])
     with pytest.raises(LabelFormatError, match="differ in size"):
         read_window(context_paths(tmp_path / "img05.png"))
+
+
+def _sets(split: dict[str, np.ndarray], images: list[str]) -> dict[str, str]:
+    return {images[row]: name for name, rows in split.items() for row in rows}
+
+
+@given(
+    n=st.integers(3, 300),
+    added=st.integers(0, 30),
+    seed=st.integers(0, 10),
+    fractions=st.sampled_from([(0.8, 0.1), (0.6, 0.2), (0.9, 0.05), (0.7, 0.3)]),
+)
+def test_adding_frames_moves_few_frames_between_splits(n, added, seed, fractions) -> None:
+    images = [f"labeled-data/run/img{i:04d}.png" for i in range(n + added)]
+    before = split_frames(images[:n], *fractions, seed)
+    after = split_frames(images, *fractions, seed)
+    assert sorted(np.concatenate(list(before.values()))) == list(range(n))  # every row once
+    train, val = fractions
+    assert len(before["train"]) == max(1, round(train * n))
+    assert len(before["validation"]) >= 1 or len(before["train"]) == n  # one when there is one left
+    was, now = _sets(before, images), _sets(after, images)
+    moved = [image for image in was if was[image] != now[image]]
+    # each added frame displaces at most one frame at each of the two boundaries; the sizes' rounding one more
+    assert len(moved) <= 2 * added + 2
+
+
+def test_the_split_is_seeded_and_does_not_follow_the_rows_order() -> None:
+    images = [f"labeled-data/run/img{i:04d}.png" for i in range(90)]
+    split = split_frames(images, 0.8, 0.1, 0)
+    assert {k: len(v) for k, v in split.items()} == {"train": 72, "validation": 9, "test": 9}
+    assert split_frames(images, 0.8, 0.1, 0)["test"].tolist() == split["test"].tolist()  # reproducible
+    assert split_frames(images, 0.8, 0.1, 1)["test"].tolist() != split["test"].tolist()
+    shuffled = images[::-1]  # the same frames in another order keep their splits
+    assert _sets(split_frames(shuffled, 0.8, 0.1, 0), shuffled) == _sets(split, images)
