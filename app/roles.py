@@ -69,6 +69,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("GET", f"{P}/labeling/tasks"): "frames",
     ("POST", f"{P}/labeling/preannotate"): "train",
     ("POST", f"{P}/labeling/select"): "train",
+    ("GET", f"{P}/labeling/labelers"): "read",
     # labeling rounds (mining frames with a model and training are trainers' work)
     ("POST", f"{P}/rounds"): "train",
     ("GET", f"{P}/rounds"): "read",

@@ -375,6 +375,15 @@ class RoundsOut(BaseModel):
     stop_hint: str | None = Field(description="set when another round is unlikely to lower the test error")
 
 
+class LabelerOut(BaseModel):
+    labeler: str | None = Field(description="a username; None: labels that came with an upload or import")
+    frames: int = Field(description="frames whose labels are theirs (their task's newest annotation)")
+    median_seconds_per_frame: float | None = Field(
+        description="Label Studio's time from opening to submitting"
+    )
+    flagged: int = Field(description="how many of those frames label QC flags now")
+
+
 class JobMember(BaseModel):
     """A child job of a parent (an ensemble member's training or prediction)."""
 

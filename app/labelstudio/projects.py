@@ -22,6 +22,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,6 +55,7 @@ from worker.state.db.models import (
     LabelStudioProject,
     LabelStudioTask,
     Project,
+    User,
     utcnow,
 )
 from worker.state.label_versions import record_version
@@ -418,6 +420,51 @@ class LabelStudio:
             "labeled": int(present.any(axis=1).sum()),
             "keypoints": {k: int(present[:, i].sum()) for i, k in enumerate(project.keypoints)},
         }
+
+    def labelers(self, session: Session, project: Project) -> dict[str | None, LabelerWork]:
+        """Who labeled the project's tasks: per posecloud username (None: labels that came with an
+        upload or import, annotated by the service), the first-view images whose labels are theirs
+        (the task's newest annotation that was not skipped) and the seconds Label Studio timed them
+        at (its ``lead_time``, from opening the task to submitting)."""
+        record = session.get(LabelStudioProject, project.id)
+        if record is None:
+            return {}
+        users = dict(
+            session.execute(
+                select(LabelStudioAccount.ls_user_id, User.username).join(
+                    User, User.id == LabelStudioAccount.user_id
+                )
+            ).all()
+        )
+        images = dict(
+            session.execute(
+                select(LabelStudioTask.ls_task_id, LabelStudioTask.image).where(
+                    LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
+                )
+            ).all()
+        )
+        work: dict[str | None, LabelerWork] = {}
+        for task in self._export(record):
+            annotation = _newest_annotation(task)
+            if annotation is None or task["id"] not in images:
+                continue
+            who = users.get(_user_id(annotation.get("completed_by")))
+            done = work.setdefault(who, LabelerWork([], []))
+            done.images.append(images[task["id"]])
+            if annotation.get("lead_time"):
+                done.seconds.append(float(annotation["lead_time"]))
+        return work
+
+
+@dataclass(frozen=True)
+class LabelerWork:
+    images: list[str]
+    seconds: list[float]
+
+
+def _user_id(completed_by: int | dict | None) -> int | None:
+    """Label Studio's export names an annotation's author by id, or as the user's object."""
+    return completed_by.get("id") if isinstance(completed_by, dict) else completed_by
 
 
 def keep_labels_in_step(

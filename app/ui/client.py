@@ -155,6 +155,10 @@ class Api:
     def labels_reviewed(self, project_id: int, images: list[str]) -> dict:
         return self._json("POST", f"/projects/{project_id}/labels/qc/reviewed", json={"images": images})
 
+    def labelers(self, project_id: int) -> list[dict]:
+        """Per labeler: frames labeled, median seconds per frame, frames QC flags."""
+        return self._json("GET", f"/projects/{project_id}/labeling/labelers")
+
     def labeling_progress(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")
 

@@ -69,7 +69,7 @@ def get_labelstudio(request: Request) -> LabelStudio:
 LabelStudioDep = Annotated[LabelStudio, Depends(get_labelstudio)]
 
 
-def _down(e: LabelStudioDown) -> HTTPException:
+def down(e: LabelStudioDown) -> HTTPException:
     return HTTPException(503, str(e))
 
 
@@ -79,7 +79,7 @@ def require_labelstudio(session: Session, project: Project, ls: LabelStudio) -> 
     try:
         ls.check_config(session, project)
     except LabelStudioDown as e:
-        raise _down(e) from None
+        raise down(e) from None
 
 
 @router.post("/projects/{project_id}/labeling")
@@ -92,7 +92,7 @@ def open_labeling(project: ProjectDep, user: UserDep, session: SessionDep, ls: L
         made = ls.sync_tasks(session, project)
         config = ls.check_config(session, project)
     except LabelStudioDown as e:
-        raise _down(e) from None
+        raise down(e) from None
     return {
         "url": f"{PREFIX}/projects/{record.ls_project_id}/data",
         "ls_project_id": record.ls_project_id,
@@ -114,7 +114,7 @@ def sync_now(project: ProjectDep, session: SessionDep, ls: LabelStudioDep) -> di
         config = ls.check_config(session, project)
         counts = ls.reconcile(session, project)
     except LabelStudioDown as e:
-        raise _down(e) from None
+        raise down(e) from None
     return {"tasks_made": len(made), "predictions_made": pushed, "config": config, **counts}
 
 
@@ -138,7 +138,7 @@ def preannotate(
         ls.sync_tasks(session, project)
         ls.check_config(session, project)
     except LabelStudioDown as e:
-        raise _down(e) from None
+        raise down(e) from None
     tasks = session.scalars(
         select(LabelStudioTask)
         .where(LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None))

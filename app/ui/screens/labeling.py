@@ -1,7 +1,7 @@
 """Frames and labels: pick frames to label from the videos, labeling progress per keypoint, the
 labeled frames drawn with their labels (to check them before training), the frames likely labeled
-wrong (label QC) to review, the versions of the labels (to restore one), and the way into the
-project's Label Studio page."""
+wrong (label QC) to review, who labeled what (frames, time per frame, QC flags), the versions of the
+labels (to restore one), and the way into the project's Label Studio page."""
 
 from __future__ import annotations
 
@@ -243,6 +243,30 @@ for checked in (qc or {}).get("views", []):
     keep = st.button("Keep these labels", disabled=not right_ones, key=f"qc-keep-{checked['view']}")
     if keep and attempt(client.labels_reviewed, pid, right_ones) is not None:
         st.rerun()
+
+
+if role != "labeler":  # figures about the lab's labelers are for those who run the project
+    st.subheader(
+        "Labelers",
+        help="whose labels each frame holds (its task's newest annotation), Label Studio's time per frame "
+        "(opening the task to submitting) and how many of their frames label QC flags now",
+    )
+    labelers = attempt(client.labelers, pid) or []
+    st.table(
+        [
+            {
+                "labeler": row["labeler"] or "uploaded or imported labels",
+                "frames": row["frames"],
+                "seconds per frame (median)": (
+                    f"{row['median_seconds_per_frame']:.0f}" if row["median_seconds_per_frame"] else "–"
+                ),
+                "frames flagged by QC": row["flagged"],
+            }
+            for row in labelers
+        ]
+        or [{"labeler": "nobody has labeled in Label Studio yet"}],
+        hide_index=True,
+    )
 
 
 st.subheader(

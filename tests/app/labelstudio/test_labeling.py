@@ -84,7 +84,9 @@ def test_a_labelers_annotation_reaches_the_label_file_exactly(api: Api, toy, lab
         for name in ("paw1LH_top", "nose_bot")
     ]  # fmt: skip
     submitted = time.monotonic()
-    made = browser.post(f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result})
+    made = browser.post(
+        f"/labelstudio/api/tasks/{task['id']}/annotations/", json={"result": result, "lead_time": 12.5}
+    )
     assert made.status_code == 201, made.text
 
     def row_has_the_new_point():
@@ -97,6 +99,15 @@ def test_a_labelers_annotation_reaches_the_label_file_exactly(api: Api, toy, lab
     assert _point(row, "paw1LH_top")[1] == pytest.approx(65.4321 / 100 * height - 0.5, abs=1e-9)
     assert _point(row, "nose_bot")[0] == pytest.approx(12.3456789 / 100 * width - 0.5, abs=1e-9)
     assert np.isnan(_point(row, "tailBase_top")).all()  # not placed: absent
+    # the frame's labels are now alice's: the labelers' figures say so, with Label Studio's timing
+    with api.client(token) as c:
+        labelers = c.get(f"/projects/{project}/labeling/labelers").json()
+        qc = c.get(f"/projects/{project}/labels/qc").json()
+    flagged = {f["image"] for view in qc["views"] for f in view["flagged"]}
+    assert labelers == [
+        {"labeler": None, "frames": 89, "median_seconds_per_frame": None, "flagged": len(flagged - {image})},
+        {"labeler": "alice", "frames": 1, "median_seconds_per_frame": 12.5, "flagged": int(image in flagged)},
+    ]
 
     # an update moves the point; deleting every annotation of the task removes the frame's labels
     result[0]["value"]["x"] = 50.0
