@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageDep, UserDep
+from app.api.routes.label_versions import NumberInPath
 from app.api.routes.labeling import LabelStudioDep, require_labelstudio
 from app.api.routes.models import chosen_models, require_trained, train_ensemble, train_model
 from app.api.routes.videos import get_video
@@ -19,7 +21,7 @@ from app.api.schemas import (
     RoundsOut,
     RoundTraining,
 )
-from app.rounds import round_status, shorter_schedule, start_round, stop_hint
+from app.rounds import RoundStatus, round_status, shorter_schedule, start_round, stop_hint
 from core.config import TrainConfig, parse_config
 from worker.state.db.models import Ensemble, LabelingRound, Model, Project
 from worker.state.storage import Storage
@@ -68,7 +70,9 @@ def create_round(
     return _round_out(session, storage, project, labeling_round)
 
 
-def _start(session, project: Project, body: RoundCreate):
+def _start(
+    session: Session, project: Project, body: RoundCreate
+) -> tuple[list[Model], str | None, Ensemble | None]:
     """The models a round starts from, their name and ensemble: those the body names, else the
     previous round's training (a 409 while it has none), else none (the first round)."""
     if body.model_id is not None or body.ensemble_id is not None:
@@ -108,7 +112,9 @@ def list_rounds(project: ProjectDep, session: SessionDep, storage: StorageDep) -
 
 
 @router.get("/{number}", response_model=RoundOut)
-def read_round(project: ProjectDep, number: int, session: SessionDep, storage: StorageDep) -> RoundOut:
+def read_round(
+    project: ProjectDep, number: NumberInPath, session: SessionDep, storage: StorageDep
+) -> RoundOut:
     return _round_out(session, storage, project, _round(session, project, number))
 
 
@@ -116,7 +122,7 @@ def read_round(project: ProjectDep, number: int, session: SessionDep, storage: S
 def train_round(
     body: RoundTraining,
     project: ProjectDep,
-    number: int,
+    number: NumberInPath,
     user: UserDep,
     session: SessionDep,
     queue: QueueDep,
@@ -194,7 +200,7 @@ def _start_seeds(labeling_round: LabelingRound) -> list[int]:
     ]
 
 
-def _rounds(session, project: Project) -> list[LabelingRound]:
+def _rounds(session: Session, project: Project) -> list[LabelingRound]:
     return list(
         session.scalars(
             select(LabelingRound).where(LabelingRound.project_id == project.id).order_by(LabelingRound.number)
@@ -202,7 +208,7 @@ def _rounds(session, project: Project) -> list[LabelingRound]:
     )
 
 
-def _round(session, project: Project, number: int) -> LabelingRound:
+def _round(session: Session, project: Project, number: int) -> LabelingRound:
     found = session.scalar(
         select(LabelingRound).where(LabelingRound.project_id == project.id, LabelingRound.number == number)
     )
@@ -214,7 +220,11 @@ def _round(session, project: Project, number: int) -> LabelingRound:
 
 
 def _round_out(
-    session, storage: Storage, project: Project, labeling_round: LabelingRound, status=None
+    session: Session,
+    storage: Storage,
+    project: Project,
+    labeling_round: LabelingRound,
+    status: RoundStatus | None = None,
 ) -> RoundOut:
     status = status or round_status(session, storage, project, labeling_round)
     start = labeling_round.start_ensemble or labeling_round.start_model
