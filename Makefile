@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LS_VENV := .ls-venv
 LS_STAMP := $(LS_VENV)/.installed-stamp
 
-.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio bench-ui bench-qc clean
+.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio bench-ui bench-qc bench-rounds clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue, chromium
 # and an emoji font for the browser tests: the pages show job states as emoji).
@@ -71,6 +71,10 @@ bench-labelstudio: install labelstudio
 
 bench-qc: install
 	$(PY) benchmarks/label_qc.py --seeds 20
+
+# One thread (torch, OpenCV, OpenMP): about 30-40 minutes on the 2-core machine.
+bench-rounds: install
+	OMP_NUM_THREADS=1 $(PY) benchmarks/label_rounds.py --seeds 0 1 2 --steps 80 --fine-tune-steps 40 --threads 1
 
 clean:
 	rm -rf $(VENV) $(LS_VENV) .pytest_cache .ruff_cache
