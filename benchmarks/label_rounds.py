@@ -57,12 +57,11 @@ from planted_labels import Dataset, mirror_mouse, reaching  # noqa: E402
 from core.config import load_train_config  # noqa: E402
 from core.data.images import read_rgb  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
-from core.pca import principal_subspace  # noqa: E402
 from core.plausibility.pose_pca import NotEnoughPosesError, PosePCA, fit_project_pose_pca  # noqa: E402
 from core.predict.labeled_frames import predict_image_table  # noqa: E402
-from core.selection.initial import MAX_COMPONENTS, THUMBNAIL_WIDTH  # noqa: E402
+from core.selection.initial import THUMBNAIL_WIDTH, posture_picks  # noqa: E402
 from core.selection.metrics import frame_metrics  # noqa: E402
-from core.selection.outliers import diverse_picks, kmeans_labels, outlier_scores  # noqa: E402
+from core.selection.outliers import diverse_picks, outlier_scores  # noqa: E402
 from core.smoothing.ensemble import ensemble_stats  # noqa: E402
 from core.training.semisupervised import rows_of  # noqa: E402
 from core.training.train import train_model  # noqa: E402
@@ -286,22 +285,8 @@ def pick(
 
 
 def kmeans_picks(bench: Bench, unlabeled: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` unlabeled rows spread over the postures: their thumbnails projected on up to 32
-    principal components, k-means with ``n`` clusters, the frame nearest each centre; empty
-    clusters are made up by the frames farthest from every pick so far."""
-    data = bench.thumbnails[np.searchsorted(bench.pool, unlabeled)]
-    mean, axes, _ = principal_subspace(data, min(MAX_COMPONENTS, len(data)))
-    projected = (data - mean) @ axes.T
-    labels = kmeans_labels(projected, n, seed)
-    picks = []
-    for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
-        centre = projected[members].mean(axis=0)
-        picks.append(members[np.argmin(np.linalg.norm(projected[members] - centre, axis=1))])
-    while len(picks) < n:
-        distance = np.linalg.norm(projected[:, None] - projected[picks][None], axis=-1).min(axis=1)
-        picks.append(int(np.argmax(distance)))
-    return unlabeled[picks]
+    """``n`` unlabeled rows spread over the postures, as ``posture_picks`` spreads a video's frames."""
+    return unlabeled[posture_picks(bench.thumbnails[np.searchsorted(bench.pool, unlabeled)], n, seed)]
 
 
 def active_picks(

@@ -57,20 +57,23 @@ def pick_initial_frames(
     candidates = np.flatnonzero(energy >= np.median(energy))
     if len(candidates) < n:
         candidates = np.arange(len(thumbs))
-    data = thumbs[candidates].reshape(len(candidates), -1)
-    mean, axes, _ = principal_subspace(data, MAX_COMPONENTS)
-    projected = (data - mean) @ axes.T
+    rows = posture_picks(thumbs[candidates].reshape(len(candidates), -1), n, seed)
+    return sorted(int(candidates[r]) for r in rows)
+
+
+def posture_picks(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` rows of ``images`` (``(rows, pixels)``, flattened thumbnails) spread over the postures:
+    projected on up to ``MAX_COMPONENTS`` principal components, k-means with ``n`` clusters, the row
+    nearest each centre; clusters left empty are made up by the rows farthest from every pick."""
+    mean, axes, _ = principal_subspace(images, min(MAX_COMPONENTS, len(images)))
+    projected = (images - mean) @ axes.T
     labels = kmeans_labels(projected, n, seed)
     picks = []
     for cluster in np.unique(labels):
         members = np.flatnonzero(labels == cluster)
         centre = projected[members].mean(axis=0)
-        picks.append(int(candidates[members[np.argmin(np.linalg.norm(projected[members] - centre, axis=1))]]))
-    # empty clusters leave fewer picks: add the candidates farthest from every pick so far
+        picks.append(int(members[np.argmin(np.linalg.norm(projected[members] - centre, axis=1))]))
     while len(picks) < n:
-        distance = np.min(
-            np.linalg.norm(projected[:, None] - projected[np.searchsorted(candidates, picks)][None], axis=-1),
-            axis=1,
-        )
-        picks.append(int(candidates[np.argmax(distance)]))
-    return sorted(picks)
+        distance = np.linalg.norm(projected[:, None] - projected[picks][None], axis=-1).min(axis=1)
+        picks.append(int(np.argmax(distance)))
+    return np.asarray(picks)
