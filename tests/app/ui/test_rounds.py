@@ -3,7 +3,8 @@ Labeling rounds page in Chromium. The first round picks varied postures from a v
 simulated labeler has labeled them (an upload, which Label Studio keeps through a sync), its
 training makes an ensemble from scratch. The second round, started from the page, mines the video
 with that ensemble (each pick's reasons, the ensemble's spread) and its picks become Label Studio
-tasks carrying the ensemble's keypoints; once labeled, its training, launched from the page,
+tasks carrying the ensemble's keypoints; once a member with the labeler role has corrected them in
+Label Studio, its training, launched from the page,
 fine-tunes each member from the first round's member with the same seed, with half the epochs; the
 page shows both rounds' test errors (table and curve). Screenshot in test-artifacts/ui/."""
 
@@ -81,6 +82,17 @@ def _picks_tasks(
     return tasks if len(tasks) == len(images) and all(t["total_predictions"] == 1 for t in tasks) else None
 
 
+def _correct(labeler: httpx.Client, task_id: int) -> None:
+    """A labeler's correction through the Label Studio proxy: the task's pre-annotation moved 1 %
+    right and submitted as an annotation."""
+    (prediction,) = labeler.get(f"/labelstudio/api/tasks/{task_id}").json()["predictions"]
+    result = [{**r, "value": {**r["value"], "x": r["value"]["x"] + 1.0}} for r in prediction["result"]]
+    made = labeler.post(
+        f"/labelstudio/api/tasks/{task_id}/annotations/", json={"result": result, "lead_time": 8}
+    )
+    assert made.status_code == 201, made.text
+
+
 @pytest.mark.timeout(1800)  # four small trainings and two predictions of a clip on a shared CPU
 def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
     stack: Stack, toy_labels_zip: Path, toy_clip: Path
@@ -111,9 +123,23 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
             images = {f["image"] for f in two["frames"]}
             assert wait_until(lambda: _picks_tasks(api, cookie, project, images), 30, "the picks' tasks")
 
-            label_frames(api, project, sorted(images))
+            # lena, a labeler of the project, corrects the ensemble's keypoints on both in Label Studio
+            lena_page, lena = registered(stack, browser.new_context(), "lena")
+            added = api.post(f"/projects/{project}/members", json={"username": "lena", "role": "labeler"})
+            assert added.status_code == 201, added.text
+            with httpx.Client(
+                base_url=stack.url, cookies={"posecloud_session": lena}, timeout=120
+            ) as labeler:
+                for task in _picks_tasks(api, labeler, project, images):
+                    _correct(labeler, task["id"])
+            wait_until(lambda: api.get(f"/projects/{project}/rounds/2").json()["labeled"] == 2, 30, "labels")
             tasks = _picks_tasks(api, cookie, project, images)
-            assert [t["total_annotations"] for t in tasks] == [1, 1]  # the labeler's, on the ensemble's
+            assert [t["total_annotations"] for t in tasks] == [1, 1]  # lena's, on the ensemble's keypoints
+            work = {
+                w["labeler"]: w["frames"] for w in api.get(f"/projects/{project}/labeling/labelers").json()
+            }
+            assert work["lena"] == 2
+            lena_page.context.close()
             # the page refreshes by itself while the round is labeling
             page.get_by_role("button", name="Train round 2").click(timeout=60_000)
             page.get_by_text(re.compile("^Round 2 is training round-2")).wait_for(timeout=30_000)
