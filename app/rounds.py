@@ -127,9 +127,14 @@ class RoundStatus:
 
 
 def round_status(
-    session: Session, storage: Storage, project: Project, labeling_round: LabelingRound
+    session: Session,
+    storage: Storage,
+    project: Project,
+    labeling_round: LabelingRound,
+    labeled_now: set[str] | None = None,
 ) -> RoundStatus:
-    """The round as it stands: its picks and which are labeled, and its training's results."""
+    """The round as it stands: its picks and which are labeled (``labeled_now``: the project's
+    ``labeled_images``, read once for many rounds), and its training's results."""
     jobs = [session.get(Job, job_id) for job_id in labeling_round.job_ids]
     jobs = [job for job in jobs if job is not None]
     picks = [
@@ -139,7 +144,8 @@ def round_status(
         for pick in job_picks(storage, job)
         if view_images(project, pick.image)[project.views[0]] == pick.image
     ]
-    labeled_now = _labeled_images(storage, project)
+    if labeled_now is None:
+        labeled_now = labeled_images(storage, project)
     labeled = [pick.image in labeled_now for pick in picks]
     spreads = [s for s in (video_spread(storage, job) for job in jobs) if s is not None]
     trained = _trained_models(labeling_round)
@@ -161,7 +167,7 @@ def _trained_models(labeling_round: LabelingRound) -> list[Model]:
     return [labeling_round.trained_model] if labeling_round.trained_model is not None else []
 
 
-def _labeled_images(storage: Storage, project: Project) -> set[str]:
+def labeled_images(storage: Storage, project: Project) -> set[str]:
     """The first view's rows of the project's label file with at least one labeled keypoint."""
     table = current_tables(storage, project).get(project.views[0])
     if table is None:

@@ -21,7 +21,7 @@ from app.api.schemas import (
     RoundsOut,
     RoundTraining,
 )
-from app.rounds import RoundStatus, round_status, shorter_schedule, start_round, stop_hint
+from app.rounds import RoundStatus, labeled_images, round_status, shorter_schedule, start_round, stop_hint
 from core.config import TrainConfig, parse_config
 from worker.state.db.models import Ensemble, LabelingRound, Model, Project
 from worker.state.storage import Storage
@@ -101,7 +101,8 @@ def _start(
 def list_rounds(project: ProjectDep, session: SessionDep, storage: StorageDep) -> RoundsOut:
     """Every round, first first, and whether another is likely to help (``stop_hint``)."""
     rounds = _rounds(session, project)
-    statuses = [(r.number, round_status(session, storage, project, r)) for r in rounds]
+    labeled = labeled_images(storage, project)  # the label file, read once for every round
+    statuses = [(r.number, round_status(session, storage, project, r, labeled)) for r in rounds]
     return RoundsOut(
         rounds=[
             _round_out(session, storage, project, r, status)
