@@ -78,3 +78,17 @@ def switch_project(project_id: int) -> None:
     st.session_state[PENDING_PROJECT] = project_id
     st.query_params["project"] = str(project_id)
     st.rerun()
+
+
+def rerun_with_note(key: str, message: str) -> None:
+    """Run the page again, so that it shows what an action changed, with ``message`` where the page
+    calls ``show_note(key)``. A message written just before ``st.rerun()`` would be wiped by the rerun,
+    often before the browser has drawn it."""
+    st.session_state[f"note-{key}"] = message
+    st.rerun()
+
+
+def show_note(key: str) -> None:
+    """The message ``rerun_with_note(key, ...)`` left for this run, once."""
+    if note := st.session_state.pop(f"note-{key}", None):
+        st.success(note)

@@ -14,7 +14,7 @@ import streamlit as st
 from app.ui import plots
 from app.ui.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
-from app.ui.session import api, attempt, current_project, my_role
+from app.ui.session import api, attempt, current_project, my_role, rerun_with_note, show_note
 from app.ui.wording import labeling_progress, worded
 
 REFRESH_S = 3.0
@@ -274,8 +274,7 @@ st.subheader(
     help="every state the labels reached (an upload, Label Studio, a restore), with the models trained on "
     "each; restoring one makes its labels the project's again, in Label Studio too, as a new version",
 )
-if note := st.session_state.pop("versions-note", None):
-    st.success(note)
+show_note("versions")
 versions = attempt(client.label_versions, pid) or []
 if not versions:
     st.caption("No label versions yet: the first is kept once frames are labeled or labels uploaded.")
@@ -308,7 +307,7 @@ if role != "viewer" and len(versions) > 1:
             if not sure:
                 st.warning("Tick the box to confirm.")
             elif (restored := attempt(client.restore_label_version, pid, number)) is not None:
-                st.session_state["versions-note"] = (
-                    f"Version {number}'s labels are the project's again, as version {restored['number']}."
+                rerun_with_note(
+                    "versions",
+                    f"Version {number}'s labels are the project's again, as version {restored['number']}.",
                 )
-                st.rerun()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app.ui.jobs import ACTIVE, STATE_ICONS
-from app.ui.session import api, attempt, current_project, must
+from app.ui.session import api, attempt, current_project, must, rerun_with_note, show_note
 
 REFRESH_S = 3.0
 SPLITS = ("test", "validation", "train")
@@ -15,8 +15,7 @@ client = api()
 project = current_project(client)
 pid = project["id"]
 st.title(f"Models · {project['name']}")
-if note := st.session_state.pop("models-note", None):
-    st.success(note)
+show_note("models")
 
 
 def pixel_error(model: dict, split: str) -> str:
@@ -83,11 +82,6 @@ if not choices:
     st.stop()
 
 
-def done(message: str) -> None:
-    st.session_state["models-note"] = message
-    st.rerun()
-
-
 st.subheader("Rename or delete")
 rename, delete = st.columns(2)
 with rename, st.form("rename"):
@@ -97,7 +91,7 @@ with rename, st.form("rename"):
         kind, row_id = chosen
         call = client.rename_ensemble if kind == "ensemble" else client.rename_model
         if attempt(call, pid, row_id, name.strip()) is not None:
-            done(f"{choices[chosen]} is now {name.strip()!r}.")
+            rerun_with_note("models", f"{choices[chosen]} is now {name.strip()!r}.")
 with delete, st.form("delete"):
     chosen = st.selectbox("Model or ensemble", list(choices), format_func=choices.get, key="delete-choice")
     sure = st.checkbox("Delete it and its files (an ensemble: with its members); this cannot be undone")
@@ -107,4 +101,4 @@ with delete, st.form("delete"):
         if not sure:
             st.warning("Tick the box to confirm.")
         elif attempt(lambda: call(pid, row_id) is None):  # True once deleted, None on a refusal
-            done(f"{choices[chosen]} deleted.")
+            rerun_with_note("models", f"{choices[chosen]} deleted.")

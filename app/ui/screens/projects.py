@@ -6,7 +6,7 @@ import streamlit as st
 
 from app.example import read_example
 from app.ui.forms import names, pairs
-from app.ui.session import api, attempt, must, switch_project
+from app.ui.session import api, attempt, must, rerun_with_note, show_note, switch_project
 from core.errors import ConfigError
 
 
@@ -125,6 +125,7 @@ with members:
             "trainer: label, train, predict, compare · labeler: label and see the frames and labels · "
             "viewer: read · only the owner changes members and roles"
         )
+        show_note("members")
         with st.form("add-member"):
             left, right = st.columns([2, 1])
             username = left.text_input("Member (username)")
@@ -133,10 +134,8 @@ with members:
             if add.form_submit_button("Add") and attempt(
                 client.add_member, project_id, username.strip(), role
             ):
-                st.success(f"{username} can now open {project['name']!r} as {role}.")
-                st.rerun()
+                rerun_with_note("members", f"{username} can now open {project['name']!r} as {role}.")
             if change.form_submit_button("Change their role") and attempt(
                 client.change_role, project_id, username.strip(), role
             ):
-                st.success(f"{username} is now {role} in {project['name']!r}.")
-                st.rerun()
+                rerun_with_note("members", f"{username} is now {role} in {project['name']!r}.")

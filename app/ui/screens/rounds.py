@@ -9,7 +9,7 @@ import streamlit as st
 
 from app.ui import plots
 from app.ui.jobs import STATE_ICONS
-from app.ui.session import api, attempt, current_project, must
+from app.ui.session import api, attempt, current_project, must, rerun_with_note, show_note
 
 REFRESH_S = 3.0
 BUSY = ("picking", "labeling", "training")  # states that change by themselves
@@ -34,13 +34,7 @@ st.caption(
     "correct), and the round retrains from the last model's weights. Rounds stop paying off when the test "
     "error no longer drops."
 )
-if note := st.session_state.pop("rounds-note", None):
-    st.success(note)
-
-
-def done(message: str) -> None:
-    st.session_state["rounds-note"] = message
-    st.rerun()
+show_note("rounds")
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -110,8 +104,9 @@ def train_form(r: dict) -> None:
         if st.form_submit_button(f"Train round {r['number']}", type="primary"):
             trained = attempt(client.train_round, pid, r["number"], fine_tune)
             if trained is not None:
-                done(
-                    f"Round {r['number']} is training {trained['trained']}; its progress is on the Training page."
+                rerun_with_note(
+                    "rounds",
+                    f"Round {r['number']} is training {trained['trained']}; its progress is on the Training page.",
                 )
 
 
@@ -153,7 +148,8 @@ with st.form("start-round"):
             ensemble_id=row_id if kind == "ensemble" else None,
         )
         if started is not None:
-            done(
+            rerun_with_note(
+                "rounds",
                 f"Round {started['number']} is picking {int(budget)} frames; they become tasks on the "
-                "labeling page when picked."
+                "labeling page when picked.",
             )

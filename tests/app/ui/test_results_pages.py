@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.app.ui.conftest import Stack
-from tests.browser import chromium_browser
+from tests.browser import choose, chromium_browser
 from tests.testdata import EXAMPLE_PROJECT, REPO, TINY
 
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -137,8 +137,7 @@ def check_prediction(page, url: str, api: httpx.Client, project: dict, job: dict
     assert Path(download.value.path()).read_bytes() == artifact
 
     # one member alone, launched here: the job is watched live until its results show
-    page.locator("[data-testid=stSelectbox]").filter(has_text="Model or ensemble").click()
-    page.get_by_role("option", name="model tiny-seed0", exact=True).click()
+    choose(page, "Model or ensemble", "model tiny-seed0")
     page.get_by_role("button", name="Predict").click()
     page.get_by_text(re.compile(r"with model tiny-seed0 · job \d+ · ")).wait_for(timeout=TIMEOUT_MS)
     page.get_by_role("button", name="Download clip.csv").wait_for(timeout=4 * TIMEOUT_MS)  # no reload
