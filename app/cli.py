@@ -7,6 +7,7 @@ import sys
 
 import core.cli
 import worker.cli
+from app import rounds_cli
 from worker.cli import positive_int
 
 
@@ -109,7 +110,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """``posecloud``: every layer's commands."""
-    return core.cli.build_parser(worker.cli.register, register)
+    return core.cli.build_parser(worker.cli.register, register, rounds_cli.register)
 
 
 def main(argv: list[str] | None = None) -> int:

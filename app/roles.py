@@ -70,6 +70,8 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", f"{P}/labeling/preannotate"): "train",
     ("POST", f"{P}/labeling/select"): "train",
     ("GET", f"{P}/labeling/labelers"): "read",
+    ("POST", f"{P}/labeling/rechecks"): "train",  # showing labelers their frames again runs the project
+    ("GET", f"{P}/labeling/rechecks"): "read",
     # labeling rounds (mining frames with a model and training are trainers' work)
     ("POST", f"{P}/rounds"): "train",
     ("GET", f"{P}/rounds"): "read",

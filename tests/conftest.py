@@ -80,6 +80,11 @@ def tiny_model(tmp_path_factory):
     return model_dir
 
 
+# A test of the workers' flow, not of the data layer: SQLite alone. The data layer, the records'
+# conditional updates and a redelivered or taken-over job are tested on both databases.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a unique PostgreSQL schema dropped afterwards."""

@@ -384,6 +384,28 @@ class LabelerOut(BaseModel):
     flagged: int = Field(description="how many of those frames label QC flags now")
 
 
+class RecheckCreate(BaseModel):
+    """Show labeled frames to their labelers again, blind, to measure each one's consistency."""
+
+    fraction: float = Field(
+        gt=0, le=1, description="of each labeler's frames not shown again before; at least one frame each"
+    )
+    seed: int | None = Field(default=None, ge=0, description="for a repeatable choice of frames")
+
+
+class RechecksMade(BaseModel):
+    shown: dict[str, int] = Field(description="labeler -> frames added to the labeling page for them again")
+
+
+class ConsistencyOut(BaseModel):
+    labeler: str | None = Field(description="a username; None: a labeler no longer a posecloud user")
+    shown: int = Field(description="their frames shown again")
+    relabeled: int = Field(description="of those, labeled again by them")
+    by_others: int = Field(description="labeled again by someone else instead (not counted)")
+    median_px: float | None = Field(description="median distance between their two labels, all keypoints")
+    keypoints_px: dict[str, float | None] = Field(description="per keypoint, the median distance in pixels")
+
+
 class JobMember(BaseModel):
     """A child job of a parent (an ensemble member's training or prediction)."""
 

@@ -50,7 +50,6 @@ from app.labelstudio.labels import (
 from app.labelstudio.server import LabelStudioServer
 from core.errors import PoseCloudError
 from worker.state.db.models import (
-    Job,
     LabelStudioAccount,
     LabelStudioProject,
     LabelStudioTask,
@@ -59,13 +58,12 @@ from worker.state.db.models import (
     utcnow,
 )
 from worker.state.label_versions import record_version
-from worker.state.picks import job_picks
+from worker.state.picks import project_picks
 from worker.state.storage import Storage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 HOOK_ACTIONS = ["ANNOTATION_CREATED", "ANNOTATION_UPDATED", "ANNOTATIONS_DELETED", "TASKS_DELETED"]
-FRAME_JOBS = ("extract_frames", "select_frames")  # jobs whose frames.csv picks become tasks
 LABEL_STUDIO = "labelstudio"  # the source of the label versions its annotations make
 RECONCILING = "reconcile"  # the lock of the work that reads Label Studio's annotations as a whole
 
@@ -187,12 +185,7 @@ class LabelStudio:
 
     def picked_frames(self, session: Session, project: Project) -> list[str]:
         """The first view's row names of the frames frame extraction picked, in job order."""
-        jobs = session.scalars(
-            select(Job)
-            .where(Job.project_id == project.id, Job.kind.in_(FRAME_JOBS), Job.state == "succeeded")
-            .order_by(Job.id)
-        )
-        images = [pick.image for job in jobs for pick in job_picks(self.storage, job)]
+        images = [pick.image for pick in project_picks(session, self.storage, project.id)]
         # with separate cameras each moment is listed once per view: keep the first view's
         return [img for img in images if view_images(project, img)[project.views[0]] == img]
 
@@ -230,10 +223,7 @@ class LabelStudio:
                 if result:
                     task["annotations"] = [{"result": result}]
             tasks.append(task)
-        made = self._sdk(
-            self.admin.projects.import_tasks, record.ls_project_id, request=tasks, return_task_ids=True
-        )
-        for task_id, image in zip(made.task_ids, wanted, strict=True):
+        for task_id, image in zip(self.import_tasks(record, tasks), wanted, strict=True):
             session.add(LabelStudioTask(ls_task_id=task_id, project_id=project.id, image=image))
         session.commit()
         return wanted
@@ -266,6 +256,24 @@ class LabelStudio:
 
     # --- labels back into the project ------------------------------------------------------------
 
+    def import_tasks(self, record: LabelStudioProject, tasks: list[dict]) -> list[int]:
+        """Add ``tasks`` (each ``{"data": ..., "annotations"?: ...}``) to the Label Studio project; their ids, in order."""
+        made = self._sdk(
+            self.admin.projects.import_tasks, record.ls_project_id, request=tasks, return_task_ids=True
+        )
+        return list(made.task_ids)
+
+    def usernames(self, session: Session) -> dict[int, str]:
+        """Label Studio user id -> posecloud username, for every posecloud user with an account there
+        (posecloud's own account, the annotator of uploaded labels, is not among them)."""
+        return dict(
+            session.execute(
+                select(LabelStudioAccount.ls_user_id, User.username).join(
+                    User, User.id == LabelStudioAccount.user_id
+                )
+            ).all()
+        )
+
     def task_of(self, session: Session, project: Project, ls_task_id: int) -> LabelStudioTask | None:
         task = session.get(LabelStudioTask, ls_task_id)
         return task if task is not None and task.project_id == project.id else None
@@ -291,13 +299,13 @@ class LabelStudio:
         that came back unmoved keep the label file's values (``settled``)."""
         record = self.ensure_project(session, project)
         with self.files.lock(project.id, RECONCILING):  # no replacement between the export and the write
-            by_id = {t["id"]: t for t in self._export(record)}
+            by_id = {t["id"]: t for t in self.export_tasks(record)}
             labeled = self._rewrite_labels(session, project, by_id)
         record.synced_at = utcnow()
         session.commit()
         return {"tasks": len(by_id), "labeled": labeled}
 
-    def _export(self, record: LabelStudioProject) -> list[dict]:
+    def export_tasks(self, record: LabelStudioProject) -> list[dict]:
         """Every task of the Label Studio project with its annotations (the unlabeled ones too)."""
         return self._call(
             "GET",
@@ -324,7 +332,7 @@ class LabelStudio:
                 if found is None:
                     task.deleted_at = utcnow()
                     continue
-                newest = _newest_annotation(found)
+                newest = newest_annotation(found)
                 if newest is None:
                     continue
                 tables = set_rows(
@@ -354,7 +362,7 @@ class LabelStudio:
         labels and writing them again finishes Label Studio's side."""
         record = session.get(LabelStudioProject, project.id)
         with self.files.lock(project.id, RECONCILING):
-            exported = self._export(record) if record is not None else []
+            exported = self.export_tasks(record) if record is not None else []
             with self.files.lock(project.id):
                 written = write()
             if record is not None:
@@ -377,7 +385,7 @@ class LabelStudio:
         cleared = []
         for task in live:
             wanted = labels.get(task.image)
-            newest = _newest_annotation(by_id[task.ls_task_id])
+            newest = newest_annotation(by_id[task.ls_task_id])
             if wanted is None:
                 if newest is not None:
                     cleared.append(task.ls_task_id)
@@ -429,13 +437,7 @@ class LabelStudio:
         record = session.get(LabelStudioProject, project.id)
         if record is None:
             return {}
-        users = dict(
-            session.execute(
-                select(LabelStudioAccount.ls_user_id, User.username).join(
-                    User, User.id == LabelStudioAccount.user_id
-                )
-            ).all()
-        )
+        users = self.usernames(session)
         images = dict(
             session.execute(
                 select(LabelStudioTask.ls_task_id, LabelStudioTask.image).where(
@@ -444,11 +446,11 @@ class LabelStudio:
             ).all()
         )
         work: dict[str | None, LabelerWork] = {}
-        for task in self._export(record):
-            annotation = _newest_annotation(task)
+        for task in self.export_tasks(record):
+            annotation = newest_annotation(task)
             if annotation is None or task["id"] not in images:
                 continue
-            who = users.get(_user_id(annotation.get("completed_by")))
+            who = users.get(annotation_author(annotation))
             done = work.setdefault(who, LabelerWork([], []))
             done.images.append(images[task["id"]])
             if annotation.get("lead_time"):
@@ -462,9 +464,11 @@ class LabelerWork:
     seconds: list[float]
 
 
-def _user_id(completed_by: int | dict | None) -> int | None:
-    """Label Studio's export names an annotation's author by id, or as the user's object."""
-    return completed_by.get("id") if isinstance(completed_by, dict) else completed_by
+def annotation_author(annotation: dict) -> int | None:
+    """The Label Studio user id of an annotation's author (the export names them by id, or as the
+    user's object)."""
+    author = annotation.get("completed_by")
+    return author.get("id") if isinstance(author, dict) else author
 
 
 def keep_labels_in_step(
@@ -492,9 +496,14 @@ def keep_labels_in_step(
     return thread
 
 
-def _newest_annotation(task: dict) -> dict | None:
-    """An exported task's newest annotation that was not skipped: the one that holds its labels."""
-    done = [a for a in task["annotations"] if not a.get("was_cancelled")]
+def newest_annotation(task: dict, by: int | None = None) -> dict | None:
+    """An exported task's newest annotation that was not skipped: the one that holds its labels (``by``:
+    the newest by that Label Studio user)."""
+    done = [
+        a
+        for a in task["annotations"]
+        if not a.get("was_cancelled") and (by is None or annotation_author(a) == by)
+    ]
     return max(done, key=lambda a: (a["updated_at"], a["id"])) if done else None
 
 

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from app.proxying import Refused
 from app.roles import PERMITS, refusal, role_of
-from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project, User
+from worker.state.db.models import LabelRecheck, LabelStudioProject, LabelStudioTask, Project, User
 
 PREFIX = "/labelstudio"
 DROPPED_REQUEST_HEADERS = {
@@ -108,7 +108,7 @@ class Access:
                 raise Refused(404, f"Label Studio project {object_id} is not one of your posecloud projects")
             return {"project": object_id}
         if kind == "task":
-            task = self.session.get(LabelStudioTask, object_id)
+            task = self.session.get(LabelStudioTask, object_id) or self.session.get(LabelRecheck, object_id)
             ls_project = {v: k for k, v in self.projects.items()}.get(task.project_id) if task else None
             if ls_project is None:
                 raise Refused(404, f"task {object_id} is not in one of your posecloud projects")

@@ -1,2 +1,2 @@
-"""The Streamlit front end: pages that call the posecloud API over HTTP (``app.ui.client``), served
+"""The Streamlit front end: pages that call the posecloud API over HTTP (``app.client``), served
 to browsers by the API under ``/ui/`` on its own port."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.client import Api
 from app.ui import plots
-from app.ui.client import Api
 from app.ui.session import attempt
 from core.progress import format_duration
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from app.ui.client import Api, ApiError
+from app.client import Api, ApiError
 from app.ui.server import API_URL_ENV
 
 SESSION_COOKIE = "posecloud_session"  # set by the service's sign-in page (HttpOnly)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from app.ui.client import ApiError
+from app.client import ApiError
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ the frame nearest each cluster's centre.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 import cv2
@@ -40,23 +40,32 @@ def thumbnails(video: str | Path, progress: Callable[[int, int], None] | None = 
 
 
 def pick_initial_frames(
-    video: str | Path, n: int, seed: int = 0, progress: Callable[[int, int], None] | None = None
+    video: str | Path,
+    n: int,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    exclude: Collection[int] = (),
 ) -> list[int]:
-    """``n`` frame numbers (sorted) spread over the postures of ``video``.
+    """``n`` frame numbers (sorted) spread over the postures of ``video``, none of ``exclude`` (frames
+    labeled already, or picked before and waiting for a labeler).
 
     Reading the video is most of the time: ``progress(frames read, frames the container lists)`` is
     called after each frame (a callback that raises, e.g. for a cancelled job, stops the reading).
     """
     thumbs = thumbnails(video, progress)
-    if n > len(thumbs):
+    allowed = np.ones(len(thumbs), bool)
+    allowed[[f for f in exclude if 0 <= f < len(thumbs)]] = False
+    if n > allowed.sum():
+        taken = f" ({len(thumbs) - allowed.sum()} labeled or picked already)" if not allowed.all() else ""
         raise VideoError(
-            f"{Path(video).name} has {len(thumbs)} frames; cannot pick {n}. Ask for fewer frames"
+            f"{Path(video).name} has {allowed.sum()} frames to pick from{taken}; cannot pick {n}. "
+            "Ask for fewer frames"
         )
     energy = np.abs(np.diff(thumbs, axis=0)).mean(axis=(1, 2))
     energy = np.concatenate([energy[:1], energy])  # frame 0 has no predecessor: use frame 1's change
-    candidates = np.flatnonzero(energy >= np.median(energy))
+    candidates = np.flatnonzero((energy >= np.median(energy)) & allowed)
     if len(candidates) < n:
-        candidates = np.arange(len(thumbs))
+        candidates = np.flatnonzero(allowed)
     rows = posture_picks(thumbs[candidates].reshape(len(candidates), -1), n, seed)
     return sorted(int(candidates[r]) for r in rows)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,7 +149,7 @@ def diverse_picks(
     fewer than ``min_gap`` frames apart.
 
     Args:
-        ranking: frame numbers, worst first (every frame once).
+        ranking: the frame numbers that may be picked, worst first, each once.
         poses: ``(frames, keypoints, 2)`` poses used for clustering, pixels.
 
     Returns:
@@ -167,8 +167,8 @@ def diverse_picks(
     if len(picks) < n:
         raise PoseCloudError(
             f"only {len(picks)} frames can be picked at least {min_gap} frames apart in this "
-            f"{len(ranking)}-frame video, but {n} were asked for; ask for fewer frames or lower the "
-            "minimum gap"
+            f"{len(ranking)} frames of this video that may be picked, but {n} were asked for; ask for fewer "
+            "frames or lower the minimum gap"
         )
     return np.sort(np.asarray(picks))
 
@@ -182,6 +182,7 @@ def suggest_frames(
     min_gap: int = MIN_GAP,
     seed: int = 0,
     sources: Sequence[str] | None = None,
+    exclude: Collection[int] = (),
 ) -> pd.DataFrame:
     """The ``n`` frames of one video most worth labeling, from an ensemble's predictions.
 
@@ -196,6 +197,7 @@ def suggest_frames(
         min_gap: picks are at least this many frames apart.
         seed: seeds the pose clustering.
         sources: a name per member (e.g. its file) for error messages.
+        exclude: frames not to pick (labeled already, or picked before and waiting for a labeler).
 
     Returns:
         one row per pick, sorted by ``frame``: ``frame``, ``rank`` (1 = worst frame of the video),
@@ -218,9 +220,14 @@ def suggest_frames(
         members = [table.select_keypoints(project.keypoints) for table in members]
     stats = ensemble_stats(members, sources)
     n_frames = len(stats.index)
-    if n > n_frames:
+    excluded = np.zeros(n_frames, bool)
+    excluded[[f for f in exclude if 0 <= f < n_frames]] = True
+    available = n_frames - int(excluded.sum())
+    if n > available:
         raise PoseCloudError(
-            f"{n} frames asked for but the predictions have only {n_frames}; ask for at most {n_frames}"
+            f"{n} frames asked for but the predictions have only {n_frames}"
+            + (f", {n_frames - available} of them labeled or picked already" if available < n_frames else "")
+            + f"; ask for at most {available}"
         )
     skipped = {}
     if stats.n_members == 1:
@@ -236,7 +243,7 @@ def suggest_frames(
     metrics = frame_metrics(stats, pca)
     scores = outlier_scores(metrics)
     ranking = scores.ranking()
-    picks = diverse_picks(ranking, stats.median, n, min_gap, seed=seed)
+    picks = diverse_picks(ranking[~excluded[ranking]], stats.median, n, min_gap, seed=seed)
     rank = np.empty(n_frames, dtype=int)
     rank[ranking] = np.arange(1, n_frames + 1)
     names = np.asarray(stats.keypoints)

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.testdata import BODY_PARTS, TINY, camera_labels_zip, make_camera_project
 from tests.worker.conftest import wait_for
 
@@ -21,11 +22,10 @@ def camera_dir(tmp_path_factory):
     return make_camera_project(tmp_path_factory.mktemp("cameras"), video_frames=40).parent
 
 
+@SQLITE_ONLY
 def test_a_camera_project_extracts_trains_and_predicts_across_views(
-    client: TestClient, alice, camera_dir, start_worker, database_url
+    client: TestClient, alice, camera_dir, start_worker
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one database is enough: the data layer is tested on both elsewhere")
     body = {"name": "cams", "keypoints": BODY_PARTS, "views": ["top", "bottom"]}
     p = client.post("/projects", json=body, headers=alice).json()["id"]
     for view in ("top", "bottom"):

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.testdata import TINY
 from tests.worker.conftest import epoch as training_epoch
 from tests.worker.conftest import wait_for
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+pytestmark = SQLITE_ONLY
 LONG = {**TINY, "epochs": 12}
 
 

@@ -9,10 +9,10 @@ import signal
 import time
 from datetime import datetime
 
-import pytest
 from fastapi.testclient import TestClient
 
 from tests.app.conftest import register_and_login
+from tests.conftest import SQLITE_ONLY
 from tests.testdata import TINY
 from tests.worker.conftest import epoch, transcode_job, upload_video, wait_for, wait_until
 
@@ -44,13 +44,10 @@ def _train(client: TestClient, headers: dict, project: int, name: str, config: d
     return resp.json()
 
 
+@SQLITE_ONLY
 def test_cancel_stops_every_kind_of_job(
-    client: TestClient, alice, toy_project, toy_video_id, long_video, start_worker, database_url
+    client: TestClient, alice, toy_project, toy_video_id, long_video, start_worker
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip(
-            "timing-heavy: the cancel paths do not depend on the database (records are tested on both)"
-        )
     start_worker(2)
     p = toy_project
     long = upload_video(client, alice, p, long_video)
@@ -96,6 +93,7 @@ def test_cancel_stops_every_kind_of_job(
         assert wait_for(client, alice, p, member["id"], ENDED, timeout=60)["state"] == "cancelled"
 
 
+@SQLITE_ONLY
 def test_a_failed_member_fails_its_ensemble_prediction_and_the_others_finish(
     client: TestClient, alice, toy_project, toy_video_id, start_worker, settings
 ) -> None:
@@ -175,6 +173,7 @@ def test_the_service_takes_over_a_dead_workers_job_with_no_slot_alive(
     assert done["state"] == "succeeded", done
 
 
+@SQLITE_ONLY
 def test_workers_lists_live_slots_and_only_the_callers_jobs(
     client: TestClient, alice, toy_project, start_worker, settings
 ) -> None:

@@ -13,6 +13,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from tests.app.conftest import register_and_login
+from tests.conftest import SQLITE_ONLY
 from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
@@ -33,6 +34,7 @@ def _upload(client: TestClient, alice: dict, project: int, csv: bytes) -> None:
     assert resp.status_code == 200, resp.text
 
 
+@SQLITE_ONLY
 def test_a_second_round_fine_tunes_on_the_new_label_version(
     client: TestClient, alice, toy_project: int, start_worker
 ) -> None:

@@ -8,13 +8,13 @@ from datetime import datetime
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 from fastapi.testclient import TestClient
 from pynwb import NWBHDF5IO
 
 from core.labels.nwb import read_pose_nwb
 from core.predict.provenance import smoothing_method
+from tests.conftest import SQLITE_ONLY
 from tests.testdata import TINY
 from tests.worker.conftest import wait_for
 
@@ -23,6 +23,7 @@ def _read_pose_csv(content: bytes) -> pd.DataFrame:
     return pd.read_csv(io.BytesIO(content), header=[0, 1, 2], index_col=0)
 
 
+@SQLITE_ONLY
 def test_ensemble_trains_in_parallel_and_predicts(
     client: TestClient, alice, toy_project, toy_video_id, start_worker, settings, tmp_path
 ) -> None:
@@ -53,6 +54,12 @@ def test_ensemble_trains_in_parallel_and_predicts(
     images = data / "labeled-data" / "test_vid"
     assert all((data / name).is_file() for name in picks["image"])
     assert 8 <= len(list(images.glob("*.png"))) <= 12  # each pick with a neighbour on each side
+    again = client.post(
+        f"/projects/{p}/videos/{toy_video_id}/extract-frames", json={"n": 4, "context": 0}, headers=alice
+    )
+    again = wait_for(client, alice, p, again.json()["id"], {"succeeded", "failed"})
+    more = client.get(f"/projects/{p}/jobs/{again['id']}/artifacts/frames.csv", headers=alice).content
+    assert not set(pd.read_csv(io.BytesIO(more))["image"]) & set(picks["image"])  # not picked twice
 
     resp = client.post(
         f"/projects/{p}/ensembles", json={"name": "ens", "train": TINY, "seeds": [0, 1]}, headers=alice
@@ -160,11 +167,10 @@ def _provenance(nwb) -> tuple[str, dict]:
         return estimation.scorer, yaml.safe_load(estimation.description.split("\n", 1)[1])
 
 
+@SQLITE_ONLY
 def test_semi_supervised_training_uses_the_uploaded_videos(
-    client: TestClient, alice, toy_project, toy_video_id, start_worker, database_url
+    client: TestClient, alice, toy_project, toy_video_id, start_worker
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("one database is enough: the SQLite and PostgreSQL paths are the same as above")
     start_worker(1)
     config = {**TINY, "losses": ["temporal", "pca_singleview", "pca_multiview"], "unlabeled_seq_len": 4}
     config.update(anneal_start_epoch=0, anneal_increase_per_epoch=1.0)

@@ -17,6 +17,7 @@ from worker.jobs.project_data import (
     project_row,
     published,
     session_videos,
+    taken_frames,
     video_file,
 )
 from worker.jobs.runner import JobContext
@@ -32,10 +33,11 @@ CHOSEN = "chosen by hand"
 
 
 def extract_frames(ctx: JobContext) -> dict:
-    """Save frames to label (given, or ``n`` picked for varied postures) with their t±2 context frames
-    as ``labeled-data/<video>/img<frame>.png`` in the project; ``frames.csv`` lists the picks and why
-    each was chosen (``VARIED_POSTURES`` or ``CHOSEN``). With
-    separate cameras the same frames are saved from every view's video of the session."""
+    """Save frames to label (given, or ``n`` picked for varied postures among those not labeled or
+    picked yet) with their t±2 context frames as ``labeled-data/<video>/img<frame>.png`` in the
+    project; ``frames.csv`` lists the picks and why each was chosen (``VARIED_POSTURES`` or
+    ``CHOSEN``). With separate cameras the same frames are saved from every view's video of the
+    session."""
     from core.selection.initial import pick_initial_frames
 
     video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
@@ -46,6 +48,7 @@ def extract_frames(ctx: JobContext) -> dict:
             video_file(ctx, video),
             ctx.job.params["n"],
             progress=lambda done, total: ctx.report("reading the video", done, total, "frames"),
+            exclude=taken_frames(ctx, video),
         )
         reason = VARIED_POSTURES
     _save_frames(ctx, video, {int(f): reason for f in frames})
@@ -53,7 +56,8 @@ def extract_frames(ctx: JobContext) -> dict:
 
 
 def select_frames(ctx: JobContext) -> dict:
-    """Active selection: the ``n`` frames of a video most worth labeling by the outlier scores of the
+    """Active selection: the ``n`` frames of a video most worth labeling (of those not labeled or picked
+    yet) by the outlier scores of the
     job's children's predictions (one model, or an ensemble's members; ``suggest_frames``), saved
     with their context as ``extract_frames`` saves them (with the outlier reasons of each), and
     ``preannotations.csv``: the model's (an
@@ -75,7 +79,13 @@ def select_frames(ctx: JobContext) -> dict:
     }
     fetch_labels(ctx, project)  # the Pose PCA is fitted on the project's labels
     config = project_config(project, ctx.workspace.local_dir(data_prefix(project.id)))
-    picks = suggest_frames(list(members.values()), config, ctx.job.params["n"], sources=list(members))
+    picks = suggest_frames(
+        list(members.values()),
+        config,
+        ctx.job.params["n"],
+        sources=list(members),
+        exclude=taken_frames(ctx, video),
+    )
     frames = [int(f) for f in picks["frame"]]
 
     def smoothing(done: int, total: int) -> None:

@@ -4,6 +4,7 @@ of job shares."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from worker.jobs.runner import JobContext
 from worker.state.db.models import Model, Project, Video
 from worker.state.label_versions import version_key
 from worker.state.layout import labels_file, labels_key
+from worker.state.picks import project_picks
 
 
 def project_config(project: Project, data_dir: Path) -> ProjectConfig:
@@ -85,6 +87,22 @@ def fetch_labels(ctx: JobContext, project: Project, models: Sequence[Model] = ()
     for key in keys:
         if ctx.storage.exists(key):
             ctx.workspace.fetch_file(key)
+
+
+def taken_frames(ctx: JobContext, video: Video) -> set[int]:
+    """Frames of ``video`` that a new pick must leave alone: labeled in the project's label files, or
+    picked by an earlier frame job (their tasks wait for a labeler). Without this a labeling round
+    could spend its budget on frames labeled in an earlier one."""
+    from core.labels.formats import read_labels
+
+    project = video.project
+    names = {pick.image for pick in project_picks(ctx.session, ctx.storage, project.id)}
+    for view in project.views:
+        key = labels_key(project.id, project.views, view)
+        if ctx.storage.exists(key):
+            names |= set(read_labels(ctx.workspace.fetch_file(key)).index)
+    image = re.compile(rf"labeled-data/{re.escape(Path(video.filename).stem)}/img(\d+)\.png")
+    return {int(m[1]) for name in names if (m := image.fullmatch(name))}
 
 
 def published(ctx: JobContext, prefix: str) -> dict:

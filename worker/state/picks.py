@@ -10,9 +10,13 @@ import io
 import json
 from dataclasses import dataclass
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from worker.state.db.models import Job
 from worker.state.storage import Storage
 
+FRAME_JOBS = ("extract_frames", "select_frames")  # jobs whose frames.csv picks become tasks
 PICKS_FILE = "frames.csv"
 SELECTION_FILE = "selection.json"  # {"ensemble_std_median": pixels}, see core.selection.suggest_frames
 
@@ -32,6 +36,17 @@ def job_picks(storage: Storage, job: Job) -> list[Pick]:
     with storage.open(key) as f:
         rows = list(csv.DictReader(io.TextIOWrapper(f, "utf-8")))
     return [Pick(int(row["frame"]), row["image"], row.get("reasons") or "") for row in rows]
+
+
+def project_picks(session: Session, storage: Storage, project_id: int) -> list[Pick]:
+    """Every pick of the project's succeeded frame jobs, in job order (with separate cameras, one per
+    view of each picked moment)."""
+    jobs = session.scalars(
+        select(Job)
+        .where(Job.project_id == project_id, Job.kind.in_(FRAME_JOBS), Job.state == "succeeded")
+        .order_by(Job.id)
+    )
+    return [pick for job in jobs for pick in job_picks(storage, job)]
 
 
 def video_spread(storage: Storage, job: Job) -> float | None:

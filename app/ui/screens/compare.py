@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app.ui.client import ApiError
+from app.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
 from app.ui.session import api, attempt, current_project, must
 from app.ui.wording import no_models_reason

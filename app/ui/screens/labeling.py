@@ -11,8 +11,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
+from app.client import ApiError
 from app.ui import plots
-from app.ui.client import ApiError
 from app.ui.jobs import ACTIVE, job_card
 from app.ui.session import api, attempt, current_project, my_role, rerun_with_note, show_note
 from app.ui.wording import labeling_progress, worded
@@ -249,9 +249,12 @@ if role != "labeler":  # figures about the lab's labelers are for those who run 
     st.subheader(
         "Labelers",
         help="whose labels each frame holds (its task's newest annotation), Label Studio's time per frame "
-        "(opening the task to submitting) and how many of their frames label QC flags now",
+        "(opening the task to submitting), how many of their frames label QC flags now, and how far their "
+        "labels of a frame shown to them again land from their first (median over keypoints)",
     )
+    show_note("labelers")
     labelers = attempt(client.labelers, pid) or []
+    rechecked = {row["labeler"]: row for row in attempt(client.consistency, pid) or []}
     st.table(
         [
             {
@@ -261,12 +264,36 @@ if role != "labeler":  # figures about the lab's labelers are for those who run 
                     f"{row['median_seconds_per_frame']:.0f}" if row["median_seconds_per_frame"] else "–"
                 ),
                 "frames flagged by QC": row["flagged"],
+                "shown again / labeled again": (
+                    f"{again['shown']} / {again['relabeled']}"
+                    if (again := rechecked.get(row["labeler"]))
+                    else "–"
+                ),
+                "disagreement with themself (median px)": (
+                    f"{again['median_px']:.1f}" if again and again["median_px"] is not None else "–"
+                ),
             }
             for row in labelers
         ]
         or [{"labeler": "nobody has labeled in Label Studio yet"}],
         hide_index=True,
     )
+    if role in ("owner", "trainer") and any(row["labeler"] for row in labelers):
+        with st.form("rechecks"):
+            percent = st.number_input(
+                "Show each labeler this % of their frames again",
+                min_value=1,
+                max_value=100,
+                value=10,
+                help="new tasks with the same images and no labels, among the others in Label Studio; what "
+                "they put there never changes the labels, and the table above says how far it lands from "
+                "their first labels",
+            )
+            if st.form_submit_button("Show frames again") and (
+                made := attempt(client.show_frames_again, pid, percent / 100)
+            ):
+                shown = ", ".join(f"{n} to {who}" for who, n in made["shown"].items())
+                rerun_with_note("labelers", f"Frames shown again in Label Studio: {shown}.")
 
 
 st.subheader(

@@ -7,7 +7,7 @@ import html
 
 import streamlit as st
 
-from app.ui.client import UPLOAD_HEADER
+from app.client import UPLOAD_HEADER
 from app.ui.jobs import ACTIVE, progress_text
 from app.ui.media import play
 from app.ui.session import api, attempt, current_project

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from app.ui.client import UPLOAD_HEADER
+from app.client import UPLOAD_HEADER
 from tests.app.ui.conftest import Stack
 from tests.testdata import TOY_VIDEO
 

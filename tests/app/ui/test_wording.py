@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.ui.client import ApiError
+from app.client import ApiError
 from app.ui.wording import labeling_progress, no_models_reason, worded
 
 

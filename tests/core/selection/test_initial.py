@@ -24,8 +24,21 @@ def test_picks_are_distinct_moving_frames_spread_over_postures(toy_clip) -> None
 
 
 def test_more_frames_than_the_video_has_is_a_clear_error(toy_clip) -> None:
-    with pytest.raises(VideoError, match="has 40 frames; cannot pick 41"):
+    with pytest.raises(VideoError, match="has 40 frames to pick from; cannot pick 41"):
         pick_initial_frames(toy_clip, 41)
+    with pytest.raises(
+        VideoError, match=r"has 38 frames to pick from \(2 labeled or picked already\); cannot pick 39"
+    ):
+        pick_initial_frames(toy_clip, 39, exclude=[3, 7, 99])
+
+
+def test_frames_labeled_or_picked_before_are_not_picked_again(toy_clip) -> None:
+    first = pick_initial_frames(toy_clip, 6)
+    again = pick_initial_frames(toy_clip, 6, exclude=first)
+    assert len(again) == 6 and not set(again) & set(first)
+    # all but six taken: exactly those six are left, moving or not
+    rest = pick_initial_frames(toy_clip, 6, exclude=set(range(40)) - {0, 1, 2, 20, 38, 39})
+    assert rest == [0, 1, 2, 20, 38, 39]
 
 
 def test_progress_follows_the_reading_and_can_stop_it(toy_clip) -> None:

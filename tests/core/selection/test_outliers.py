@@ -111,6 +111,15 @@ def test_bad_frame_counts_are_clear_errors(mouse_members, n, message):
         suggest_frames(mouse_members, None, n)
 
 
+def test_frames_labeled_or_picked_before_are_not_picked_again(mouse_members):
+    first = suggest_frames(mouse_members, None, 10)
+    again = suggest_frames(mouse_members, None, 10, exclude=first["frame"].tolist())
+    assert len(again) == 10 and not set(again["frame"]) & set(first["frame"])
+    assert 1 in first["rank"].values and 1 not in again["rank"].values  # the worst frame went first time
+    with pytest.raises(PoseCloudError, match="1990 of them labeled or picked already; ask for at most 10"):
+        suggest_frames(mouse_members, None, 11, exclude=range(10, 2000))
+
+
 def test_bad_gap_and_mismatched_members_are_clear_errors(mouse_members):
     with pytest.raises(PoseCloudError, match="minimum gap .* at least 1 frame"):
         suggest_frames(mouse_members, None, 5, min_gap=0)

@@ -200,6 +200,23 @@ class LabelVersion(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class LabelRecheck(Base):
+    """A labeled frame shown again, blind, to measure its labeler's consistency with themself
+    (``app.labelstudio.rechecks``): a second Label Studio task (``ls_task_id``) for ``image`` (the
+    first view's row name), without labels or predictions, whose annotation by the labeler
+    (``labeler_ls_user_id``) is compared with theirs on the frame's own task (``original_ls_task_id``).
+    Its annotations never reach the label files."""
+
+    __tablename__ = "label_rechecks"
+
+    ls_task_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    image: Mapped[str] = mapped_column(String(500))
+    original_ls_task_id: Mapped[int] = mapped_column(Integer)
+    labeler_ls_user_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class LabelingRound(Base):
     """One round of the labeling loop (``app.rounds``): frames mined from ``video_ids`` within
     ``budget`` (one frame job per video, ``job_ids``), by the outlier scores of the predictions of

@@ -1,7 +1,8 @@
-"""The front end's only door to the service: every URL, the token and the error bodies are here.
+"""The one HTTP client of the posecloud API, used by the front end's pages and by the command line's
+commands that talk to a running service: every URL, the token and the error bodies are here.
 
-Pages call these methods and show ``ApiError.detail`` verbatim: the service words its errors for
-the user ("what was wrong and what to do").
+Callers show ``ApiError.detail`` verbatim: the service words its errors for the user ("what was
+wrong and what to do").
 """
 
 from __future__ import annotations
@@ -36,6 +37,17 @@ def _detail(resp: httpx.Response) -> str:
     return str(detail)
 
 
+def _send(http: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The response to a request, or the service's refusal (or its absence) as an ``ApiError``."""
+    try:
+        resp = http.request(method, path, **kwargs)
+    except httpx.TransportError as e:
+        raise ApiError(503, f"the posecloud service is unreachable ({e}); is it running?") from None
+    if resp.status_code >= 400:
+        raise ApiError(resp.status_code, _detail(resp))
+    return resp
+
+
 class Api:
     """The posecloud API at ``base_url`` as the user holding ``token``."""
 
@@ -46,14 +58,15 @@ class Api:
             timeout=httpx.Timeout(timeout_s, read=600.0),
         )
 
+    @classmethod
+    def sign_in(cls, base_url: str, username: str, password: str) -> Api:
+        """The API as ``username``, signed in with ``password``."""
+        with httpx.Client(base_url=base_url.rstrip("/"), timeout=60.0) as http:
+            resp = _send(http, "POST", "/auth/login", data={"username": username, "password": password})
+        return cls(base_url, resp.json()["access_token"])
+
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            resp = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as e:
-            raise ApiError(503, f"the posecloud service is unreachable ({e}); is it running?") from None
-        if resp.status_code >= 400:
-            raise ApiError(resp.status_code, _detail(resp))
-        return resp
+        return _send(self._http, method, path, **kwargs)
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         resp = self._call(method, path, **kwargs)
@@ -158,6 +171,14 @@ class Api:
     def labelers(self, project_id: int) -> list[dict]:
         """Per labeler: frames labeled, median seconds per frame, frames QC flags."""
         return self._json("GET", f"/projects/{project_id}/labeling/labelers")
+
+    def show_frames_again(self, project_id: int, fraction: float) -> dict:
+        """A ``fraction`` of each labeler's frames shown to them again, blind: ``{"shown": {labeler: n}}``."""
+        return self._json("POST", f"/projects/{project_id}/labeling/rechecks", json={"fraction": fraction})
+
+    def consistency(self, project_id: int) -> list[dict]:
+        """Per labeler: frames shown again, labeled again, and the distance between their two labels."""
+        return self._json("GET", f"/projects/{project_id}/labeling/rechecks")
 
     def labeling_progress(self, project_id: int) -> dict:
         return self._json("GET", f"/projects/{project_id}/labeling/progress")
