@@ -12,13 +12,9 @@ from PIL import Image
 
 from tests.app.labelstudio.conftest import Api
 from tests.app.labelstudio.test_labeling import _labels, _open, _wait
+from tests.app.labelstudio.test_model_assisted import _tasks
 
 KEYPOINTS = ("paw1LH_top", "nose_bot")
-
-
-def _tasks(browser, ls_project: int) -> list[dict]:
-    listed = browser.get("/labelstudio/api/tasks", params={"project": ls_project, "page_size": 200}).json()
-    return listed["tasks"] if isinstance(listed, dict) else listed
 
 
 def _annotate(browser, task: dict, size: tuple[int, int], points: dict[str, tuple[float, float]]) -> None:

@@ -21,7 +21,7 @@ import yaml
 from tests.app.labelstudio.test_model_assisted import _tasks
 from tests.app.labelstudio.test_rounds import label_frames
 from tests.app.ui.conftest import Stack, api_client, registered
-from tests.app.ui.test_walkthrough import ARTIFACTS, go, shot, wait_until
+from tests.app.ui.test_walkthrough import ARTIFACTS, fill, go, shot, wait_until
 from tests.browser import chromium_browser
 from tests.testdata import EXAMPLE_PROJECT, TINY
 
@@ -73,12 +73,19 @@ def _first_round_trained(api: httpx.Client, labels_zip: Path, clip: Path) -> int
     return project
 
 
+def _ls_project(api: httpx.Client, project: int) -> int:
+    return int(api.get(f"/projects/{project}/labeling/tasks").json()["url"].split("/")[-2])
+
+
 def _picks_tasks(
     api: httpx.Client, browser: httpx.Client, project: int, images: set[str]
 ) -> list[dict] | None:
     """The picks' Label Studio tasks, once the sync has made them with the ensemble's keypoints."""
-    ls_project = int(api.get(f"/projects/{project}/labeling/tasks").json()["url"].split("/")[-2])
-    tasks = [t for t in _tasks(browser, ls_project) if t["data"]["image"].split("/frames/")[1] in images]
+    tasks = [
+        t
+        for t in _tasks(browser, _ls_project(api, project))
+        if t["data"]["image"].split("/frames/")[1] in images
+    ]
     return tasks if len(tasks) == len(images) and all(t["total_predictions"] == 1 for t in tasks) else None
 
 
@@ -144,6 +151,16 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
             }
             assert work["lena"] == 2
             lena_page.context.close()
+
+            # the owner shows lena her two frames again, blind, from the Labelers table
+            go(page, "Frames and labels")
+            fill(page, "Show each labeler this % of their frames again", 100)
+            page.get_by_role("button", name="Show frames again").click()
+            page.get_by_text("Frames shown again in Label Studio: 2 to lena.").wait_for(timeout=30_000)
+            expect(page.locator("table").filter(has_text="lena")).to_contain_text("2 / 0", timeout=30_000)
+            shot(page, "labelers-shown-again")
+            assert len(_tasks(cookie, _ls_project(api, project))) == 94 + 2  # two more, without labels
+            go(page, "Labeling rounds")
             # the page refreshes by itself while the round is labeling
             page.get_by_role("button", name="Train round 2").click(timeout=60_000)
             page.get_by_text(re.compile("^Round 2 is training round-2")).wait_for(timeout=30_000)
