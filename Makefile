@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LS_VENV := .ls-venv
 LS_STAMP := $(LS_VENV)/.installed-stamp
 
-.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio bench-ui bench-qc bench-rounds clean
+.PHONY: install labelstudio system test lint up bench-predict bench-accuracy bench-eks bench-service bench-semisupervised bench-labelstudio bench-ui bench-qc bench-rounds bench-cpu-training clean
 
 # Debian packages the project needs (ffmpeg for probing/transcoding, redis for the queue, chromium
 # and an emoji font for the browser tests: the pages show job states as emoji).
@@ -68,6 +68,10 @@ bench-semisupervised: install
 
 bench-labelstudio: install labelstudio
 	$(PY) benchmarks/labelstudio_benchmark.py
+
+# Three trainings per seed and model; about 40 minutes on the 2-core machine.
+bench-cpu-training: install
+	$(PY) benchmarks/cpu_training.py --epochs 40 --seeds 0 1 2
 
 bench-qc: install
 	$(PY) benchmarks/label_qc.py --seeds 20

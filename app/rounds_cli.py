@@ -149,13 +149,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"the service's address (default: ${SERVER_ENV} or http://127.0.0.1:8000)",
     )
     common.add_argument("--user", help=f"your username, when {TOKEN_ENV} is not set")
-    actions = rounds.add_subparsers(dest="rounds_command", required=True, metavar="ACTION")
+    actions = rounds.add_subparsers(dest="rounds_command", required=True, metavar="ACTION", help="what to do")
 
     p = actions.add_parser("list", parents=[common], help="every round: state, labels, spread, test error")
     p.set_defaults(run=run, action=cmd_list)
 
     p = actions.add_parser("show", parents=[common], help="one round's picked frames and why each was picked")
-    p.add_argument("number", type=positive_int)
+    p.add_argument("number", type=positive_int, help="the round's number (`posecloud rounds list`)")
     p.set_defaults(run=run, action=cmd_show)
 
     p = actions.add_parser(
@@ -173,7 +173,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run, action=cmd_start)
 
     p = actions.add_parser("train", parents=[common], help="train on a round whose frames are all labeled")
-    p.add_argument("number", type=positive_int)
+    p.add_argument("number", type=positive_int, help="the round's number (`posecloud rounds list`)")
     p.add_argument(
         "--scratch",
         action="store_true",

@@ -235,6 +235,12 @@ class TrainConfig(_Strict):
     flip: bool = Field(default=False, description="random left/right flips with the project's flip_pairs")
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    cpu_precision: Literal["32", "bf16", "auto"] = Field(
+        default="32",
+        description="arithmetic of training on a CPU: '32' (float32), 'bf16' (bfloat16 mixed precision: about "
+        "twice as fast on CPUs with bf16 instructions, e.g. AMD Zen 4 or Intel Sapphire Rapids, slower on "
+        "others) or 'auto' (bf16 where the CPU has those instructions). A GPU trains in bf16 mixed precision",
+    )
     num_workers: int = Field(default=0, ge=0, le=64, description="data-loading worker processes")
 
     # Semi-supervised training (Lightning Pose's unsupervised losses on unlabeled video frames).

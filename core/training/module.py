@@ -53,6 +53,11 @@ class ErrorSum:
         return self.total / self.count
 
 
+# The network's weights in channels-last layout, as its inputs come (``to_model_input``): the CPU's
+# convolutions run faster so, with the same results (BENCHMARKS.md, `make bench-cpu-training`)
+MEMORY_FORMAT = torch.channels_last
+
+
 class PoseModule(L.LightningModule):
     """Training of one network.
 
@@ -81,7 +86,7 @@ class PoseModule(L.LightningModule):
             {"project": project.model_dump(mode="json"), "train": train.model_dump(mode="json")}
         )
         self.project, self.train_config = project, train
-        self.network = build_network(project, train)
+        self.network = build_network(project, train).to(memory_format=MEMORY_FORMAT)
         self.edges = project.skeleton_indices if train.posture_graph else []
         self.num_keypoints = len(project.keypoints)
         if unsupervised is not None and not unlabeled_videos:

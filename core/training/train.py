@@ -28,6 +28,7 @@ from core.predict.trained_model import CONFIG_FILE, TrainedModel, load_model_con
 from core.training.callbacks import ProgressHook, ProgressReporter
 from core.training.module import PoseModule
 from core.training.oom import fit_with_batch_halving
+from core.training.precision import trainer_precision
 from core.training.semisupervised import (
     UnsupervisedLosses,
     build_unsupervised,
@@ -161,6 +162,8 @@ def _fit(
         save_last=True,
         enable_version_counter=False,
     )
+    precision = trainer_precision(run, device)
+    log.info("training on %s in %s precision", device, precision)
     callbacks: list[L.Callback] = [checkpoint]
     if progress:
         callbacks.append(ProgressReporter(progress))
@@ -169,7 +172,7 @@ def _fit(
         max_time={"minutes": run.max_minutes} if run.max_minutes else None,
         accelerator=device.type,
         devices=1,
-        precision="bf16-mixed" if device.type == "cuda" else "32-true",
+        precision=precision,
         callbacks=callbacks,
         logger=CSVLogger(model_dir, name="", version="logs"),
         check_val_every_n_epoch=run.val_every_n_epochs,

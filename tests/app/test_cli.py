@@ -13,6 +13,7 @@ from worker.cli import parse_gpus
 
 COMMANDS = (
     "train", "predict", "import", "export", "smooth", "suggest-frames", "qc", "worker", "api", "up", "ui", "labelstudio", "mongo",
+    "rounds",
 )  # fmt: skip
 
 

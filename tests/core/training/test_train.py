@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import logging
 import re
 import shutil
 import subprocess
@@ -79,10 +80,15 @@ def test_validation_pixel_error_is_the_models_in_frame_pixels_and_only_where_val
     assert logged["val_pixel_error_px"].iloc[0] == pytest.approx(models_page, rel=1e-5)
 
 
-def test_training_reduces_the_loss(tmp_path):
+@pytest.mark.parametrize("precision", ["32", "bf16"])
+def test_training_reduces_the_loss(tmp_path, caplog, precision):
     project = load_project(EXAMPLE_PROJECT)
-    train = load_train_config(None, {**TINY, "epochs": 6, "augmentation": "none", "val_fraction": 0.0})
-    train_model(project, train, tmp_path / "m")
+    settings = {**TINY, "epochs": 6, "augmentation": "none", "val_fraction": 0.0, "cpu_precision": precision}
+    with caplog.at_level(logging.INFO, logger="core.training.train"):
+        train_model(project, load_train_config(None, settings), tmp_path / "m")
+    assert (
+        f"training on cpu in {precision}-{'true' if precision == '32' else 'mixed'} precision" in caplog.text
+    )
     metrics = pd.read_csv(tmp_path / "m" / "logs" / "metrics.csv")
     by_epoch = metrics.dropna(subset=["train_loss"]).groupby("epoch")["train_loss"].mean()
     assert by_epoch.iloc[-1] < 0.8 * by_epoch.iloc[0]

@@ -1,0 +1,107 @@
+"""CPU training speed of the README's small recipe (ResNet-18 heatmap at 128x128) and of DeepPoseKit's
+Stacked DenseNet at 128x128, as it was ("before": float32, the network in NCHW memory layout), with
+the network channels-last (today's float32 default), and channels-last with ``cpu_precision: bf16``
+(what ``auto`` picks on CPUs with bf16 instructions). Per variant and seed: training steps per
+second (steps over the fit's wall time, validation included) and the test-split pixel error, so a
+speed-up is read next to what it does to accuracy.
+
+    .venv/bin/python benchmarks/cpu_training.py [--epochs 40] [--seeds 0 1 2]
+
+"Before" is reproduced in this process by training the network in NCHW layout
+(``core.training.module.MEMORY_FORMAT``, the only other change), so all run on the same code and
+machine in one run. Run it on an
+otherwise idle machine: on 2 cores another busy process makes torch's threads wait for each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from benchmarks.benchinfo import LoadAverages, machine  # noqa: E402
+from core.config import load_project, load_train_config  # noqa: E402
+from core.training import module  # noqa: E402
+from core.training.precision import cpu_has_bf16  # noqa: E402
+from core.training.train import train_model  # noqa: E402
+
+PROJECT = ROOT / "examples" / "mirror-mouse" / "project.yaml"
+RECIPE = ROOT / "examples" / "mirror-mouse" / "train-small.yaml"
+MODELS = {
+    "ResNet-18 heatmap 128 (small recipe)": {},
+    "Stacked DenseNet 128": {"model_type": "stacked_densenet"},
+}
+VARIANTS = {  # name -> (channels-last network, cpu_precision)
+    "before (fp32, NCHW)": (False, "32"),
+    "fp32, channels-last": (True, "32"),
+    "bf16, channels-last": (True, "bf16"),
+}
+
+
+def run_one(model: dict, variant: tuple[bool, str], seed: int, epochs: int, out: Path) -> dict:
+    channels_last, precision = variant
+    module.MEMORY_FORMAT = torch.channels_last if channels_last else torch.contiguous_format
+    train = load_train_config(
+        RECIPE, {**model, "pretrained": "none", "epochs": epochs, "seed": seed, "cpu_precision": precision}
+    )
+    project = load_project(PROJECT)
+    start = time.perf_counter()
+    result = train_model(project, train, out)
+    seconds = time.perf_counter() - start
+    with (out / "logs" / "metrics.csv").open() as f:
+        steps = sum(1 for row in csv.DictReader(f) if row.get("train_loss"))  # one row per step
+    return {
+        "steps_per_s": steps / seconds,
+        "seconds": seconds,
+        "steps": steps,
+        "test_px": result.summary["pixel_error"]["test"]["mean"],
+    }
+
+
+def mean_sd(values: list[float], digits: int = 2) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=40, help="epochs per training (the recipe: 40)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    args = parser.parse_args()
+    load = LoadAverages()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="posecloud-cpu-training-") as scratch:
+        for name in args.models:
+            for variant, settings in VARIANTS.items():
+                runs = []
+                for seed in args.seeds:
+                    out = Path(scratch) / f"{len(rows)}-{seed}"
+                    runs.append(run_one(MODELS[name], settings, seed, args.epochs, out))
+                    print(f"{name} | {variant} | seed {seed}: {runs[-1]}", flush=True)
+                rows.append((name, variant, runs))
+    load.end()
+    print(f"\n{machine(torch.get_num_threads())}; CPU bf16 instructions: {cpu_has_bf16()}")
+    print(f"{load.line()}; {args.epochs} epochs, seeds {args.seeds}\n")
+    print("| model | variant | steps/s | speed-up | test pixel error (px) |")
+    print("|---|---|---|---|---|")
+    for name, variant, runs in rows:
+        base = next(r for n, v, r in rows if n == name and v == next(iter(VARIANTS)))
+        speed = [r["steps_per_s"] for r in runs]
+        ratio = statistics.mean(speed) / statistics.mean(r["steps_per_s"] for r in base)
+        tests = [r["test_px"] for r in runs]
+        print(f"| {name} | {variant} | {mean_sd(speed)} | {ratio:.2f}x | {mean_sd(tests, 1)} |")
+
+
+if __name__ == "__main__":
+    main()
