@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import statistics
 from importlib.metadata import PackageNotFoundError, version
 
 
@@ -76,3 +77,13 @@ class LoadAverages:
     def line(self) -> str:
         end = self.finish if self.finish is not None else loadavg()
         return f"load average (1, 5, 15 min): {self.start} at the start, {end} at the end"
+
+
+def mean_sd(values: list[float], digits: int = 1) -> str:
+    """Mean ± SD over seeds (NaN left out; one value: itself; none: a dash)."""
+    values = [v for v in values if v == v]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"

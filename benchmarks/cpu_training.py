@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from benchmarks.benchinfo import LoadAverages, machine  # noqa: E402
+from benchmarks.benchinfo import LoadAverages, machine, mean_sd  # noqa: E402
 from core.config import load_project, load_train_config  # noqa: E402
 from core.training import module  # noqa: E402
 from core.training.precision import cpu_has_bf16  # noqa: E402
@@ -67,12 +67,6 @@ def run_one(model: dict, variant: tuple[bool, str], seed: int, epochs: int, out:
     }
 
 
-def mean_sd(values: list[float], digits: int = 2) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=40, help="epochs per training (the recipe: 40)")
@@ -100,7 +94,7 @@ def main() -> None:
         speed = [r["steps_per_s"] for r in runs]
         ratio = statistics.mean(speed) / statistics.mean(r["steps_per_s"] for r in base)
         tests = [r["test_px"] for r in runs]
-        print(f"| {name} | {variant} | {mean_sd(speed)} | {ratio:.2f}x | {mean_sd(tests, 1)} |")
+        print(f"| {name} | {variant} | {mean_sd(speed, 2)} | {ratio:.2f}x | {mean_sd(tests, 1)} |")
 
 
 if __name__ == "__main__":

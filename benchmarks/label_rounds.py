@@ -37,7 +37,6 @@ import argparse
 import json
 import logging
 import math
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -51,7 +50,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 import torchvision  # noqa: E402
-from benchinfo import LoadAverages, machine  # noqa: E402
+from benchinfo import LoadAverages, machine, mean_sd  # noqa: E402
 from planted_labels import Dataset, mirror_mouse, reaching  # noqa: E402
 
 from core.config import load_train_config  # noqa: E402
@@ -369,13 +368,6 @@ def report(bench: Bench, seed: int, what: str, round_number: int, labeled: np.nd
         "test_px": round(run.test_px, 2),
     }
     print(json.dumps(line), flush=True)
-
-
-def mean_sd(values: list[float], digits: int = 1) -> str:
-    """Mean ± SD (one value: itself)."""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def error_table(benches: list[Bench], results: list[list[SeedResult]]) -> list[str]:

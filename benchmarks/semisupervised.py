@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from benchmarks.benchinfo import mean_sd  # noqa: E402
 from core.config import load_project, load_train_config  # noqa: E402
 from core.data.labeled_frames import load_project_labels, split_frames  # noqa: E402
 from core.predict.metrics import prediction_metrics  # noqa: E402
@@ -169,16 +170,6 @@ def video_metrics(model_dir: Path, project, seed: int, config) -> dict:
             if f"{k}_error" in metrics
         },
     }
-
-
-def mean_sd(values: list[float], digits: int = 2) -> str:
-    """Mean ± SD over seeds (NaN left out)."""
-    values = [v for v in values if v == v]
-    if not values:
-        return "–"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def main() -> None:
