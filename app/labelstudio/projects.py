@@ -274,6 +274,16 @@ class LabelStudio:
             ).all()
         )
 
+    def live_tasks(self, session: Session, project: Project) -> dict[int, str]:
+        """The project's frames' tasks not deleted in Label Studio: task id -> image."""
+        return dict(
+            session.execute(
+                select(LabelStudioTask.ls_task_id, LabelStudioTask.image).where(
+                    LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
+                )
+            ).all()
+        )
+
     def task_of(self, session: Session, project: Project, ls_task_id: int) -> LabelStudioTask | None:
         task = session.get(LabelStudioTask, ls_task_id)
         return task if task is not None and task.project_id == project.id else None
@@ -438,13 +448,7 @@ class LabelStudio:
         if record is None:
             return {}
         users = self.usernames(session)
-        images = dict(
-            session.execute(
-                select(LabelStudioTask.ls_task_id, LabelStudioTask.image).where(
-                    LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
-                )
-            ).all()
-        )
+        images = self.live_tasks(session, project)
         work: dict[str | None, LabelerWork] = {}
         for task in self.export_tasks(record):
             annotation = newest_annotation(task)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.labelstudio.labels import annotation_points, task_data
 from app.labelstudio.projects import LabelStudio, annotation_author, newest_annotation
 from core.errors import PoseCloudError
-from worker.state.db.models import LabelRecheck, LabelStudioProject, LabelStudioTask, Project
+from worker.state.db.models import LabelRecheck, LabelStudioProject, Project
 
 
 def show_again(
@@ -34,7 +34,7 @@ def show_again(
     if record is None:
         raise PoseCloudError("the project has no labeling page yet: prepare it and label frames first")
     usernames = ls.usernames(session)
-    images = _frames_tasks(session, project)
+    images = ls.live_tasks(session, project)  # the frames' own tasks, not re-shown ones
     shown = set(
         session.scalars(select(LabelRecheck.original_ls_task_id).where(LabelRecheck.project_id == project.id))
     )
@@ -103,11 +103,13 @@ def consistency(ls: LabelStudio, session: Session, project: Project) -> dict[str
         figures = out.setdefault(usernames.get(recheck.labeler_ls_user_id), Consistency())
         figures.shown += 1
         second = newest_annotation(again, by=recheck.labeler_ls_user_id)
-        first = newest_annotation(original, by=recheck.labeler_ls_user_id) if original else None
-        if second is None or first is None:
+        if second is None:
             figures.by_others += newest_annotation(again) is not None
             continue
         figures.relabeled += 1
+        first = newest_annotation(original, by=recheck.labeler_ls_user_id) if original else None
+        if first is None:  # their first labels were deleted since: nothing to compare with
+            continue
         before, after = (
             annotation_points(first["result"], project),
             annotation_points(second["result"], project),
@@ -118,14 +120,3 @@ def consistency(ls: LabelStudio, session: Session, project: Project) -> dict[str
                 if np.isfinite(d):
                     figures.distances[keypoint].append(float(d))
     return out
-
-
-def _frames_tasks(session: Session, project: Project) -> dict[int, str]:
-    """The project's own (not re-shown) live tasks: Label Studio task id -> image."""
-    return dict(
-        session.execute(
-            select(LabelStudioTask.ls_task_id, LabelStudioTask.image).where(
-                LabelStudioTask.project_id == project.id, LabelStudioTask.deleted_at.is_(None)
-            )
-        ).all()
-    )

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.errors import VideoError
 from core.pca import principal_subspace
-from core.selection.outliers import kmeans_labels
+from core.selection.outliers import excluded_frames, kmeans_labels
 from core.video.reader import iter_frames, probe_video
 
 THUMBNAIL_WIDTH = 64
@@ -53,8 +53,7 @@ def pick_initial_frames(
     called after each frame (a callback that raises, e.g. for a cancelled job, stops the reading).
     """
     thumbs = thumbnails(video, progress)
-    allowed = np.ones(len(thumbs), bool)
-    allowed[[f for f in exclude if 0 <= f < len(thumbs)]] = False
+    allowed = ~excluded_frames(exclude, len(thumbs))
     if n > allowed.sum():
         taken = f" ({len(thumbs) - allowed.sum()} labeled or picked already)" if not allowed.all() else ""
         raise VideoError(

@@ -136,6 +136,13 @@ def kmeans_labels(data: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     return labels
 
 
+def excluded_frames(exclude: Collection[int], n_frames: int) -> np.ndarray:
+    """A mask over ``n_frames`` frames, True where ``exclude`` names one (out-of-range names ignored)."""
+    mask = np.zeros(n_frames, bool)
+    mask[[f for f in exclude if 0 <= f < n_frames]] = True
+    return mask
+
+
 def diverse_picks(
     ranking: np.ndarray,
     poses: np.ndarray,
@@ -220,8 +227,7 @@ def suggest_frames(
         members = [table.select_keypoints(project.keypoints) for table in members]
     stats = ensemble_stats(members, sources)
     n_frames = len(stats.index)
-    excluded = np.zeros(n_frames, bool)
-    excluded[[f for f in exclude if 0 <= f < n_frames]] = True
+    excluded = excluded_frames(exclude, n_frames)
     available = n_frames - int(excluded.sum())
     if n > available:
         raise PoseCloudError(
