@@ -10,11 +10,13 @@ import worker.cli
 from app import rounds_cli
 from worker.cli import positive_int
 
+API_WORKERS = 1
+
 
 def cmd_api(args: argparse.Namespace) -> int:
     from app.api.main import run
 
-    run(args.host, args.port)
+    run(args.host, args.port, args.workers)
     return 0
 
 
@@ -25,6 +27,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         args.host,
         args.port,
         args.slots,
+        api_workers=args.workers,
         load_example_project=not args.no_example,
         labelstudio_port=None if args.no_labelstudio else args.labelstudio_port,
         mongo_port=None if args.no_fiftyone else args.mongo_port,
@@ -56,16 +59,27 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
 
 
+def _add_api_workers(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=API_WORKERS,
+        help=f"API processes (default {API_WORKERS}); more keep pages quick when many are open at once",
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the service's commands: api, up, ui, labelstudio."""
     p = sub.add_parser("api", help="serve the HTTP API (settings from POSECLOUD_* variables)")
     _add_address(p)
+    _add_api_workers(p)
     p.set_defaults(run=cmd_api)
 
     p = sub.add_parser(
         "up", help="start Redis, the API and a worker on this machine, with the example project"
     )
     _add_address(p)
+    _add_api_workers(p)
     p.add_argument(
         "--slots", type=positive_int, default=1, help="CPU worker slots (one per GPU when CUDA is present)"
     )

@@ -55,6 +55,7 @@ def run_app(
     host: str,
     port: int,
     slots: int,
+    api_workers: int = 1,
     load_example_project: bool = True,
     labelstudio_port: int | None = 8081,
     mongo_port: int | None = 27117,
@@ -98,7 +99,11 @@ def run_app(
     # them with one SIGINT each. A second SIGINT (the terminal's, then ours) makes uvicorn quit at
     # once, skipping its shutdown, and the FiftyOne servers it started would outlive it.
     processes = [
-        subprocess.Popen([*cli, "api", "--host", host, "--port", str(port)], env=env, start_new_session=True)
+        subprocess.Popen(
+            [*cli, "api", "--host", host, "--port", str(port), "--workers", str(api_workers)],
+            env=env,
+            start_new_session=True,
+        )
     ]
     stopping = catch_stop_signals()
     try:

@@ -163,8 +163,14 @@ class Stack:
     """A fresh data root (SQLite), a private Redis, the API under uvicorn and, on demand, a worker."""
 
     def __init__(
-        self, work_dir: Path, name: str, max_upload_bytes: int | None = None, extra_env: dict | None = None
+        self,
+        work_dir: Path,
+        name: str,
+        max_upload_bytes: int | None = None,
+        extra_env: dict | None = None,
+        api_workers: int = 1,
     ) -> None:
+        self.api_workers = api_workers
         self.root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work_dir))
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -193,7 +199,9 @@ class Stack:
 
     def start(self) -> Stack:
         self.redis.start()
-        self.api = self._spawn(["api", "--port", str(self.port)], "api.log")
+        self.api = self._spawn(
+            ["api", "--port", str(self.port), "--workers", str(self.api_workers)], "api.log"
+        )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
@@ -478,8 +486,11 @@ async def hammer(base: str, url: str, headers: dict[str, str], clients: int, req
     }
 
 
-def run_latency(work_dir: Path, clients: int, requests: int, jobs: int) -> dict:
-    with Stack(work_dir, "latency") as stack, httpx.Client(base_url=stack.base, timeout=60) as c:
+def run_latency(work_dir: Path, clients: int, requests: int, jobs: int, api_workers: int) -> dict:
+    with (
+        Stack(work_dir, "latency", api_workers=api_workers) as stack,
+        httpx.Client(base_url=stack.base, timeout=60) as c,
+    ):
         headers = login(c)
         project = create_project(c, headers)
         log(f"latency: recording {jobs} training jobs (no worker: they stay queued)")
@@ -495,15 +506,17 @@ def run_latency(work_dir: Path, clients: int, requests: int, jobs: int) -> dict:
             check(c.get(url, headers=headers), 200)
         log(f"latency: {requests} x GET {url} from {clients} concurrent clients")
         result = asyncio.run(hammer(stack.base, url, headers, clients, requests))
-    result.update(jobs=len(listed), body_bytes=body_bytes)
-    log(f"latency: p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, {result['rps']:.0f} req/s")
+    result.update(jobs=len(listed), body_bytes=body_bytes, api_workers=api_workers)
+    log(
+        f"latency ({api_workers} API process(es)): p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, {result['rps']:.0f} req/s"
+    )
     return result
 
 
 # ---------------------------------------------------------------- report
 
 
-def report(m: dict, args: argparse.Namespace, ens: list[dict], up: dict | None, lat: dict | None) -> str:
+def report(m: dict, args: argparse.Namespace, ens: list[dict], up: dict | None, lat: list[dict]) -> str:
     load, load_end = (", ".join(f"{x:.2f}" for x in m[k]) for k in ("load", "load_end"))
     out = [
         "## Service (issue 5) — `make bench-service`",
@@ -512,7 +525,7 @@ def report(m: dict, args: argparse.Namespace, ens: list[dict], up: dict | None, 
         f"redis-server {m['redis']}, SQLite; load average {load} at the start, {load_end} at the end (1, 5, "
         f"15 min); measured {m['date']}. Every "
         "part runs against real processes on 127.0.0.1: a private redis-server, the API under uvicorn "
-        "(`python -m app.cli api`, one process) and worker slots (`python -m app.cli worker --slots N "
+        "(`python -m app.cli api --workers N`) and worker slots (`python -m app.cli worker --slots N "
         "--gpus none`); each part starts with a fresh data root and database.",
     ]
     if ens:
@@ -568,15 +581,18 @@ def report(m: dict, args: argparse.Namespace, ens: list[dict], up: dict | None, 
             "",
             "### Listing jobs under concurrent clients",
             "",
-            f"GET /projects/{{id}}/jobs (bearer token checked, {lat['jobs']} jobs in the project, "
-            f"{lat['body_bytes'] / 1e3:.0f} kB JSON per response), SQLite, {lat['requests']:,} requests "
-            f"from {lat['clients']} concurrent clients (httpx.AsyncClient, keep-alive) on this same "
-            "machine, after 20 warm-up requests.",
+            f"GET /projects/{{id}}/jobs (bearer token checked, {lat[0]['jobs']} jobs in the project, "
+            f"{lat[0]['body_bytes'] / 1e3:.0f} kB JSON per response), SQLite, {lat[0]['requests']:,} requests "
+            f"from {lat[0]['clients']} concurrent clients (httpx.AsyncClient, keep-alive) on this same "
+            "machine, after 20 warm-up requests; the API in 1 or more processes (`--workers`).",
             "",
-            "| clients | requests | p50 (ms) | p99 (ms) | max (ms) | requests/s | errors |",
-            "| --- | --- | --- | --- | --- | --- | --- |",
-            f"| {lat['clients']} | {lat['requests']:,} | {lat['p50_ms']:.1f} | {lat['p99_ms']:.1f} | "
-            f"{lat['max_ms']:.1f} | {lat['rps']:.0f} | {lat['errors']} |",
+            "| API processes | clients | requests | p50 (ms) | p99 (ms) | max (ms) | requests/s | errors |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        out += [
+            f"| {r['api_workers']} | {r['clients']} | {r['requests']:,} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+            f"{r['max_ms']:.1f} | {r['rps']:.0f} | {r['errors']} |"
+            for r in lat
         ]
     return "\n".join(out)
 
@@ -592,6 +608,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=50, help="concurrent clients (default 50)")
     parser.add_argument("--requests", type=int, default=2000, help="requests in all (default 2000)")
     parser.add_argument("--jobs", type=int, default=50, help="jobs in the listed project (default 50)")
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="API process counts to compare (default 1 2)",
+    )
     parser.add_argument("--skip-ensemble", action="store_true")
     parser.add_argument("--skip-upload", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
@@ -608,7 +631,7 @@ def main() -> int:
     m = machine()
     work_dir = Path(tempfile.mkdtemp(prefix="posecloud-bench-", dir=args.work_dir))
     ens: list[dict] = []
-    up = lat = None
+    up, lat = None, []
     try:
         if not args.skip_ensemble:
             labels = labels_zip(work_dir)
@@ -616,7 +639,7 @@ def main() -> int:
         if not args.skip_upload:
             up = run_upload(work_dir, args.upload_mb)
         if not args.skip_latency:
-            lat = run_latency(work_dir, args.clients, args.requests, args.jobs)
+            lat = [run_latency(work_dir, args.clients, args.requests, args.jobs, n) for n in args.api_workers]
     except KeyboardInterrupt:
         log("interrupted; every process was stopped")
         return 130

@@ -56,8 +56,7 @@ def _unauthorized(detail: str) -> HTTPException:
 
 def user_of_token(session: Session, token: str) -> User | None:
     valid = (AuthToken.token_hash == token_digest(token), AuthToken.expires_at > utcnow())
-    row = session.scalar(select(AuthToken).where(*valid))
-    return row.user if row is not None else None
+    return session.scalar(select(User).join(AuthToken, AuthToken.user_id == User.id).where(*valid))
 
 
 def current_user(session: SessionDep, token: Annotated[str | None, Depends(_bearer)]) -> User:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.engine import make_url
 
+from app.api.admission import ADMITTED, AdmissionQueue
 from app.api.body_limit import ParsedBodyLimit
 from app.api.errors import install_error_handlers
 from app.api.routes import (
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CanonicalPaths)  # one reading of every path, before any route sees it
     app.add_middleware(ParsedBodyLimit, limit=settings.json_limit)
+    app.add_middleware(AdmissionQueue, limit=ADMITTED, stream_from=settings.json_limit.bytes)
     for module in (
         health,
         auth,

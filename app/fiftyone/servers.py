@@ -3,6 +3,12 @@ state for every browser connected to it, so two users never share one. Each runs
 fiftyone.server.main`` on 127.0.0.1 as the project's MongoDB user, seeing only the project's
 database; one unused for ``idle_s`` is stopped.
 
+The service may run in several processes (``posecloud api --workers N``), and a user's requests
+reach any of them: the running servers are recorded in files (``<folder>/running``), so that every
+process finds and uses the same server, and a lock file per server makes one process start it. The
+record's modification time is the server's last use. The process that started a server stops it
+(only it can reap it) once the record says nobody has used it for ``idle_s``, and when it exits.
+
 Each runs with the least it needs, through ``app.sandbox`` (Landlock): it cannot read the data root
 (MongoDB's and Label Studio's secrets, the database, every project's files), the other servers'
 folders, ``/dev/shm`` or any other process's ``/proc/<pid>``; it writes only in a folder of its
@@ -13,6 +19,9 @@ servers still start, unconfined, and a warning says so once (``FiftyOneServers.c
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import logging
 import os
 import shutil
@@ -24,7 +33,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,16 +70,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FiftyOneServer:
     port: int
-    process: subprocess.Popen
+    pid: int
     log_file: Path
-    last_used: float = field(default_factory=time.monotonic)
+    started: int = field(default=0, compare=False)  # the process's start time (clock ticks since boot)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def alive(self) -> bool:
+        """Whether the process still runs (the same one: a pid can be reused once it has ended)."""
+        return _start_time(self.pid) == self.started
 
     def healthy(self) -> bool:
         try:
@@ -77,6 +91,16 @@ class FiftyOneServer:
                 return resp.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
+
+def _start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot); None when it has ended (or is a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after the command name, which may hold spaces
+    return None if fields[0] in ("Z", "X") else int(fields[19])
 
 
 def _warn_unconfined() -> None:
@@ -103,9 +127,7 @@ class FiftyOneServers:
         self.landlock_abi = sandbox.landlock_abi()
         if not self.landlock_abi:
             _warn_unconfined()
-        self._servers: dict[tuple[int, int], FiftyOneServer] = {}
-        self._locks: dict[tuple[int, int], threading.Lock] = {}
-        self._guard = threading.Lock()
+        self._started: dict[tuple[int, int], subprocess.Popen] = {}  # the servers this process started
 
     @property
     def confinement(self) -> str:
@@ -117,14 +139,40 @@ class FiftyOneServers:
     def server(self, user_id: int, project_id: int) -> FiftyOneServer:
         """The user's server of the project, started (seconds) when there is none or it died."""
         key = (user_id, project_id)
-        with self._guard:
-            lock = self._locks.setdefault(key, threading.Lock())
-        with lock:
-            running = self._servers.get(key)
-            if running is None or running.process.poll() is not None:
-                running = self._servers[key] = self._start(user_id, project_id)
-            running.last_used = time.monotonic()
+        with self._claimed(key):
+            running = self._recorded(key)
+            if running is None:
+                running = self._start(user_id, project_id)
+                self._record(key).write_text(json.dumps(dataclasses.asdict(running), default=str))
+            os.utime(self._record(key))  # its last use, for every process
             return running
+
+    def _record(self, key: tuple[int, int]) -> Path:
+        return self.folder / "running" / f"u{key[0]}-p{key[1]}.json"
+
+    @contextmanager
+    def _claimed(self, key: tuple[int, int]) -> Iterator[None]:
+        """Hold the server's lock (across threads and processes) while it is looked up, started or stopped."""
+        record = self._record(key)
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with record.with_suffix(".lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
+
+    def _recorded(self, key: tuple[int, int]) -> FiftyOneServer | None:
+        """The recorded server, if it still runs (call with the server claimed)."""
+        try:
+            found = json.loads(self._record(key).read_text())
+        except (OSError, ValueError):
+            return None
+        running = FiftyOneServer(found["port"], found["pid"], Path(found["log_file"]), found["started"])
+        if running.alive():
+            return running
+        ended = self._started.pop(key, None)
+        if ended is not None:
+            ended.wait()  # reaped: it was this process's
+        self._record(key).unlink(missing_ok=True)
+        return None
 
     def home(self, user_id: int, project_id: int) -> Path:
         """The one folder the server may write in (its ``HOME`` and ``TMPDIR``)."""
@@ -181,11 +229,12 @@ class FiftyOneServers:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        server = FiftyOneServer(port, process, log_file)
+        self._started[(user_id, project_id)] = process
+        server = FiftyOneServer(port, process.pid, log_file, _start_time(process.pid) or 0)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not server.healthy():
             if process.poll() is not None or time.monotonic() > deadline:
-                stop_processes([process], signal.SIGTERM, STOP_GRACE_S)
+                stop_processes([self._started.pop((user_id, project_id))], signal.SIGTERM, STOP_GRACE_S)
                 raise FiftyOneDown(
                     f"the FiftyOne server of project {project_id} did not start; see {log_file} "
                     "(is MongoDB up? `posecloud up` starts it)"
@@ -198,21 +247,34 @@ class FiftyOneServers:
         return server
 
     def stop_idle(self) -> list[tuple[int, int]]:
-        """Stop the servers unused for ``idle_s``; returns their keys."""
-        now = time.monotonic()
-        with self._guard:
-            idle = [k for k, s in self._servers.items() if now - s.last_used > self.idle_s]
-            stopped = [self._servers.pop(k) for k in idle]
-        stop_processes([s.process for s in stopped], signal.SIGTERM, STOP_GRACE_S)
-        return idle
+        """Stop the servers this process started that nobody has used for ``idle_s``; returns their keys."""
+        stopped = []
+        for key in list(self._started):
+            with self._claimed(key):
+                try:
+                    idle = time.time() - self._record(key).stat().st_mtime > self.idle_s
+                except FileNotFoundError:
+                    idle = True
+                if idle:
+                    self._stop(key)
+                    stopped.append(key)
+        return stopped
 
     def stop_all(self) -> None:
-        with self._guard:
-            stopped, self._servers = list(self._servers.values()), {}
-        stop_processes([s.process for s in stopped], signal.SIGTERM, STOP_GRACE_S)
+        """Stop the servers this process started."""
+        for key in list(self._started):
+            with self._claimed(key):
+                self._stop(key)
+
+    def _stop(self, key: tuple[int, int]) -> None:
+        process = self._started.pop(key, None)  # None: another thread of this process stopped it first
+        if process is not None:
+            stop_processes([process], signal.SIGTERM, STOP_GRACE_S)
+            self._record(key).unlink(missing_ok=True)
 
     def running(self) -> list[tuple[int, int]]:
-        return [k for k, s in self._servers.items() if s.process.poll() is None]
+        """The servers this process started that still run."""
+        return [k for k, process in self._started.items() if process.poll() is None]
 
 
 def keep_stopping_idle(servers: FiftyOneServers, every_s: float, stop: threading.Event) -> threading.Thread:

@@ -51,6 +51,8 @@ def test_ensemble_records_one_queued_job_per_member_under_a_group_job(
     waiting = {"stage": "waiting for members", "done": 0, "total": 2, "unit": "models", "eta_s": None}
     assert group["progress"] == {**waiting, "losses": None}  # its members' aggregate
     assert [m["progress"] for m in group["members"]] == [None, None]  # no report before they run
+    waiting_only = client.get(f"/projects/{project_id}/jobs", params={"state": "waiting"}, headers=alice)
+    assert [(j["id"], len(j["members"])) for j in waiting_only.json()] == [(group["id"], 2)]
 
 
 def test_job_progress_is_typed_in_the_openapi_schema(client: TestClient) -> None:

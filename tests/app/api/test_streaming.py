@@ -1,4 +1,5 @@
-"""A real uvicorn server (``app.api.main.run``) streams a 200 MB upload without buffering it."""
+"""A real uvicorn server (``app.api.main.run``) streams a 200 MB upload without buffering it, and
+serves from several processes (``--workers``) as one service."""
 
 from __future__ import annotations
 
@@ -36,8 +37,10 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @pytest.fixture
-def server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The API served by ``run()`` in a child process configured through POSECLOUD_* variables."""
+def server(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API served by ``run()`` in a child process configured through POSECLOUD_* variables, in
+    ``request.param`` worker processes (1 unless parametrized)."""
+    workers = getattr(request, "param", 1)
     port = _free_port()
     env = {
         **os.environ,
@@ -47,7 +50,7 @@ def server(settings: Settings) -> Iterator[tuple[str, subprocess.Popen]]:
         "POSECLOUD_ARGON2_MEMORY_KIB": "1024",
         "POSECLOUD_ARGON2_TIME_COST": "1",
     }
-    code = f"from app.api.main import run; run('127.0.0.1', {port})"
+    code = f"from app.api.main import run; run('127.0.0.1', {port}, {workers})"
     log = settings.data_root.parent / "server.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=out, stderr=out)
@@ -98,3 +101,43 @@ def test_200mb_upload_is_streamed_in_bounded_memory(
     )
     assert growth < 30, f"server peak memory grew by {growth:.0f} MB for a {BODY_MB} MB upload"
     assert list(settings.upload_tmp_dir.iterdir()) == []
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _serving(pid: int) -> list[int]:
+    """The processes serving requests under uvicorn's supervisor ``pid`` (not multiprocessing's tracker)."""
+    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+@pytest.mark.parametrize("server", [2], indirect=True)
+def test_two_processes_serve_one_service_and_stop_together(server: tuple[str, subprocess.Popen]) -> None:
+    url, proc = server
+    processes = _serving(proc.pid)
+    assert len(processes) == 2
+    with httpx.Client(base_url=url, timeout=60) as http:
+        http.post("/auth/register", json={"username": "alice", "password": "correct horse"})
+        token = http.post("/auth/login", data={"username": "alice", "password": "correct horse"}).json()
+        auth = {"Authorization": f"Bearer {token['access_token']}"}
+        made = [
+            http.post("/projects", json={"name": f"p{i}", "keypoints": ["a"]}, headers=auth) for i in range(6)
+        ]
+        assert [r.status_code for r in made] == [201] * 6
+        # each request on a new connection, which either process may take: all see the same service
+        for _ in range(10):
+            with httpx.Client(base_url=url, timeout=60) as fresh:
+                listed = fresh.get("/projects", headers=auth)
+            assert sorted(p["name"] for p in listed.json()) == [f"p{i}" for i in range(6)]
+    proc.terminate()
+    proc.wait(timeout=30)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in processes)

@@ -31,7 +31,7 @@ def test_idle_servers_are_stopped_and_started_again_on_demand(
 ) -> None:
     servers = FiftyOneServers(mongo, tmp_path, idle_s=1.0)
     first = servers.server(1, toy.project)
-    assert first.healthy() and servers.server(1, toy.project) is first  # reused while in use
+    assert first.healthy() and servers.server(1, toy.project) == first  # reused while in use
     address = other_address()
     if address is not None:
         with pytest.raises(OSError):
@@ -39,11 +39,30 @@ def test_idle_servers_are_stopped_and_started_again_on_demand(
     assert servers.stop_idle() == []  # just used
     time.sleep(1.2)
     assert servers.stop_idle() == [(1, toy.project)]
-    assert first.process.poll() is not None and not first.healthy()
+    assert not first.alive() and not first.healthy()
     again = servers.server(1, toy.project)
-    assert again.healthy() and again.process.pid != first.process.pid
+    assert again.healthy() and again.pid != first.pid
     servers.stop_all()
-    assert again.process.poll() is not None and servers.running() == []
+    assert not again.alive() and servers.running() == []
+
+
+def test_the_service_s_processes_share_each_server_and_its_starter_stops_it_when_idle(
+    toy: Toy, mongo: MongoServer, tmp_path: Path
+) -> None:
+    """``posecloud api --workers 2``: a user's next request may reach the other process."""
+    one, other = (FiftyOneServers(mongo, tmp_path, idle_s=1.5) for _ in range(2))
+    started = one.server(1, toy.project)
+    assert other.server(1, toy.project) == started and other.running() == []  # found, not started again
+    time.sleep(1.0)
+    other.server(1, toy.project)  # used through the other process: not idle for the one that started it
+    time.sleep(0.8)
+    assert one.stop_idle() == [] and other.stop_idle() == [] and started.healthy()
+    time.sleep(1.6)
+    assert other.stop_idle() == [] and started.alive()  # only the process that started it stops it
+    assert one.stop_idle() == [(1, toy.project)] and not started.alive()
+    assert other.server(1, toy.project).pid != started.pid  # the other process starts a new one
+    assert other.running() == [(1, toy.project)]
+    other.stop_all()
 
 
 ABI = sandbox.landlock_abi()
@@ -72,13 +91,15 @@ def test_a_server_cannot_read_the_data_root_nor_the_service_s_environment(
     servers = FiftyOneServers(mongo, tmp_path / "servers", idle_s=60.0)
     try:
         confined = servers.server(1, 9001)
-        assert confined.process.args[1:3] == ["-m", "app.sandbox"]
-        assert ["--deny", str(fo_root)] in pairs(confined.process.args)
+        line = servers.command(1, 9001, confined.port)
+        assert line[1:3] == ["-m", "app.sandbox"] and ["--deny", str(fo_root)] in pairs(line)
+        ran = Path(f"/proc/{confined.pid}/cmdline").read_text().split("\0")
+        assert ran[1:4] == ["-P", "-m", "fiftyone.server.main"]  # what the sandbox ran, confined
         assert media(confined, outside) == b"a frame"  # the route works...
         assert media(confined, secrets) is None  # ...but not in the data root
         assert media(confined, project_file) is None
         assert media(confined, tmp_path / "servers" / "server-u1-p9001.log") is None  # nor the logs
-        environment = Path(f"/proc/{confined.process.pid}/environ").read_bytes().split(b"\0")
+        environment = Path(f"/proc/{confined.pid}/environ").read_bytes().split(b"\0")
         assert not any(v.startswith(b"POSECLOUD_") for v in environment)
         assert f"HOME={servers.home(1, 9001)}".encode() in environment
         assert "sandbox: Landlock ABI" in confined.log_file.read_text()

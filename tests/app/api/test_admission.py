@@ -1,0 +1,101 @@
+"""The admission queue: at most ``limit`` requests inside, the others let in in arrival order, a slot
+given back when the response starts; uploads and WebSockets are not queued."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app.api.admission import AdmissionQueue
+
+
+class Recorder:
+    """An ASGI app whose requests wait inside until the test lets each one answer."""
+
+    def __init__(self) -> None:
+        self.entered: list[str] = []
+        self.answer: dict[str, asyncio.Event] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        name = scope["path"]
+        self.entered.append(name)
+        await self.answer.setdefault(name, asyncio.Event()).wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await self.answer.setdefault(name + "/body", asyncio.Event()).wait()
+        await send({"type": "http.response.body", "body": b""})
+
+
+def scope(path: str, headers: list[tuple[bytes, bytes]] | None = None, kind: str = "http") -> dict:
+    return {"type": kind, "path": path, "headers": headers or []}
+
+
+async def nothing() -> dict:
+    return {"type": "http.request", "body": b""}
+
+
+async def sent(_message: dict) -> None:
+    pass
+
+
+def test_requests_enter_limit_at_a_time_in_arrival_order() -> None:
+    async def run() -> None:
+        app = Recorder()
+        queue = AdmissionQueue(app, limit=2, stream_from=1000)
+        names = [f"/r{i}" for i in range(5)]
+        tasks = []
+        for name in names:
+            tasks.append(asyncio.create_task(queue(scope(name), nothing, sent)))
+            await asyncio.sleep(0)  # each arrives before the next
+        await asyncio.sleep(0.01)
+        assert app.entered == ["/r0", "/r1"]
+        for name in ["/r1", "/r0"]:  # answered out of order: the waiting ones still enter in order
+            app.answer.setdefault(name, asyncio.Event()).set()
+            await asyncio.sleep(0.01)
+        # the slot is back once the response starts, though the body is still to come
+        assert app.entered == ["/r0", "/r1", "/r2", "/r3"]
+        for name in names:
+            app.answer.setdefault(name, asyncio.Event()).set()
+            app.answer.setdefault(name + "/body", asyncio.Event()).set()
+        await asyncio.gather(*tasks)
+        assert app.entered == names
+
+    asyncio.run(run())
+
+
+def test_a_request_that_fails_gives_its_slot_back() -> None:
+    async def failing(scope, receive, send) -> None:
+        raise RuntimeError("broken route")
+
+    async def run() -> None:
+        queue = AdmissionQueue(failing, limit=1, stream_from=1000)
+        for _ in range(3):  # each would wait forever if the first had kept the only slot
+            with pytest.raises(RuntimeError, match="broken route"):  # not a timeout
+                await asyncio.wait_for(queue(scope("/x"), nothing, sent), timeout=1)
+
+    asyncio.run(run())
+
+
+def test_uploads_and_websockets_are_not_queued() -> None:
+    async def run() -> None:
+        app = Recorder()
+        queue = AdmissionQueue(app, limit=1, stream_from=1000)
+        held = asyncio.create_task(queue(scope("/small", [(b"content-length", b"10")]), nothing, sent))
+        await asyncio.sleep(0.01)
+        others = [
+            scope("/upload", [(b"content-length", b"5000")]),
+            scope("/chunked", [(b"transfer-encoding", b"chunked")]),
+            scope("/stream", kind="websocket"),
+        ]
+        tasks = [asyncio.create_task(queue(s, nothing, sent)) for s in others]
+        waiting = asyncio.create_task(queue(scope("/json", [(b"content-length", b"999")]), nothing, sent))
+        await asyncio.sleep(0.01)
+        assert app.entered == ["/small", "/upload", "/chunked", "/stream"]  # /json waits for /small
+        for event in ["/small", "/small/body", "/upload", "/upload/body", "/chunked", "/chunked/body"]:
+            app.answer.setdefault(event, asyncio.Event()).set()
+        for event in ["/stream", "/stream/body", "/json", "/json/body"]:
+            app.answer.setdefault(event, asyncio.Event()).set()
+        await asyncio.gather(held, waiting, *tasks)
+        assert app.entered[-1] == "/json"
+
+    asyncio.run(run())
