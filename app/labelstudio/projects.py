@@ -300,7 +300,8 @@ class LabelStudio:
             tables = settled(set_rows(current, view_images(project, task.image), points), current)
             if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
                 self.files.write(project, tables)
-                record_version(session, self.storage, project, LABEL_STUDIO)
+                author = _user_of(session, annotation_author(annotation))
+                record_version(session, self.storage, project, LABEL_STUDIO, author)
         return True
 
     def reconcile(self, session: Session, project: Project) -> dict:
@@ -336,7 +337,7 @@ class LabelStudio:
                 view: type(t)(list(project.keypoints), [], np.zeros((0, len(project.keypoints), 2)))
                 for view, t in current.items()
             }
-            labeled = 0
+            labeled, authors = 0, {}  # row name -> the Label Studio user who labeled it
             for task in tasks:
                 found = by_id.get(task.ls_task_id)
                 if found is None:
@@ -345,14 +346,17 @@ class LabelStudio:
                 newest = newest_annotation(found)
                 if newest is None:
                     continue
-                tables = set_rows(
-                    tables, view_images(project, task.image), annotation_points(newest["result"], project)
-                )
+                rows = view_images(project, task.image)
+                tables = set_rows(tables, rows, annotation_points(newest["result"], project))
+                authors |= dict.fromkeys(rows.values(), annotation_author(newest))
                 labeled += 1
             tables = settled(tables, current)
             if not all(_same(tables[v], current[v]) for v in tables):  # an unchanged file is left alone
                 self.files.write(project, tables)
-                record_version(session, self.storage, project, LABEL_STUDIO)
+                # the version names who changed the labels when that was one person
+                changed_by = {authors.get(row) for row in _changed_rows(tables, current)}
+                author = _user_of(session, changed_by.pop()) if len(changed_by) == 1 else None
+                record_version(session, self.storage, project, LABEL_STUDIO, author)
         return labeled
 
     # --- a label version restored ---------------------------------------------------------------
@@ -529,6 +533,28 @@ def _moments(tables: dict, project: Project) -> dict[str, dict[str, np.ndarray]]
 def _close(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
     """Whether two moments' keypoints (view -> ``(K, 2)``) are the same within ``SAME_PX``."""
     return all(np.allclose(a[v], b[v], rtol=0, atol=SAME_PX, equal_nan=True) for v in a)
+
+
+def _user_of(session: Session, ls_user_id: int | None) -> int | None:
+    """The posecloud user of a Label Studio user; None for one posecloud did not make (its admin)."""
+    if ls_user_id is None:
+        return None
+    return session.scalar(
+        select(LabelStudioAccount.user_id).where(LabelStudioAccount.ls_user_id == ls_user_id)
+    )
+
+
+def _changed_rows(tables: dict, before: dict) -> set[str]:
+    """The rows (any view's) added, removed or changed from the tables ``before`` to ``tables``."""
+    changed = set()
+    for view, table in tables.items():
+        old = dict(zip(before[view].index, before[view].values[..., :2], strict=True))
+        new = dict(zip(table.index, table.values[..., :2], strict=True))
+        changed |= old.keys() ^ new.keys()
+        changed |= {
+            row for row in old.keys() & new.keys() if not np.array_equal(old[row], new[row], equal_nan=True)
+        }
+    return changed
 
 
 def _same(a, b) -> bool:

@@ -83,6 +83,9 @@ def test_restoring_a_version_brings_back_its_labels_in_the_file_and_in_label_stu
                "value": {"x": 50.0, "y": 50.0, "width": 0.5, "keypointlabels": ["nose_top"]}}]  # fmt: skip
     made = browser.post(f"/labelstudio/api/tasks/{tasks[moved]}/annotations/", json={"result": result})
     assert made.status_code == 201, made.text
+    # the version her annotation made names her, whether the webhook or the periodic sync applied it
+    newest, _ = _wait(lambda: len(versions := _versions(api, token, project)) == 2 and versions)
+    assert (newest["source"], newest["user"], newest["labeled_frames"]) == ("labelstudio", "alice", 90)
     for annotation in _annotations(browser, tasks[cleared]):
         assert browser.delete(f"/labelstudio/api/annotations/{annotation['id']}/").status_code == 204
     changed = _wait(lambda: cleared not in (table := _table(_labels(api, token, project))).index and table)
