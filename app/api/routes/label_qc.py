@@ -42,7 +42,7 @@ def label_qc_report(
     have not changed since) are listed apart."""
     config = project_config(project, storage.local_path(data_prefix(project.id)) or Path("."))
     reviewed = _reviewed(storage, project)
-    tasks = {t["image"]: t["url"] for t in labeling_tasks(project, session)["tasks"]}
+    tasks = {row: t["url"] for t in labeling_tasks(project, session)["tasks"] for row in t["rows"].values()}
     views = []
     for view, table in current_tables(storage, project).items():
         sizes = image_sizes(config.data_dir, table.index) if storage.is_local else None

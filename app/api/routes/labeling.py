@@ -213,8 +213,8 @@ def labeling_progress(project: ProjectDep, session: SessionDep, ls: LabelStudioD
 @router.get("/projects/{project_id}/labeling/tasks")
 def labeling_tasks(project: ProjectDep, session: SessionDep) -> dict:
     """The project's labeling page (``url``, None until it is prepared with POST labeling) and each
-    frame to label (its label-file row name) with its Label Studio task and the page that opens that
-    frame for labeling."""
+    frame to label (its label-file row name; ``rows``: the moment's row in each view's file) with its
+    Label Studio task and the page that opens that frame for labeling."""
     record = session.get(LabelStudioProject, project.id)
     if record is None:
         return {"url": None, "tasks": []}
@@ -227,7 +227,13 @@ def labeling_tasks(project: ProjectDep, session: SessionDep) -> dict:
     return {
         "url": page,
         "tasks": [
-            {"image": t.image, "task_id": t.ls_task_id, "url": f"{page}?task={t.ls_task_id}"} for t in tasks
+            {
+                "image": t.image,
+                "rows": view_images(project, t.image),
+                "task_id": t.ls_task_id,
+                "url": f"{page}?task={t.ls_task_id}",
+            }
+            for t in tasks
         ],
     }
 

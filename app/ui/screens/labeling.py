@@ -52,7 +52,7 @@ if right.button(
             f"{synced['labeled']} labeled frames in the label file.{put_back}"
         )
 labeling = attempt(client.labeling_tasks, pid) or {"url": None, "tasks": []}
-task_pages = {t["image"]: t["url"] for t in labeling["tasks"]}
+task_pages = {row: t["url"] for t in labeling["tasks"] for row in t["rows"].values()}  # every view's row
 if labeling["url"]:
     st.link_button("Open Label Studio ↗", labeling["url"])
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.testdata import BODY_PARTS, camera_labels_zip, make_camera_project
+from worker.state.db.models import LabelStudioProject, LabelStudioTask
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,39 @@ def test_videos_say_their_view_and_session(client: TestClient, alice, cameras, c
     assert upload("run1_bottom.mp4").status_code == 201
     videos = client.get(f"/projects/{cameras}/videos", headers=alice).json()
     assert [v["filename"] for v in videos] == ["run1_top.mp4", "run1_bottom.mp4"]
+
+
+def test_label_qc_links_each_views_flagged_frames_to_their_moments_task(
+    client: TestClient, alice, cameras, camera_dir
+) -> None:
+    planted = {"top": 2, "bottom": 5}  # the row whose first keypoint is clicked onto its second
+    for view, row in planted.items():
+        assert (
+            _put(client, alice, cameras, camera_labels_zip(camera_dir, view, rows=12), view=view).status_code
+            == 200
+        )
+        got = client.get(f"/projects/{cameras}/labels", params={"view": view}, headers=alice)
+        table = pd.read_csv(io.StringIO(got.text), header=[0, 1, 2], index_col=0)
+        table.iloc[row, 0:2] = table.iloc[row, 2:4].to_numpy()
+        resp = client.put(
+            f"/projects/{cameras}/labels",
+            params={"filename": "labels.csv", "view": view},
+            content=table.to_csv().encode(),
+            headers=alice,
+        )
+        assert resp.status_code == 200, resp.text
+    # the project's Label Studio tasks, one per moment, named by its first view's image
+    moments = [f"img{n:02d}.png" for n in range(1, 13)]
+    with client.app.state.sessions() as session:
+        session.add(LabelStudioProject(project_id=cameras, ls_project_id=7, label_config="", hook_secret="s"))
+        for task, name in enumerate(moments, start=100):
+            session.add(
+                LabelStudioTask(ls_task_id=task, project_id=cameras, image=f"labeled-data/top/{name}")
+            )
+        session.commit()
+    qc = client.get(f"/projects/{cameras}/labels/qc", headers=alice).json()
+    for checked in qc["views"]:
+        row = planted[checked["view"]]
+        duplicate = next(f for f in checked["flagged"] if f["reasons"][0]["kind"] == "duplicate")
+        assert duplicate["image"] == f"labeled-data/{checked['view']}/{moments[row]}"
+        assert duplicate["labelstudio_url"] == f"/labelstudio/projects/7/data?task={100 + row}"

@@ -47,6 +47,9 @@ def test_a_camera_task_writes_both_views_label_files(api: Api, tmp_path) -> None
         images[view] = url.split("/frames/", 1)[1]
         sizes[view] = Image.open(io.BytesIO(browser.get(url).content)).size
     assert images["bottom"] == images["top"].replace("/top/", "/bottom/")
+    with api.client(token) as c:  # the pages find the moment's task from either view's row
+        listed = {t["task_id"]: t for t in c.get(f"/projects/{project}/labeling/tasks").json()["tasks"]}
+    assert listed[task["id"]]["rows"] == images
 
     placed = {"top": ("nose", 33.3, 44.4), "bottom": ("tailBase", 55.5, 66.6)}
     result = [
