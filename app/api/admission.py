@@ -8,9 +8,12 @@ the interpreter's lock among them (a fifth of the CPU went to the kernel), and w
 next was left to chance, so the slowest 1 % waited 2.5x the median. Queued here, in order, they
 cost nothing while they wait, and a request's time is its place in the queue.
 
-A slot is given back when the response starts (a long download or a proxied stream does not hold
-one). Requests that stream a large body (uploads, more than ``stream_from`` bytes or of unknown
-length) and WebSockets are not queued: they would hold a slot for as long as the body takes.
+A slot is given back when the response starts (a long download does not hold one). Not queued:
+requests that stream a large body (uploads, more than ``stream_from`` bytes or of unknown length)
+and WebSockets, which would hold a slot for as long as they last; and the paths under ``unqueued``
+(the proxied Label Studio, FiftyOne and front end, and Label Studio's webhooks), which wait on another
+server rather than on the database, and which a request inside may itself be waiting for (an import
+into Label Studio that notifies us): queued, the two could wait on each other.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ on demand), which the background threads and responses still streaming use too."
 class AdmissionQueue:
     """ASGI middleware: HTTP requests enter the application ``limit`` at a time, in arrival order."""
 
-    def __init__(self, app: ASGIApp, limit: int, stream_from: int) -> None:
-        self.app, self.limit, self.stream_from = app, limit, stream_from
+    def __init__(self, app: ASGIApp, limit: int, stream_from: int, unqueued: tuple[str, ...] = ()) -> None:
+        self.app, self.limit, self.stream_from, self.unqueued = app, limit, stream_from, unqueued
         self._slots: asyncio.Semaphore | None = None  # made in the server's event loop
 
     def _streams_body(self, scope: Scope) -> bool:
@@ -39,7 +42,7 @@ class AdmissionQueue:
         return not declared.isdigit() or int(declared) > self.stream_from
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._streams_body(scope):
+        if scope["type"] != "http" or scope["path"].startswith(self.unqueued) or self._streams_body(scope):
             await self.app(scope, receive, send)
             return
         if self._slots is None:

@@ -34,13 +34,17 @@ from app.api.routes import (
 from app.api.routes import fiftyone as fiftyone_routes
 from app.api.routes import results as results_routes
 from app.fiftyone.mongo import MongoServer
+from app.fiftyone.proxy import PREFIX as FIFTYONE_PREFIX
 from app.fiftyone.servers import FiftyOneServers, keep_stopping_idle
 from app.labelstudio.projects import LabelStudio, keep_labels_in_step
+from app.labelstudio.proxy import ASSETS as LABELSTUDIO_ASSETS
+from app.labelstudio.proxy import PREFIX as LABELSTUDIO_PREFIX
 from app.labelstudio.server import LabelStudioServer
 from app.probe import require_ffprobe
 from app.proxying import CanonicalPaths
 from app.security import Passwords
 from app.settings import Settings
+from app.ui.server import PREFIX as UI_PREFIX
 from worker.slots.liveness import keep_watch
 from worker.state.db.engine import make_engine, make_sessionmaker, migrate
 from worker.state.queue import JobQueue
@@ -113,7 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CanonicalPaths)  # one reading of every path, before any route sees it
     app.add_middleware(ParsedBodyLimit, limit=settings.json_limit)
-    app.add_middleware(AdmissionQueue, limit=ADMITTED, stream_from=settings.json_limit.bytes)
+    proxied = (LABELSTUDIO_PREFIX, *LABELSTUDIO_ASSETS, FIFTYONE_PREFIX, UI_PREFIX)  # and the webhooks
+    app.add_middleware(
+        AdmissionQueue, limit=ADMITTED, stream_from=settings.json_limit.bytes, unqueued=proxied
+    )
     for module in (
         health,
         auth,

@@ -38,6 +38,7 @@ from app.roles import PERMITS, refusal, role_of
 from worker.state.db.models import LabelRecheck, LabelStudioProject, LabelStudioTask, Project, User
 
 PREFIX = "/labelstudio"
+ASSETS = ("/static/", "/react-app/")  # where Label Studio's pages load their scripts from, outside PREFIX
 DROPPED_REQUEST_HEADERS = {
     "authorization",
     "x-api-key",

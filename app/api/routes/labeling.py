@@ -36,6 +36,7 @@ from app.labelstudio.accounts import LabelStudioDown
 from app.labelstudio.labels import view_images
 from app.labelstudio.projects import LabelStudio
 from app.labelstudio.proxy import (
+    ASSETS,
     DROPPED_REQUEST_HEADERS,
     DROPPED_RESPONSE_HEADERS,
     MAX_BODY_BYTES,
@@ -313,8 +314,8 @@ def _access(session: Session, user, ls: LabelStudio):
     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     include_in_schema=False,
 )
-@router.get("/static/{path:path}", include_in_schema=False)
-@router.get("/react-app/{path:path}", include_in_schema=False)
+@router.get(ASSETS[0] + "{path:path}", include_in_schema=False)
+@router.get(ASSETS[1] + "{path:path}", include_in_schema=False)
 async def proxy(request: Request, user: BrowserUserDep, session: SessionDep, ls: LabelStudioDep):
     """Label Studio for the signed-in user, as their own Label Studio user, their projects only;
     also Label Studio's assets that its stylesheets and scripts name without the /labelstudio

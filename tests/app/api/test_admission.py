@@ -1,5 +1,5 @@
 """The admission queue: at most ``limit`` requests inside, the others let in in arrival order, a slot
-given back when the response starts; uploads and WebSockets are not queued."""
+given back when the response starts; uploads, WebSockets and the proxied paths are not queued."""
 
 from __future__ import annotations
 
@@ -76,23 +76,31 @@ def test_a_request_that_fails_gives_its_slot_back() -> None:
     asyncio.run(run())
 
 
-def test_uploads_and_websockets_are_not_queued() -> None:
+def test_uploads_websockets_and_proxied_paths_are_not_queued() -> None:
     async def run() -> None:
         app = Recorder()
-        queue = AdmissionQueue(app, limit=1, stream_from=1000)
+        queue = AdmissionQueue(app, limit=1, stream_from=1000, unqueued=("/labelstudio",))
         held = asyncio.create_task(queue(scope("/small", [(b"content-length", b"10")]), nothing, sent))
         await asyncio.sleep(0.01)
         others = [
             scope("/upload", [(b"content-length", b"5000")]),
             scope("/chunked", [(b"transfer-encoding", b"chunked")]),
             scope("/stream", kind="websocket"),
+            scope("/labelstudio-hooks/1", [(b"content-length", b"10")]),  # a request inside may wait for it
         ]
         tasks = [asyncio.create_task(queue(s, nothing, sent)) for s in others]
         waiting = asyncio.create_task(queue(scope("/json", [(b"content-length", b"999")]), nothing, sent))
         await asyncio.sleep(0.01)
-        assert app.entered == ["/small", "/upload", "/chunked", "/stream"]  # /json waits for /small
-        for event in ["/small", "/small/body", "/upload", "/upload/body", "/chunked", "/chunked/body"]:
-            app.answer.setdefault(event, asyncio.Event()).set()
+        assert app.entered == [
+            "/small",
+            "/upload",
+            "/chunked",
+            "/stream",
+            "/labelstudio-hooks/1",
+        ]  # /json waits
+        for name in ["/small", "/upload", "/chunked", "/labelstudio-hooks/1"]:
+            app.answer.setdefault(name, asyncio.Event()).set()
+            app.answer.setdefault(name + "/body", asyncio.Event()).set()
         for event in ["/stream", "/stream/body", "/json", "/json/body"]:
             app.answer.setdefault(event, asyncio.Event()).set()
         await asyncio.gather(held, waiting, *tasks)
