@@ -24,7 +24,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
+# The smoother's numba kernels, compiled into their cache once, so that a first smoothing is not slower
+# than the next (a second or two when they are already there)
 install: system $(STAMP)
+	$(PY) -m core.smoothing.precompile
 
 $(LS_STAMP): labelstudio-constraints.txt
 	@test -x $(LS_VENV)/bin/python || python3 -m venv $(LS_VENV)
@@ -48,7 +51,7 @@ up: install labelstudio
 # Benchmarks (figures go in BENCHMARKS.md); each compares against its peer on this machine in one run.
 bench-predict: install
 	bash benchmarks/setup_lightning_pose.sh
-	$(PY) benchmarks/predict_throughput.py --batch 16
+	$(PY) benchmarks/predict_throughput.py --batch 16 --runtimes torch bf16 onnx auto
 
 bench-accuracy: install
 	$(PY) benchmarks/accuracy.py --minutes 6

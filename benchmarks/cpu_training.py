@@ -1,16 +1,16 @@
 """CPU training speed of the README's small recipe (ResNet-18 heatmap at 128x128) and of DeepPoseKit's
-Stacked DenseNet at 128x128, as it was ("before": float32, the network in NCHW memory layout), with
-the network channels-last (today's float32 default), and channels-last with ``cpu_precision: bf16``
-(what ``auto`` picks on CPUs with bf16 instructions). Per variant and seed: training steps per
-second (steps over the fit's wall time, validation included) and the test-split pixel error, so a
-speed-up is read next to what it does to accuracy.
+Stacked DenseNet at 128x128, as it was ("before": float32, the network in NCHW memory layout, Adam
+step by step), and with what changed since: the network channels-last, ``cpu_precision: bf16`` (what
+``auto`` picks on CPUs with bf16 instructions), and Adam fused (one pass per parameter). Per variant
+and seed: training steps per second (steps over the fit's wall time, validation included) and the
+test-split pixel error, so a speed-up is read next to what it does to accuracy.
 
     .venv/bin/python benchmarks/cpu_training.py [--epochs 40] [--seeds 0 1 2]
 
-"Before" is reproduced in this process by training the network in NCHW layout
-(``core.training.module.MEMORY_FORMAT``, the only other change), so all run on the same code and
-machine in one run. Run it on an
-otherwise idle machine: on 2 cores another busy process makes torch's threads wait for each other.
+"Before" is reproduced in this process by training the network in NCHW layout with Adam step by
+step (``core.training.module.MEMORY_FORMAT`` and ``FUSED_ADAM``, the only other changes), so all run
+on the same code and machine in one run. Run it on an otherwise idle machine: on 2 cores another
+busy process makes torch's threads wait for each other.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import torch  # noqa: E402
 
 from benchmarks.benchinfo import LoadAverages, machine, mean_sd  # noqa: E402
 from core.config import load_project, load_train_config  # noqa: E402
+from core.cpu import cpu_has_bf16  # noqa: E402
 from core.training import module  # noqa: E402
-from core.training.precision import cpu_has_bf16  # noqa: E402
 from core.training.train import train_model  # noqa: E402
 
 PROJECT = ROOT / "examples" / "mirror-mouse" / "project.yaml"
@@ -40,15 +40,16 @@ MODELS = {
     "ResNet-18 heatmap 128 (small recipe)": {},
     "Stacked DenseNet 128": {"model_type": "stacked_densenet"},
 }
-VARIANTS = {  # name -> (channels-last network, cpu_precision)
-    "before (fp32, NCHW)": (False, "32"),
-    "fp32, channels-last": (True, "32"),
-    "bf16, channels-last": (True, "bf16"),
+VARIANTS = {  # name -> (channels-last network, cpu_precision, fused Adam)
+    "before (fp32, NCHW, step-by-step Adam)": (False, "32", False),
+    "bf16, channels-last, step-by-step Adam": (True, "bf16", False),
+    "fp32, channels-last, fused Adam": (True, "32", True),
+    "bf16, channels-last, fused Adam": (True, "bf16", True),
 }
 
 
-def run_one(model: dict, variant: tuple[bool, str], seed: int, epochs: int, out: Path) -> dict:
-    channels_last, precision = variant
+def run_one(model: dict, variant: tuple[bool, str, bool], seed: int, epochs: int, out: Path) -> dict:
+    channels_last, precision, module.FUSED_ADAM = variant
     module.MEMORY_FORMAT = torch.channels_last if channels_last else torch.contiguous_format
     train = load_train_config(
         RECIPE, {**model, "pretrained": "none", "epochs": epochs, "seed": seed, "cpu_precision": precision}

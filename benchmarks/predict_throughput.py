@@ -3,7 +3,7 @@ decoding + network + keypoint decoding + CSV included, against Lightning Pose's 
 with the same backbone, input size and batch, on the same machine in one run.
 
     .venv/bin/python benchmarks/predict_throughput.py [--batch 16] [--skip-peer] [--bf16-model DIR]
-        [--runtime torch|onnx|both] [--skip-bf16]
+        [--runtimes torch bf16 onnx auto] [--skip-bf16]
 
 Both sides get the same warm-up: one untimed prediction of the whole video, then the timed one.
 Each side's timed run reports wall time and its process's CPU time (all threads): on a machine
@@ -20,9 +20,11 @@ network, speed only (how far bf16 moves keypoints means nothing for random weigh
 Needs the peer venv from benchmarks/setup_lightning_pose.sh (run it first; it is idempotent).
 The throughput models have random weights: throughput does not depend on the weights.
 
-``--runtime onnx`` (or ``both``) predicts with posecloud's network run by ONNX Runtime on the CPU
-(``core.predict.onnx_runtime``: exported in memory, as many threads as torch), as ``posecloud
-predict --runtime onnx`` does; ``--skip-bf16`` leaves out the bf16 comparison (torch only).
+``--runtimes`` predicts with each runtime of ``posecloud predict --runtime`` in turn: float32 torch,
+bf16 (torch under bfloat16 autocast), onnx (ONNX Runtime on the CPU, exported in memory, as many
+threads as torch), auto (the fastest of those whose keypoints agree with float32's on the video's
+first batch: with random weights bf16's seldom do, so ``auto`` here mostly chooses between torch and
+ONNX); ``--skip-bf16`` leaves out the network-alone bf16 comparison.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from core.config import load_project, load_train_config  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.models.factory import build_network  # noqa: E402
 from core.predict.onnx_runtime import OnnxModel  # noqa: E402
+from core.predict.runtime import RUNTIMES, with_runtime  # noqa: E402
 from core.predict.trained_model import TrainedModel  # noqa: E402
 from core.predict.video import predict_video  # noqa: E402
 from core.video.reader import iter_batches, probe_video  # noqa: E402
@@ -92,21 +95,24 @@ class ForwardTimer:
             hook.remove()
 
 
-def end_to_end(model: TrainedModel, batch: int) -> dict:
-    """One untimed warm-up prediction of the whole video, then the timed one (CSV written), with
-    the network's forward passes timed within it."""
-    predict_video(model, VIDEO, batch_size=batch)  # warm-up: first-call allocations
+def end_to_end(model: TrainedModel, runtime: str, batch: int) -> dict:
+    """``model`` as ``runtime`` runs it (``auto`` chooses on the video's first batch, in the timed
+    run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video, then the
+    timed one (CSV written), with the network's forward passes timed within it."""
+    predict_video(with_runtime(model, runtime, VIDEO, batch), VIDEO, batch_size=batch)  # warm-up
     timer = ForwardTimer(model.network)
     cpu_start, start = time.process_time(), time.perf_counter()
+    model = with_runtime(model, runtime, VIDEO, batch)
     table, _ = predict_video(model, VIDEO, batch_size=batch)
     with tempfile.TemporaryDirectory() as tmp:
         write_pose_csv(table, Path(tmp) / "p.csv")
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     timer.remove()
     frames = len(table.index)
+    ran = "onnx" if isinstance(model, OnnxModel) else "bf16" if model.cpu_bf16 else "torch"
     return {
-        "peer": f"posecloud ({model.train.decoder}{', onnxruntime' if isinstance(model, OnnxModel) else ''})",
-        "runtime": "onnx" if isinstance(model, OnnxModel) else "torch",
+        "peer": f"posecloud ({model.train.decoder}, {runtime}{f': {ran}' if runtime == 'auto' else ''})",
+        "runtime": ran,
         "frames": frames,
         "seconds": seconds,
         "cpu_s": cpu_s,
@@ -209,7 +215,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--skip-peer", action="store_true")
     parser.add_argument("--bf16-model", type=Path, default=None, help="a trained posecloud model folder")
-    parser.add_argument("--runtime", choices=["torch", "onnx", "both"], default="torch")
+    parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=["torch"])
     parser.add_argument("--skip-bf16", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(2)
@@ -219,13 +225,8 @@ def main() -> None:
     print(load.start_line(), flush=True)
 
     default = random_model(args.batch, "resnet18", 256, "soft_argmax")
-    runtimes = ["torch", "onnx"] if args.runtime == "both" else [args.runtime]
     models = [default, random_model(args.batch, "resnet18", 256, "subpixel")]
-    rows = [
-        end_to_end(OnnxModel.from_trained(model) if runtime == "onnx" else model, args.batch)
-        for runtime in runtimes
-        for model in models
-    ]
+    rows = [end_to_end(model, runtime, args.batch) for runtime in args.runtimes for model in models]
     if args.skip_bf16:
         precision = None
     elif args.bf16_model:

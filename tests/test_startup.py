@@ -28,3 +28,21 @@ def test_building_the_command_line_loads_no_heavy_library() -> None:
     )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "", f"posecloud --help loads {loaded.stdout.strip()}"
+
+
+def test_smoothing_plain_csvs_loads_no_torch_pandas_or_opencv(tmp_path) -> None:
+    """``posecloud smooth`` on DeepLabCut-style CSVs reads them with Arrow: pandas (0.2 s to import),
+    torch and OpenCV stay out."""
+    from core.labels.dlc_csv import write_pose_csv
+    from core.smoothing.synthetic import simulate_ensemble
+
+    _, members = simulate_ensemble(n_members=3, n_keypoints=2, n_frames=50)
+    files = [str(write_pose_csv(m, tmp_path / f"m{i}.csv")) for i, m in enumerate(members)]
+    code = (
+        "import sys; from app.cli import main; "
+        f"main(['smooth', *{files!r}, '-o', {str(tmp_path / 'eks.csv')!r}]); "
+        "print('loaded:', *(m for m in ('torch', 'pandas', 'cv2', 'lightning') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert (tmp_path / "eks.csv").is_file()
+    assert done.stdout.splitlines()[-1] == "loaded:", done.stdout

@@ -259,10 +259,12 @@ class PredictionCreate(BaseModel):
         description="also draw the predictions (an ensemble's: the EKS) on an H.264 copy of the video, "
         "<video>.labeled.mp4; when omitted, drawn for videos of up to 18,000 frames",
     )
-    runtime: Literal["torch", "onnx", "auto"] = Field(
+    runtime: Literal["torch", "bf16", "onnx", "auto"] = Field(
         default="torch",
-        description="what runs the network: torch, onnx (ONNX Runtime on the CPU), or auto (the faster of "
-        "the two on the video's first batch, ONNX only where its keypoints agree within 0.1 px)",
+        description="what runs the network: torch (float32), bf16 (torch under bfloat16 autocast, faster on "
+        "CPUs with bf16 instructions), onnx (ONNX Runtime on the CPU), or auto (the fastest on the video's "
+        "first batch among those whose keypoints agree with float32 torch's: ONNX within 0.1 input px, bf16 "
+        "within 0.5 frame px)",
     )
 
 

@@ -7,7 +7,7 @@ model's interface, so that ``core.predict.video`` predicts with either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,7 @@ class OnnxModel(TrainedModel):
     """``TrainedModel`` whose predictions come from ONNX Runtime (the torch ``network`` stays, unused
     for prediction). Made by ``from_trained``."""
 
-    session: Any
+    session: Any = field(kw_only=True)
     """The ``onnxruntime.InferenceSession``."""
 
     @classmethod
@@ -62,7 +62,7 @@ class OnnxModel(TrainedModel):
             model.train,
             model.device,
             model.name,
-            cpu_session(export_onnx(model)),
+            session=cpu_session(export_onnx(model)),
         )
 
     def run(self, inputs: np.ndarray | torch.Tensor) -> Keypoints:

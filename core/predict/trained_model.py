@@ -79,6 +79,9 @@ class TrainedModel:
     train: TrainConfig
     device: torch.device
     name: str
+    cpu_bf16: bool = False
+    """Whether the network runs under bfloat16 autocast on the CPU (``--runtime bf16``); on a GPU it
+    always does."""
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto", name: str | None = None) -> TrainedModel:
@@ -106,8 +109,9 @@ class TrainedModel:
         return to_model_input(torch.as_tensor(inputs).to(self.device, non_blocking=True))
 
     def autocast(self) -> torch.autocast:
-        """bfloat16 on a GPU, full precision on a CPU."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda")
+        """bfloat16 on a GPU, and on a CPU where ``cpu_bf16``; else full precision."""
+        enabled = self.device.type == "cuda" or self.cpu_bf16
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=enabled)
 
     def keypoints(
         self, outputs: list[torch.Tensor], frame_width: int, frame_height: int

@@ -23,7 +23,6 @@ import pyarrow.csv as pa_csv
 
 from core.atomic import atomic_open
 from core.labels.dlc_csv import HEADER_NAMES, read_pose_csv, write_pose_csv
-from core.labels.formats import read_labels
 from core.labels.table import LABEL_FIELDS, PoseTable
 
 _SPECIAL = (",", '"', "\r", "\n")  # index cells the fast writer leaves to the general one
@@ -37,6 +36,8 @@ def read_pose_file(path: str | Path, required: tuple[str, ...] = LABEL_FIELDS) -
     plain CSV layout fast."""
     path = Path(path)
     if path.suffix.lower() != ".csv":
+        from core.labels.formats import read_labels  # h5py and pandas: imported only for such files
+
         return read_labels(path)
     table = _read_plain_csv(path, required)
     return table if table is not None else read_pose_csv(path, required)
@@ -75,13 +76,27 @@ def _read_plain_csv(path: Path, required: tuple[str, ...]) -> PoseTable | None:
         return None
     if not frame.num_rows:
         return None
-    values = np.column_stack([frame.column(c).to_numpy(zero_copy_only=False) for c in columns[1:]])
+    values = np.column_stack([_floats(frame.column(c)) for c in columns[1:]])
     if np.isinf(values).any():
         return None
     index = frame.column(columns[0]).to_pylist()
     return PoseTable(
         keypoints, index, values.reshape(frame.num_rows, len(keypoints), len(fields)), fields, scorer
     )
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A float64 column as a numpy array, NaN where a cell was empty, read off Arrow's buffers
+    (Arrow's ``to_numpy`` imports pandas: 0.2 s of a smoothing command that does not need it)."""
+    parts = []
+    for chunk in column.chunks:
+        validity, data = chunk.buffers()
+        values = np.frombuffer(data, np.float64, len(chunk), chunk.offset * 8)
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+            values = np.where(bits[chunk.offset : chunk.offset + len(chunk)].astype(bool), values, np.nan)
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def _plain_layout(header: list[list[str]], required: tuple[str, ...]) -> tuple[list[str], tuple, str] | None:
@@ -117,7 +132,7 @@ def write_pose_file(table: PoseTable, path: str | Path) -> Path:
     n_cols = len(table.keypoints) * len(table.fields)
     columns = np.ascontiguousarray(table.values.reshape(len(table.index), n_cols).T)
     body = pa.table(
-        [pa.array(table.index, pa.string())] + [pa.array(c, from_pandas=True) for c in columns],  # NaN: null
+        [_string_array(table.index)] + [_float_array(c) for c in columns],
         names=[f"c{i}" for i in range(n_cols + 1)],
     )
     with atomic_open(path) as f:
@@ -135,6 +150,23 @@ def write_pose_file(table: PoseTable, path: str | Path) -> Path:
             for text in pool.map(_csv_text, blocks):
                 f.write(text)
     return Path(path)
+
+
+# Arrow arrays made from their buffers: ``pa.array`` of a list or numpy array imports pandas (0.2 s).
+def _float_array(values: np.ndarray) -> pa.Array:
+    """float64 ``values`` as an Arrow array, NaN as null (an empty cell)."""
+    present = ~np.isnan(values)
+    validity = pa.py_buffer(np.packbits(present, bitorder="little")) if not present.all() else None
+    data = pa.py_buffer(np.ascontiguousarray(values, np.float64))
+    return pa.Array.from_buffers(pa.float64(), len(values), [validity, data], int((~present).sum()))
+
+
+def _string_array(strings: list[str]) -> pa.Array:
+    encoded = [text.encode("utf-8") for text in strings]
+    offsets = np.zeros(len(encoded) + 1, np.int64)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(encoded), buffers, 0)
 
 
 def _csv_text(rows: pa.Table) -> pa.Buffer:

@@ -155,26 +155,6 @@ def test_predict_with_runtime_onnx_writes_what_torch_writes(tiny_model, toy_clip
     assert yaml.safe_load(description.split("\n", 1)[1])["runtime"].startswith("onnxruntime ")
 
 
-def test_auto_picks_the_faster_runtime_and_says_why(tiny_model, toy_clip, caplog):
-    model = TrainedModel.load(tiny_model, device="cpu")
-    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
-        chosen = with_runtime(model, "auto", toy_clip, 16)
-    (record,) = caplog.records
-    picked = "onnx" if isinstance(chosen, OnnxModel) else "torch"
-    assert f"runtime {picked}: ONNX Runtime" in record.message
-    assert "frames/s against torch's" in record.message and "first 16 frames of clip.mp4" in record.message
-
-
-def test_auto_keeps_torch_where_onnx_disagrees(tiny_model, toy_clip, caplog, monkeypatch):
-    to_frame_pixels = OnnxModel.to_frame_pixels
-    monkeypatch.setattr(OnnxModel, "to_frame_pixels", lambda *args: to_frame_pixels(*args) + 1)
-    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
-        chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
-    assert not isinstance(chosen, OnnxModel)
-    # 1 frame pixel in x and y is (64/396, 64/406) input pixels
-    assert "runtime torch: ONNX Runtime's keypoints are up to 0.226 input pixels from torch's" in caplog.text
-
-
 def test_the_onnx_runtime_refuses_a_model_on_the_gpu(tiny_model):
     model = dataclasses.replace(TrainedModel.load(tiny_model, device="cpu"), device=torch.device("cuda"))
     with pytest.raises(PoseCloudError, match="predicts on the CPU.*pass --device cpu with --runtime onnx"):
@@ -194,7 +174,7 @@ def test_a_network_that_does_not_export_is_refused_with_the_reason(
     # auto falls back to torch and says why
     with caplog.at_level(logging.WARNING, logger="core.predict.runtime"):
         chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
-    assert not isinstance(chosen, OnnxModel) and "runtime torch: tiny (heatmap" in caplog.text
+    assert not isinstance(chosen, OnnxModel) and "runtime onnx left out: tiny (heatmap" in caplog.text
 
 
 def test_export_writes_model_onnx_into_the_model_folder(tiny_model, tmp_path, capsys):

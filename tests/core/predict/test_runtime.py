@@ -1,0 +1,90 @@
+"""Choosing what runs the network: float32 torch, bf16 autocast, ONNX Runtime, or ``auto``."""
+
+import logging
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from core.cli import build_parser
+from core.errors import PoseCloudError
+from core.predict.onnx_runtime import OnnxModel
+from core.predict.runtime import RUNTIMES, TOLERANCE, describe_runtime, with_runtime
+from core.predict.trained_model import TrainedModel
+
+
+def auto_choice(caplog) -> str:
+    """The runtime ``auto`` logged as its choice."""
+    (choice,) = [r.message for r in caplog.records if r.levelno == logging.INFO]
+    return re.match(r"tiny: runtime (\w+): ", choice)[1]
+
+
+def test_bf16_runs_the_network_in_bfloat16_and_keeps_keypoints_near_float32(tiny_model, toy_clip):
+    fp32 = TrainedModel.load(tiny_model, device="cpu")
+    bf16 = with_runtime(fp32, "bf16", toy_clip, 16)
+    output_dtypes = []
+    bf16.network.register_forward_hook(lambda _m, _i, out: output_dtypes.append(out[0].dtype))
+    frames = np.random.default_rng(0).integers(0, 255, (4, 406, 396, 3), dtype=np.uint8)
+    xy_bf16, _ = bf16.predict_frames(frames)
+    assert output_dtypes == [torch.bfloat16]
+    xy_fp32, _ = fp32.predict_frames(frames)
+    assert output_dtypes == [torch.bfloat16, torch.float32]  # the float32 model is left as it was
+    moved = np.linalg.norm(xy_bf16 - xy_fp32, axis=-1)
+    assert 0 < np.median(moved) < 2  # rounded, not another prediction
+    assert describe_runtime(bf16).endswith("(cpu, bf16 autocast)") and describe_runtime(fp32).endswith(
+        "(cpu)"
+    )
+
+
+def test_auto_picks_the_fastest_runtime_that_agrees_and_says_why(tiny_model, toy_clip, caplog, monkeypatch):
+    monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: True)
+    monkeypatch.setitem(TOLERANCE, "bf16", (1e9, "frame pixels"))  # the briefly trained model's maps are flat
+    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
+        chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
+    message = caplog.records[-1].message
+    speeds = {m[1]: float(m[2]) for m in re.finditer(r"(torch|bf16|onnx) ([\d.]+) frames/s", message)}
+    assert set(speeds) == {"torch", "bf16", "onnx"} and "on the first 16 frames of clip.mp4" in message
+    fastest = max(speeds, key=speeds.__getitem__)
+    assert auto_choice(caplog) == fastest
+    assert isinstance(chosen, OnnxModel) == (fastest == "onnx") and chosen.cpu_bf16 == (fastest == "bf16")
+
+
+def test_auto_leaves_out_a_runtime_whose_keypoints_disagree(tiny_model, toy_clip, caplog, monkeypatch):
+    to_frame_pixels = OnnxModel.to_frame_pixels
+    monkeypatch.setattr(OnnxModel, "to_frame_pixels", lambda *args: to_frame_pixels(*args) + 1)
+    monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: True)
+    monkeypatch.setitem(TOLERANCE, "bf16", (-1.0, "frame pixels"))
+    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
+        chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
+    assert not isinstance(chosen, OnnxModel) and not chosen.cpu_bf16 and auto_choice(caplog) == "torch"
+    # 1 frame pixel in x and y is (64/396, 64/406) input pixels
+    assert (
+        "runtime onnx left out: its keypoints are up to 0.226 input pixels from float32 torch's"
+        in caplog.text
+    )
+    assert "runtime bf16 left out: its keypoints are up to" in caplog.text
+
+
+def test_auto_tries_bf16_only_on_a_cpu_with_bf16_instructions(tiny_model, toy_clip, caplog, monkeypatch):
+    monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: False)
+    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
+        chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
+    assert "bf16" not in caplog.text and not chosen.cpu_bf16
+    with caplog.at_level(logging.WARNING, logger="core.predict.runtime"):
+        with_runtime(TrainedModel.load(tiny_model, device="cpu"), "bf16", toy_clip, 16)
+    assert "this CPU has no bf16 instructions: torch emulates bfloat16, slower than float32" in caplog.text
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_the_command_line_offers_every_runtime(runtime):
+    assert (
+        build_parser().parse_args(["predict", "model", "video.mp4", "--runtime", runtime]).runtime == runtime
+    )
+
+
+def test_an_unknown_runtime_is_refused(tiny_model, toy_clip):
+    with pytest.raises(
+        PoseCloudError, match="unknown runtime 'tensorrt'; choose one of auto, torch, bf16, onnx"
+    ):
+        with_runtime(TrainedModel.load(tiny_model, device="cpu"), "tensorrt", toy_clip, 16)
