@@ -59,6 +59,7 @@ bench-accuracy: install
 bench-eks: install
 	bash benchmarks/setup_eks_reference.sh
 	$(PY) benchmarks/eks_benchmark.py
+	$(PY) benchmarks/smooth_command.py
 
 bench-service: install
 	$(PY) benchmarks/service_benchmark.py --epochs 5 --upload-mb 1000 --clients 50 --requests 2000

@@ -24,6 +24,10 @@ from core.labels.table import PoseTable, check_keypoints_match
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
+DECODED_BYTES = 1 << 30
+"""Decoded images a dataset keeps in memory (each data-loading worker its own): the same frames are
+read every epoch, and decoding a PNG took a fifth of preparing an augmented item on the 2-core
+machine. Past this, images are read from disk each time."""
 _FRAME_NUMBER = re.compile(r"(.*?)(\d+)")
 
 
@@ -163,12 +167,25 @@ class LabeledFrames(Dataset):
         self.flip_pairs = (
             [tuple(project.index_of(list(p))) for p in project.flip_pairs] if train.flip and augment else None
         )
+        self.decoded: dict[int, np.ndarray] = {}
+        self.decoded_bytes = 0
 
     def __len__(self) -> int:
         return len(self.paths)
 
+    def image(self, i: int) -> np.ndarray:
+        """Item ``i``'s image (or window of frames), decoded once while ``DECODED_BYTES`` allow;
+        a copy, which augmentation may change."""
+        image = self.decoded.get(i)
+        if image is None:
+            image = read_rgb(self.paths[i]) if self.windows is None else read_window(self.windows[i])
+            if self.decoded_bytes + image.nbytes <= DECODED_BYTES:
+                self.decoded[i] = image
+                self.decoded_bytes += image.nbytes
+        return image.copy()
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        image = read_rgb(self.paths[i]) if self.windows is None else read_window(self.windows[i])
+        image = self.image(i)
         keypoints = self.keypoints[i]
         # torch.rand, not a numpy generator: torch seeds each loader worker differently
         if self.flip_pairs is not None and torch.rand(()) < 0.5:

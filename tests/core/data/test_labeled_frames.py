@@ -156,3 +156,30 @@ def test_the_split_is_seeded_and_does_not_follow_the_rows_order() -> None:
     assert split_frames(images, 0.8, 0.1, 1)["test"].tolist() != split["test"].tolist()
     shuffled = images[::-1]  # the same frames in another order keep their splits
     assert _sets(split_frames(shuffled, 0.8, 0.1, 0), shuffled) == _sets(split, images)
+
+
+@pytest.mark.parametrize("model_type", ["heatmap", "context"])
+def test_images_are_decoded_once_and_augmentation_leaves_the_kept_copy_alone(monkeypatch, model_type):
+    project = load_project(EXAMPLE_PROJECT)
+    (labels,) = load_project_labels(project)
+    train = load_train_config(None, {**TINY, "model_type": model_type, "augmentation": "default"})
+    reads = []
+    monkeypatch.setattr(
+        "core.data.labeled_frames.read_rgb", lambda path: reads.append(path.name) or read_rgb(path)
+    )
+    frames = LabeledFrames(project, [labels], np.arange(6), train, augment=True)
+    [frames[i] for i in range(6)]
+    first_epoch, kept = list(reads), {i: image.copy() for i, image in frames.decoded.items()}
+    assert len(kept) == 6 and len(first_epoch) == (6 if model_type == "heatmap" else 30)
+    for _ in range(2):
+        [frames[i] for i in range(6)]
+    assert reads == first_epoch  # nothing read again
+    for i, image in kept.items():  # augmentation changed copies only
+        np.testing.assert_array_equal(frames.decoded[i], image)
+
+    monkeypatch.setattr("core.data.labeled_frames.DECODED_BYTES", 0)  # past the budget: read each time
+    reads.clear()
+    unkept = LabeledFrames(project, [labels], np.arange(6), train, augment=True)
+    for _ in range(2):
+        [unkept[i] for i in range(6)]
+    assert len(reads) == 2 * len(first_epoch) and not unkept.decoded

@@ -1,0 +1,102 @@
+"""The whole ``posecloud smooth`` command against the whole ``eks singlecam`` command of
+ensemble-kalman-smoother 4.6.2 (its own venv, ``benchmarks/setup_eks_reference.sh``) on the same
+files: 5 members x 17 keypoints x 20,000 frames (``core.smoothing.synthetic``), automatic smoothing
+parameter for both, each timed from process start to files written, Python's start and every import
+included.
+
+    .venv/bin/python benchmarks/smooth_command.py [--frames 20000] [--runs 3]
+
+"First run after install": the numba kernels' cache is emptied (a fresh ``NUMBA_CACHE_DIR``) and
+filled as ``make install`` fills it (``python -m core.smoothing.precompile``, not timed), then the
+command runs; the next runs find the files in the page cache as the reference's runs do. The
+reference runs ``--runs`` times too (its JAX compilation cache is not kept between processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.benchinfo import LoadAverages, machine  # noqa: E402
+from core.labels.dlc_csv import write_pose_csv  # noqa: E402
+from core.smoothing.synthetic import simulate_ensemble  # noqa: E402
+
+POSECLOUD = ROOT / ".venv" / "bin" / "posecloud"
+REFERENCE = ROOT / ".bench-venv-eks" / "bin" / "eks"
+
+
+def timed(command: list[str], environment: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=environment, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if not REFERENCE.exists():
+        raise SystemExit("reference venv missing: run benchmarks/setup_eks_reference.sh first")
+    load = LoadAverages()
+    with tempfile.TemporaryDirectory(prefix="posecloud-smooth-command-") as scratch:
+        work = Path(scratch)
+        _, members = simulate_ensemble(n_members=5, n_keypoints=17, n_frames=args.frames, seed=0)
+        files = [str(write_pose_csv(m, work / f"member{i}.csv")) for i, m in enumerate(members)]
+        environment = {**os.environ, "NUMBA_CACHE_DIR": str(work / "numba-cache")}
+        subprocess.run(
+            [sys.executable, "-m", "core.smoothing.precompile"], cwd=ROOT, env=environment, check=True
+        )
+        ours = [timed([str(POSECLOUD), "smooth", *files, "-o", str(work / "ours.csv")], environment)]
+        ours += [
+            timed([str(POSECLOUD), "smooth", *files, "-o", str(work / "ours.csv")], environment)
+            for _ in range(args.runs - 1)
+        ]
+        reference_command = [
+            str(REFERENCE),
+            "singlecam",
+            "--input-files",
+            *files,
+            "--save-dir",
+            str(work / "ref"),
+        ]
+        reference = [timed(reference_command, dict(os.environ)) for _ in range(args.runs)]
+    load.end()
+    reference_version = subprocess.run(
+        [
+            str(REFERENCE.with_name("python")),
+            "-c",
+            "import importlib.metadata as m; print(m.version('ensemble-kalman-smoother'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    print(f"\n{machine()}; ensemble-kalman-smoother {reference_version} in its venv")
+    print(f"{load.line()}; 5 members x 17 keypoints x {args.frames:,} frames, {args.runs} runs each\n")
+    print("| command, process start to files written | posecloud smooth (s) | eks singlecam (s) | ratio |")
+    print("| --- | --- | --- | --- |")
+    first_reference = reference[0]
+    print(
+        f"| first run after install | {ours[0]:.2f} | {first_reference:.1f} | **{first_reference / ours[0]:.1f}x** |"
+    )
+    rest, rest_reference = statistics.median(ours[1:] or ours), statistics.median(reference)
+    print(
+        f"| median of the runs after it (reference: of all) | {rest:.2f} | {rest_reference:.1f} | {rest_reference / rest:.1f}x |"
+    )
+    print(
+        f"\nposecloud runs: {', '.join(f'{s:.2f}' for s in ours)} s; reference runs: {', '.join(f'{s:.1f}' for s in reference)} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
