@@ -48,7 +48,7 @@ from core.config import load_project, load_train_config  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.models.factory import build_network  # noqa: E402
 from core.predict.onnx_runtime import OnnxModel  # noqa: E402
-from core.predict.runtime import RUNTIMES, with_runtime  # noqa: E402
+from core.predict.runtime import BF16_AGREEMENT_PX, RUNTIMES, with_runtime  # noqa: E402
 from core.predict.trained_model import TrainedModel  # noqa: E402
 from core.predict.video import predict_video  # noqa: E402
 from core.video.reader import iter_batches, probe_video  # noqa: E402
@@ -168,8 +168,10 @@ def bf16_vs_fp32(model: TrainedModel, batch: int, label: str, trained: bool) -> 
             "keypoints": int(moved.size),
             "moved_fraction": float(np.mean(moved > MOVED_PX)),
             "moved_count": int(np.sum(moved > MOVED_PX)),
+            "over_tolerance_fraction": float(np.mean(moved > BF16_AGREEMENT_PX)),
             "median_move_px": float(np.median(moved)),
             "max_move_px": float(moved.max()),
+            "first_batch_max_move_px": float(moved[:batch].max()),
         }
     return row
 
@@ -184,17 +186,20 @@ def print_precision(p: dict, batch: int) -> None:
     )
     print()
     print(
-        "| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | median / max move (px) |"
+        "| network | input | fp32 (s) | bf16 (s) | bf16 speed-up | keypoints moved > 2.5 px | moved > 0.5 px "
+        "| median / max move (px) | first batch's max move (auto checks it) |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     if p["trained"]:
         moved = f"{p['moved_fraction']:.1%} ({p['moved_count']} of {p['keypoints']})"
+        over = f"{p['over_tolerance_fraction']:.1%}"
         move = f"{p['median_move_px']:.2f} / {p['max_move_px']:.1f}"
+        first = f"{p['first_batch_max_move_px']:.2f}"
     else:
-        moved = move = "- (random weights)"
+        moved = over = move = first = "- (random weights)"
     print(
         f"| {p['network']} | {p['input']} | {p['fp32_s']:.1f} | {p['bf16_s']:.1f} | {p['speedup']:.2f}x "
-        f"| {moved} | {move} |"
+        f"| {moved} | {over} | {move} | {first} |"
     )
 
 

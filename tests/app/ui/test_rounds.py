@@ -182,7 +182,8 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
             errors = [r["test_px_error"] for r in listed["rounds"]]
             assert [r["number"] for r in listed["rounds"]] == [1, 2] and all(np.isfinite(errors))
             assert (listed["stop_hint"] is not None) == ((errors[0] - errors[1]) / errors[0] < 0.05)
-            page.get_by_text("Test error against labeled frames, by round").wait_for(timeout=60_000)
+            # .first: while the page refreshes itself Streamlit can show the old chart beside the new one
+            page.get_by_text("Test error against labeled frames, by round").first.wait_for(timeout=60_000)
             table = page.locator("table").first
             expect(table).to_contain_text("trained", timeout=30_000)
             for error in errors:
