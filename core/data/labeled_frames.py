@@ -175,13 +175,14 @@ class LabeledFrames(Dataset):
 
     def image(self, i: int) -> np.ndarray:
         """Item ``i``'s image (or window of frames), decoded once while ``DECODED_BYTES`` allow;
-        a copy, which augmentation may change."""
-        image = self.decoded.get(i)
-        if image is None:
-            image = read_rgb(self.paths[i]) if self.windows is None else read_window(self.windows[i])
-            if self.decoded_bytes + image.nbytes <= DECODED_BYTES:
-                self.decoded[i] = image
-                self.decoded_bytes += image.nbytes
+        a kept one is handed out as a copy, which augmentation may change."""
+        if i in self.decoded:
+            return self.decoded[i].copy()
+        image = read_rgb(self.paths[i]) if self.windows is None else read_window(self.windows[i])
+        if self.decoded_bytes + image.nbytes > DECODED_BYTES:
+            return image
+        self.decoded[i] = image
+        self.decoded_bytes += image.nbytes
         return image.copy()
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:

@@ -3,8 +3,8 @@
 them, measured on the first frames of the video to predict, among those whose keypoints agree
 with torch's float32 keypoints there.
 
-On the project's 2-core AMD EPYC (bf16 instructions) bf16 ran the network about 1.9x faster than
-float32 and ONNX Runtime 1.2-1.4x (BENCHMARKS.md); on CPUs without bf16 instructions torch emulates
+On the project's 2-core machines with bf16 instructions bf16 ran the network 1.9x (AMD EPYC) to 2.5x
+(Intel Xeon with AMX) faster than float32 and ONNX Runtime 1.2-1.4x (BENCHMARKS.md); on CPUs without bf16 instructions torch emulates
 it, slower than float32, so ``auto`` tries it only where the CPU has them.
 """
 
@@ -57,7 +57,7 @@ def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size:
                 "(--runtime auto leaves bf16 out on such CPUs)",
                 model.name,
             )
-        return dataclasses.replace(model, cpu_bf16=True)
+        return _in_bf16(model)
     if runtime == "onnx":
         return OnnxModel.from_trained(model)
     return _fastest(model, Path(video), batch_size)
@@ -124,12 +124,17 @@ def _other_runtimes(model: TrainedModel) -> dict[str, TrainedModel]:
     instructions, ONNX Runtime where the model exports (else it says why not)."""
     others: dict[str, TrainedModel] = {}
     if cpu_has_bf16():
-        others["bf16"] = dataclasses.replace(model, cpu_bf16=True)
+        others["bf16"] = _in_bf16(model)
     try:
         others["onnx"] = OnnxModel.from_trained(model)
     except PoseCloudError as e:
         log.warning("%s: runtime onnx left out: %s", model.name, e)
     return others
+
+
+def _in_bf16(model: TrainedModel) -> TrainedModel:
+    """``model`` predicting under bfloat16 autocast on the CPU too (the network is shared)."""
+    return dataclasses.replace(model, cpu_bf16=True)
 
 
 def _apart(
