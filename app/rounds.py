@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.labelstudio.labels import view_images
+from worker.jobs.project_data import session_videos
 from worker.state import records, submit
 from worker.state.db.models import Ensemble, Job, LabelingRound, Model, Project, Video
 from worker.state.label_versions import current_tables, latest_version
@@ -50,6 +51,18 @@ def split_budget(budget: int, frames: dict[int, int]) -> dict[int, int]:
         for v in by_remainder[: budget - sum(share.values())]:
             share[v] += 1
     return {v: min(n, frames[v]) for v, n in share.items() if n > 0}
+
+
+def one_per_session(videos: list[Video]) -> list[Video]:
+    """``videos`` with one video per session of separate cameras (the first of it listed): a
+    session's frames are picked once, for every view together. A single camera's are all kept."""
+    seen, kept = set(), []
+    for video in videos:
+        session = tuple(sorted(v.id for v in session_videos(video).values()))
+        if session not in seen:
+            seen.add(session)
+            kept.append(video)
+    return kept
 
 
 def start_round(

@@ -9,7 +9,8 @@ from core.plausibility.temporal import temporal_norm
 from core.smoothing.ensemble import EnsembleStats
 
 # Metrics where a large value means a likely error (pixels); ``confidence`` is judged on its own.
-ERROR_METRICS = ("temporal_norm", "pca_error", "ensemble_std")
+# The multi-view PCA error applies to a session of separate cameras (``suggest_session_frames``).
+ERROR_METRICS = ("temporal_norm", "pca_error", "pca_multiview_error", "ensemble_std")
 
 
 def ensemble_std(stats: EnsembleStats) -> np.ndarray:

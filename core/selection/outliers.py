@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +15,15 @@ from scipy.cluster.vq import kmeans2
 from core.config import ProjectConfig
 from core.errors import PoseCloudError
 from core.labels.table import PoseTable, check_keypoints_match
-from core.plausibility.pose_pca import NotEnoughPosesError, PosePCA, fit_project_pose_pca
+from core.plausibility.pose_pca import (
+    NotEnoughPosesError,
+    PosePCA,
+    fit_project_multiview_pca,
+    fit_project_pose_pca,
+)
 from core.selection import MIN_GAP
 from core.selection.metrics import ERROR_METRICS, frame_metrics
-from core.smoothing.ensemble import ensemble_stats
+from core.smoothing.ensemble import EnsembleStats, ensemble_stats
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +43,12 @@ POOL_FACTOR = 5
 MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
 MEAN_AD_TO_SD = 1.2533  # same for the mean absolute deviation (used when the MAD is 0)
 # What each error metric's outliers say about a frame, in the words the pages show
-REASONS = {"temporal_norm": "jump", "pca_error": "Pose PCA error", "ensemble_std": "ensemble spread"}
+REASONS = {
+    "temporal_norm": "jump",
+    "pca_error": "Pose PCA error",
+    "pca_multiview_error": "multi-view PCA error",
+    "ensemble_std": "ensemble spread",
+}
 LOW_CONFIDENCE = "low confidence"
 
 
@@ -216,17 +226,120 @@ def suggest_frames(
         with two or more members ``attrs["ensemble_std_median"]`` is the video's median over frames of
         the keypoints' mean ensemble standard deviation (pixels): how much the members disagree there.
     """
+    _check_request(n, min_gap)
+    sources = list(sources) if sources is not None else [f"member {i + 1}" for i in range(len(members))]
+    if project is not None:
+        members = _project_keypoints(members, project, sources)
+    stats = ensemble_stats(members, sources)
+    skipped = _one_member(stats)
+    if pca is None and project is None:
+        skipped["pca_error"] = "no project labels to fit the Pose PCA on"
+    elif pca is None:
+        pca = _fitted(fit_project_pose_pca, project, "pca_error", skipped)
+    metrics = frame_metrics(stats, pca)
+    return _picks(metrics, stats.median, stats.keypoints, n, exclude, min_gap, seed, skipped)
+
+
+def suggest_session_frames(
+    views: Sequence[list[PoseTable]],
+    project: ProjectConfig,
+    n: int,
+    *,
+    min_gap: int = MIN_GAP,
+    seed: int = 0,
+    sources: Sequence[str] | None = None,
+    exclude: Collection[int] = (),
+) -> pd.DataFrame:
+    """The ``n`` moments of a session of separate cameras most worth labeling: ``suggest_frames``
+    over every view at once, each view's keypoints named ``<keypoint>_<view>`` (the multi-view
+    PCA's names), and the multi-view PCA error besides (a body part seen where the other cameras
+    do not put it; ``REASONS``). A moment's evidence is summed over its views.
+
+    Args:
+        views: per view of ``project.views``, the same M members' predictions of its video.
+        sources: a name per member, the same in every view.
+        n, min_gap, seed, exclude: as ``suggest_frames``'s; frames are counted alike in every view,
+            up to the shortest view's length.
+
+    Returns:
+        as ``suggest_frames``; ``attrs["ensemble_std_median"]`` over every view's keypoints.
+    """
+    _check_request(n, min_gap)
+    if len(views) != len(project.views):
+        raise PoseCloudError(
+            f"a session of project {project.name!r} has {len(project.views)} views "
+            f"({', '.join(project.views)}), got predictions of {len(views)}; predict every view's video"
+        )
+    sources = list(sources) if sources is not None else [f"member {i + 1}" for i in range(len(views[0]))]
+    stats = [
+        ensemble_stats(
+            _project_keypoints(members, project, [f"{s} ({view})" for s in sources]),
+            [f"{s} ({view})" for s in sources],
+        )
+        for view, members in zip(project.views, views, strict=True)
+    ]
+    frames = min(len(st.index) for st in stats)
+    skipped = _one_member(stats[0])
+    pca = _fitted(fit_project_pose_pca, project, "pca_error", skipped)
+    per_view = [frame_metrics(st, pca) for st in stats]
+    metrics = {name: np.concatenate([m[name][:frames] for m in per_view], axis=1) for name in per_view[0]}
+    poses = np.concatenate([st.median[:frames] for st in stats], axis=1)
+    keypoints = [f"{k}_{view}" for view, st in zip(project.views, stats, strict=True) for k in st.keypoints]
+    multiview = _fitted(fit_project_multiview_pca, project, "pca_multiview_error", skipped)
+    if multiview is not None:
+        metrics["pca_multiview_error"] = multiview.keypoint_errors(
+            poses, keypoints, "the session's predictions"
+        )
+    return _picks(metrics, poses, keypoints, n, exclude, min_gap, seed, skipped)
+
+
+def _check_request(n: int, min_gap: int) -> None:
     if n < 1:
         raise PoseCloudError(f"the number of frames to suggest must be at least 1, got {n}")
     if min_gap < 1:
         raise PoseCloudError(f"the minimum gap between picks must be at least 1 frame, got {min_gap}")
-    sources = list(sources) if sources is not None else [f"member {i + 1}" for i in range(len(members))]
-    if project is not None:
-        for table, source in zip(members, sources, strict=True):
-            check_keypoints_match(project.keypoints, table.keypoints, allow_subset=True, source=source)
-        members = [table.select_keypoints(project.keypoints) for table in members]
-    stats = ensemble_stats(members, sources)
-    n_frames = len(stats.index)
+
+
+def _project_keypoints(
+    members: list[PoseTable], project: ProjectConfig, sources: list[str]
+) -> list[PoseTable]:
+    """``members`` with the project's keypoints only, in its order."""
+    for table, source in zip(members, sources, strict=True):
+        check_keypoints_match(project.keypoints, table.keypoints, allow_subset=True, source=source)
+    return [table.select_keypoints(project.keypoints) for table in members]
+
+
+def _one_member(stats: EnsembleStats) -> dict[str, str]:
+    """The skipped metrics' reasons, starting with the spread where there is one member."""
+    return {"ensemble_std": "one ensemble member: no spread between members"} if stats.n_members == 1 else {}
+
+
+def _fitted(
+    fit: Callable[[ProjectConfig], PosePCA], project: ProjectConfig, metric: str, skipped: dict[str, str]
+) -> PosePCA | None:
+    """``fit(project)``, or None with the reason in ``skipped[metric]`` (logged) when the project's
+    labels cannot fit it."""
+    try:
+        return fit(project)
+    except NotEnoughPosesError as e:
+        log.warning("%s skipped: %s", REASONS[metric], e)
+        skipped[metric] = str(e)
+        return None
+
+
+def _picks(
+    metrics: dict[str, np.ndarray],
+    poses: np.ndarray,
+    keypoints: list[str],
+    n: int,
+    exclude: Collection[int],
+    min_gap: int,
+    seed: int,
+    skipped: dict[str, str],
+) -> pd.DataFrame:
+    """The picks' table (``suggest_frames``) from the ``(frames, keypoints)`` metrics and the
+    ``(frames, keypoints, 2)`` poses their picks are clustered by."""
+    n_frames = len(poses)
     excluded = excluded_frames(exclude, n_frames)
     available = n_frames - int(excluded.sum())
     if n > available:
@@ -235,24 +348,12 @@ def suggest_frames(
             + (f", {n_frames - available} of them labeled or picked already" if available < n_frames else "")
             + f"; ask for at most {available}"
         )
-    skipped = {}
-    if stats.n_members == 1:
-        skipped["ensemble_std"] = "one ensemble member: no spread between members"
-    if pca is None and project is None:
-        skipped["pca_error"] = "no project labels to fit the Pose PCA on"
-    elif pca is None:
-        try:
-            pca = fit_project_pose_pca(project)
-        except NotEnoughPosesError as e:
-            log.warning("Pose PCA error skipped: %s", e)
-            skipped["pca_error"] = str(e)
-    metrics = frame_metrics(stats, pca)
     scores = outlier_scores(metrics)
     ranking = scores.ranking()
-    picks = diverse_picks(ranking[~excluded[ranking]], stats.median, n, min_gap, seed=seed)
+    picks = diverse_picks(ranking[~excluded[ranking]], poses, n, min_gap, seed=seed)
     rank = np.empty(n_frames, dtype=int)
     rank[ranking] = np.arange(1, n_frames + 1)
-    names = np.asarray(stats.keypoints)
+    names = np.asarray(keypoints)
     table = pd.DataFrame(
         {
             "frame": picks,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import PoseCloudError
 from worker.jobs.project_data import (
     fetch_labels,
     project_config,
@@ -56,48 +57,70 @@ def extract_frames(ctx: JobContext) -> dict:
 
 
 def select_frames(ctx: JobContext) -> dict:
-    """Active selection: the ``n`` frames of a video most worth labeling (of those not labeled or picked
-    yet) by the outlier scores of the
-    job's children's predictions (one model, or an ensemble's members; ``suggest_frames``), saved
-    with their context as ``extract_frames`` saves them (with the outlier reasons of each), and
-    ``preannotations.csv``: the model's (an
-    ensemble's: the EKS's) keypoints on each pick, which the service puts on the picks' tasks."""
+    """Active selection: the ``n`` frames of a video most worth labeling (of those not labeled or
+    picked yet) by the outlier scores of the job's children's predictions (one model, or an
+    ensemble's members; ``suggest_frames``; with separate cameras every view of the session at once,
+    ``suggest_session_frames``), saved with their context as ``extract_frames`` saves them (with the
+    outlier reasons of each), and ``preannotations.csv``: the model's (an ensemble's: the EKS's)
+    keypoints on each pick, every view's image, which the service puts on the picks' tasks."""
     from core.labels.dlc_csv import write_pose_csv
     from core.labels.formats import read_labels
     from core.labels.table import PREDICTION_FIELDS, PoseTable
     from core.predict.ensemble import smooth_session as smooth
-    from core.selection.outliers import suggest_frames
+    from core.selection.outliers import suggest_frames, suggest_session_frames
     from core.video.extract import frame_image_path
 
     video: Video = project_row(ctx, Video, ctx.job.params["video_id"], "video")
     project = video.project
+    views = session_videos(video)
+    missing = [view for view in project.views if view not in views]
+    if missing:
+        raise PoseCloudError(
+            f"the session of {video.filename} has no video of view(s) {missing} yet; upload them, then "
+            "select frames again"
+        )
     children = ctx.session.query(Job).filter(Job.parent_id == ctx.job.id).order_by(Job.id).all()
-    name = f"{Path(video.filename).stem}.csv"
-    members = {
-        f"model {c.params['model_id']}": read_labels(ctx.workspace.fetch_file(c.artifacts[name]))
-        for c in children
-    }
-    fetch_labels(ctx, project)  # the Pose PCA is fitted on the project's labels
+    members = [
+        {
+            f"model {c.params['model_id']}": read_labels(
+                ctx.workspace.fetch_file(c.artifacts[f"{Path(view_video.filename).stem}.csv"])
+            )
+            for c in children
+        }
+        for view_video in views.values()
+    ]
+    fetch_labels(ctx, project)  # the Pose PCAs are fitted on the project's labels
     config = project_config(project, ctx.workspace.local_dir(data_prefix(project.id)))
-    picks = suggest_frames(
-        list(members.values()),
-        config,
-        ctx.job.params["n"],
-        sources=list(members),
-        exclude=taken_frames(ctx, video),
-    )
+    tables, n = [list(view.values()) for view in members], ctx.job.params["n"]
+    found = {"sources": list(members[0]), "exclude": taken_frames(ctx, video)}
+    if len(views) > 1:
+        picks = suggest_session_frames(tables, config, n, **found)
+    else:
+        picks = suggest_frames(tables[0], config, n, **found)
     frames = [int(f) for f in picks["frame"]]
 
     def smoothing(done: int, total: int) -> None:
         ctx.report("smoothing", done, total, "keypoints")
 
-    poses = next(iter(members.values())) if len(members) == 1 else smooth([members], None, smoothing)[0]
-    poses = poses.select_keypoints(project.keypoints)
-    values = np.concatenate([poses.xy[frames], poses.field("likelihood")[frames, :, None]], axis=-1)
-    images = [frame_image_path(video.filename, f).as_posix() for f in frames]
+    poses = (
+        [next(iter(view.values())) for view in members]
+        if len(children) == 1
+        else smooth(members, None, smoothing)
+    )
+    values, images = [], []
+    for view_poses, view_video in zip(poses, views.values(), strict=True):
+        view_poses = view_poses.select_keypoints(project.keypoints)
+        values.append(
+            np.concatenate([view_poses.xy[frames], view_poses.field("likelihood")[frames, :, None]], axis=-1)
+        )
+        images += [frame_image_path(view_video.filename, f).as_posix() for f in frames]
     prefix = job_prefix(ctx.job.project_id, ctx.job.id)
     table = PoseTable(
-        list(project.keypoints), images, values, PREDICTION_FIELDS, ctx.job.params["model_version"]
+        list(project.keypoints),
+        images,
+        np.concatenate(values),
+        PREDICTION_FIELDS,
+        ctx.job.params["model_version"],
     )
     write_pose_csv(table, ctx.workspace.local_dir(prefix) / PREANNOTATIONS)
     spread = {"ensemble_std_median": picks.attrs.get("ensemble_std_median")}

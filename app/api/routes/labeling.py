@@ -30,7 +30,7 @@ from app.api.deps import (
 )
 from app.api.routes.jobs import to_out
 from app.api.routes.models import chosen_models, require_trained
-from app.api.routes.videos import get_video
+from app.api.routes.videos import get_video, require_whole_session
 from app.api.schemas import JobOut, PreannotationCreate, SelectionCreate
 from app.labelstudio.accounts import LabelStudioDown
 from app.labelstudio.labels import view_images
@@ -182,12 +182,7 @@ def select_frames(
     models, name = chosen_models(project, body.model_id, body.ensemble_id, session)
     video = get_video(project, body.video_id, session)
     require_trained(models)
-    if len(project.views) > 1:
-        raise HTTPException(
-            422,
-            "active selection scores one camera's video; for a camera project extract frames of a session "
-            "with POST videos/{id}/extract-frames, then pre-annotate them",
-        )
+    require_whole_session(video)
     if body.n > video.frames:
         raise HTTPException(422, f"the video has {video.frames} frames; ask for at most that many")
     require_labelstudio(session, project, ls)

@@ -11,7 +11,7 @@ from app.api.deps import ProjectDep, QueueDep, SessionDep, SettingsDep, StorageD
 from app.api.routes.label_versions import NumberInPath
 from app.api.routes.labeling import LabelStudioDep, require_labelstudio
 from app.api.routes.models import chosen_models, require_trained, train_ensemble, train_model
-from app.api.routes.videos import get_video
+from app.api.routes.videos import get_video, require_whole_session
 from app.api.schemas import (
     EnsembleCreate,
     ModelCreate,
@@ -21,7 +21,15 @@ from app.api.schemas import (
     RoundsOut,
     RoundTraining,
 )
-from app.rounds import RoundStatus, labeled_images, round_status, shorter_schedule, start_round, stop_hint
+from app.rounds import (
+    RoundStatus,
+    labeled_images,
+    one_per_session,
+    round_status,
+    shorter_schedule,
+    start_round,
+    stop_hint,
+)
 from core.config import TrainConfig, parse_config
 from worker.state.db.models import Ensemble, LabelingRound, Model, Project
 from worker.state.storage import Storage
@@ -46,14 +54,11 @@ def create_round(
     videos = [get_video(project, v, session) for v in body.video_ids or []] or list(project.videos)
     if not videos:
         raise HTTPException(409, f"project {project.id} has no videos to mine; upload one on the Videos page")
+    videos = one_per_session(videos)
     if models:
         require_trained(models)
-        if len(project.views) > 1:
-            raise HTTPException(
-                422,
-                "active selection scores one camera's video; in a camera project start rounds from no model "
-                "(frames picked for varied postures), or extract frames of a session on the Videos page",
-            )
+        for video in videos:
+            require_whole_session(video)
     require_labelstudio(session, project, ls)  # nothing is queued while Label Studio is down
     labeling_round = start_round(
         session,

@@ -32,6 +32,7 @@ from app.filenames import extension, safe_filename
 from app.probe import probe_video
 from app.uploads import check_declared_size, receive_to_file
 from core.data.cameras import camera_session
+from worker.jobs.project_data import session_videos
 from worker.state import records
 from worker.state.db.models import Project, Video
 from worker.state.layout import project_prefix
@@ -92,6 +93,18 @@ def check_camera_video(project: Project, name: str) -> None:
                 f"video {other.id} ({other.filename}) is already the {session[1]} view of session "
                 f"{session[0]!r}; rename the file to give this recording another session name",
             )
+
+
+def require_whole_session(video: Video) -> None:
+    """Separate cameras: a 409 unless every view's video of ``video``'s session is uploaded (what
+    scores a session's frames predicts every view)."""
+    missing = [view for view in video.project.views if view not in session_videos(video)]
+    if missing:
+        raise HTTPException(
+            409,
+            f"{video.filename}: its session has no {' or '.join(missing)} video yet; upload the "
+            f"{' and '.join(missing)} camera's recording of it, then try again",
+        )
 
 
 @router.post("", status_code=201, response_model=VideoOut, openapi_extra=_UPLOAD_BODY)

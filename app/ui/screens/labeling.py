@@ -94,16 +94,16 @@ else:
                 if job is not None:
                     st.success(f"Picking {n} frames from {by_id[video_id]['filename']} (job {job['id']}).")
     with active:
-        if len(project["views"]) > 1:
-            st.info(
-                "Picking uncertain frames scores one camera's video; for a camera project pick a "
-                "session's frames under Varied postures, then pre-annotate them."
-            )
-        elif not trained:
+        if not trained:
             st.info("Train a model or an ensemble first: its least certain frames are picked here.")
         else:
             with st.form("select"):
-                video_id = st.selectbox("Video", list(by_id), format_func=lambda i: by_id[i]["filename"])
+                video_id = st.selectbox(
+                    "Video",
+                    list(by_id),
+                    format_func=lambda i: by_id[i]["filename"],
+                    help="with separate cameras, either camera's video: the session's views are scored together",
+                )
                 which = st.selectbox(
                     "Model or ensemble",
                     range(len(trained)),

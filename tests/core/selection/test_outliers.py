@@ -1,8 +1,12 @@
 import numpy as np
 import pytest
+import yaml
 
-from core.config import ProjectConfig
+from core.config import ProjectConfig, load_project
 from core.errors import LabelFormatError, PoseCloudError
+from core.labels.dlc_csv import write_pose_csv
+from core.labels.formats import read_labels
+from core.labels.table import PoseTable
 from core.selection.outliers import (
     MIN_CONFIDENCE,
     Z_THRESHOLD,
@@ -11,8 +15,10 @@ from core.selection.outliers import (
     outlier_scores,
     robust_z,
     suggest_frames,
+    suggest_session_frames,
 )
 from tests.core.selection.mouse import DISAGREE_FRAME, GLITCH_FRAMES
+from tests.testdata import CAMERA_VIEWS, make_camera_project
 
 
 def test_robust_z_uses_median_and_mad_and_survives_zero_spread():
@@ -130,3 +136,50 @@ def test_bad_gap_and_mismatched_members_are_clear_errors(mouse_members):
     project = ProjectConfig(name="mouse", keypoints=["nose", *mouse_members[0].keypoints])
     with pytest.raises(LabelFormatError, match=r"b.csv do not match the project: missing \['nose'\]"):
         suggest_frames(mouse_members[:1], project, 5, sources=["b.csv"])
+
+
+PAWS = ["paw1LH", "paw2LF", "paw3RF", "paw4RH"]
+
+
+@pytest.fixture(scope="module")
+def camera_paws(tmp_path_factory) -> ProjectConfig:
+    """The two-camera toy project (views top and bottom) with the paws alone, as the ensemble has."""
+    path = make_camera_project(tmp_path_factory.mktemp("cameras"), video_frames=2)
+    for view in CAMERA_VIEWS:
+        labels = path.parent / f"CollectedData_{view}.csv"
+        write_pose_csv(read_labels(labels).select_keypoints(PAWS), labels)
+    config = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**config, "keypoints": PAWS, "skeleton": []}))
+    return load_project(path)
+
+
+def session_members(members: list[PoseTable]) -> list[list[PoseTable]]:
+    """The mirror-mouse ensemble's two mirrored views as two cameras' predictions, paws named alike."""
+    views = []
+    for suffix in ("_top", "_bot"):
+        tables = [t.select_keypoints([paw + suffix for paw in PAWS]) for t in members]
+        views.append([PoseTable(PAWS, t.index, t.values.copy(), t.fields, t.scorer) for t in tables])
+    return views
+
+
+def test_a_body_part_misplaced_in_one_camera_is_found_across_the_views(mouse_members, camera_paws):
+    """A paw 40 px off in the top camera only, in every member alike, from frame 800 to 829: the
+    members agree and, inside the span, it does not jump; the other camera says it is wrong."""
+    views = session_members(mouse_members)
+    for table in views[0]:
+        table.values[800:830, PAWS.index("paw2LF"), 0] += 40.0
+    outside = set(range(2000)) - set(range(700, 900))  # as if labeled already: picks from 700-899
+    table = suggest_session_frames(views, camera_paws, 3, exclude=outside, sources=["a", "b", "c", "d", "e"])
+    assert "pca_multiview_error_max" in table and "pca_error" in table.attrs["skipped_metrics"]
+    planted = table[(table["frame"] >= 800) & (table["frame"] < 830)].set_index("frame")
+    assert len(planted) == 2, table
+    for frame, pick in planted.iterrows():
+        assert "paw2LF_top" in pick["flagged_keypoints"].split(";"), frame
+        assert "multi-view PCA error" in pick["reasons"].split(";") and pick["pca_multiview_error_max"] > 15
+    clean = suggest_session_frames(session_members(mouse_members), camera_paws, 3, exclude=outside)
+    assert not ((clean["frame"] >= 800) & (clean["frame"] < 830)).any()  # the planted paw made the picks
+
+
+def test_a_session_needs_every_view(mouse_members, camera_paws):
+    with pytest.raises(PoseCloudError, match="has 2 views .top, bottom., got predictions of 1"):
+        suggest_session_frames(session_members(mouse_members)[:1], camera_paws, 3)
