@@ -20,7 +20,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 from PIL import Image
@@ -64,10 +64,19 @@ def frame_url(project_id: int, image: str) -> str:
     return f"/projects/{project_id}/frames/{image}"
 
 
-def task_data(project: Project, image: str) -> dict[str, str]:
+SHOWN_AGAIN = "shown"
+"""The folder, under a project's frame addresses, of re-shown frames' images
+(``app.labelstudio.rechecks``): ``shown/<alias>-<view number><extension>``."""
+
+
+def task_data(project: Project, image: str, alias: str | None = None) -> dict[str, str]:
+    """A task's data: each view's image of the moment ``image``, at its own address or, with
+    ``alias`` (a re-shown frame), at one that does not say which frame it is."""
     return {
-        image_field(view, project.views): frame_url(project.id, path)
-        for view, path in view_images(project, image).items()
+        image_field(view, project.views): frame_url(
+            project.id, path if alias is None else f"{SHOWN_AGAIN}/{alias}-{i}{PurePosixPath(path).suffix}"
+        )
+        for i, (view, path) in enumerate(view_images(project, image).items())
     }
 
 

@@ -2,8 +2,10 @@
 blind, and how far their second labels land from their first, in pixels per keypoint.
 
 A re-shown frame is a second Label Studio task for the same image with no annotation and no
-prediction (``LabelRecheck``); nothing on it says which frame it repeats. Its annotations never
-reach the label files: the sync writes only the frames' own tasks. The figure is each labeler's own
+prediction (``LabelRecheck``). Nothing on it says which frame it repeats: its images are served
+under a random name (``labels.SHOWN_AGAIN``), not the frame's own address, and the frames chosen are shown
+in a shuffled order, not the order they were first labeled in. Its annotations never reach the
+label files: the sync writes only the frames' own tasks. The figure is each labeler's own
 disagreement: a re-shown frame labeled by someone else is counted apart, not mixed in.
 """
 
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import math
 import random
+import re
+import secrets
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,17 +23,34 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.labelstudio.labels import annotation_points, task_data
+from app.labelstudio.labels import SHOWN_AGAIN, annotation_points, task_data, view_images
 from app.labelstudio.projects import LabelStudio, annotation_author, newest_annotation
 from core.errors import PoseCloudError
 from worker.state.db.models import LabelRecheck, LabelStudioProject, Project
+
+_ALIASED = re.compile(rf"{SHOWN_AGAIN}/([A-Za-z0-9_-]+)-(\d+)\.[A-Za-z0-9]+")
+
+
+def aliased_image(session: Session, project: Project, name: str) -> str | None:
+    """The project image that a re-shown frame's image name (``SHOWN_AGAIN``) stands for; None when
+    it names no recheck of ``project``."""
+    match = _ALIASED.fullmatch(name)
+    if match is None:
+        return None
+    recheck = session.scalar(
+        select(LabelRecheck).where(LabelRecheck.project_id == project.id, LabelRecheck.alias == match[1])
+    )
+    images = list(view_images(project, recheck.image).values()) if recheck is not None else []
+    view = int(match[2])
+    return images[view] if view < len(images) else None
 
 
 def show_again(
     ls: LabelStudio, session: Session, project: Project, fraction: float, rng: random.Random
 ) -> dict[str, int]:
     """Re-show ``fraction`` (at least one frame) of each labeler's frames not re-shown before, chosen
-    at random; returns how many frames each labeler (posecloud username) gets again."""
+    at random and shown in a random order; returns how many frames each labeler (posecloud
+    username) gets again."""
     record = session.get(LabelStudioProject, project.id)
     if record is None:
         raise PoseCloudError("the project has no labeling page yet: prepare it and label frames first")
@@ -51,8 +72,16 @@ def show_again(
     ]
     if not chosen:
         return {}
-    made = ls.import_tasks(record, [{"data": task_data(project, images[task_id])} for _, task_id in chosen])
-    for ls_task_id, (author, task_id) in zip(made, chosen, strict=True):
+    rng.shuffle(chosen)  # not in the order they were labeled in
+    aliases = [secrets.token_urlsafe(18) for _ in chosen]
+    made = ls.import_tasks(
+        record,
+        [
+            {"data": task_data(project, images[task_id], alias)}
+            for (_, task_id), alias in zip(chosen, aliases, strict=True)
+        ],
+    )
+    for ls_task_id, (author, task_id), alias in zip(made, chosen, aliases, strict=True):
         session.add(
             LabelRecheck(
                 ls_task_id=ls_task_id,
@@ -60,6 +89,7 @@ def show_again(
                 image=images[task_id],
                 original_ls_task_id=task_id,
                 labeler_ls_user_id=author,
+                alias=alias,
             )
         )
     session.commit()

@@ -33,7 +33,7 @@ from app.api.routes.models import chosen_models, require_trained
 from app.api.routes.videos import get_video, require_whole_session
 from app.api.schemas import JobOut, PreannotationCreate, SelectionCreate
 from app.labelstudio.accounts import LabelStudioDown
-from app.labelstudio.labels import view_images
+from app.labelstudio.labels import SHOWN_AGAIN, view_images
 from app.labelstudio.projects import LabelStudio
 from app.labelstudio.proxy import (
     ASSETS,
@@ -47,6 +47,7 @@ from app.labelstudio.proxy import (
     check_body,
     check_id,
 )
+from app.labelstudio.rechecks import aliased_image
 from app.proxying import Refused, forward, read_body, request_path
 from worker.state import submit
 from worker.state.db.models import LabelStudioProject, LabelStudioTask, Project
@@ -235,8 +236,11 @@ def labeling_tasks(project: ProjectDep, session: SessionDep) -> dict:
 
 
 @router.get("/projects/{project_id}/frames/{image:path}")
-def frame(project: BrowserProjectDep, image: str, storage: StorageDep) -> Response:
-    """A labeled-data image of the project (what the labeler sees), for its owner and members."""
+def frame(project: BrowserProjectDep, image: str, storage: StorageDep, session: SessionDep) -> Response:
+    """A labeled-data image of the project (what the labeler sees), for its owner and members; a
+    re-shown frame's image by its alias (``app.labelstudio.rechecks``)."""
+    if image.startswith(f"{SHOWN_AGAIN}/"):
+        image = aliased_image(session, project, image) or ""
     if not image.startswith("labeled-data/"):
         raise HTTPException(404, "only labeled-data/ images are served here")
     try:

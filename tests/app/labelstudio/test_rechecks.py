@@ -68,16 +68,31 @@ def test_labelers_see_their_frames_again_blind_and_their_disagreement_is_measure
     shown = [t for t in _tasks(alice, ls_project) if t["id"] not in images]
     assert len(shown) == 3
     assert all(t["total_annotations"] == 0 and t["total_predictions"] == 0 for t in shown)  # blind
-    by_image = {t["data"]["image"].split("/frames/", 1)[1]: t for t in shown}
-    assert set(by_image) == {images[t["id"]] for t in tasks[:3]}
-    # bob reaches his re-shown frame through the proxy; someone outside the project does not
-    bobs = by_image[images[tasks[2]["id"]]]
+    # nothing on a re-shown task says which frame it repeats (not its address, video or frame
+    # number); its image is the frame's
+    addresses = [t["data"]["image"] for t in shown]
+    assert not any("labeled-data" in a or "img" in a for a in addresses) and len(set(addresses)) == 3
+    original = {alice.get(t["data"]["image"]).content: t["id"] for t in tasks[:3]}
+    assert len(original) == 3  # three different frames
+    by_original = {original[alice.get(a).content]: t for a, t in zip(addresses, shown, strict=True)}
+    assert set(by_original) == {t["id"] for t in tasks[:3]}
+    # bob reaches his re-shown frame through the proxy and its image; someone outside the project
+    # does not, nor an alias guessed or taken to another project
+    bobs = by_original[tasks[2]["id"]]
     assert bob.get(f"/labelstudio/api/tasks/{bobs['id']}").status_code == 200
+    assert bob.get(bobs["data"]["image"]).status_code == 200
     assert stranger.get(f"/labelstudio/api/tasks/{bobs['id']}").status_code == 404
+    assert stranger.get(bobs["data"]["image"]).status_code == 404
+    alias = bobs["data"]["image"].rsplit("/", 1)[1]
+    for wrong in (f"shown/{alias[:-6]}x-0.png", f"shown/{alias.replace('-0.', '-1.')}", f"shown/{alias}/.."):
+        assert alice.get(f"/projects/{project}/frames/{wrong}").status_code == 404, wrong
+    with api.client(token) as c:
+        elsewhere = c.post("/projects", json={"name": "other", "keypoints": ["nose"]}).json()["id"]
+    assert alice.get(f"/projects/{elsewhere}/frames/shown/{alias}").status_code == 404
 
     # alice labels hers again: one frame 5 px away (3, 4), the other where she put it; bob's is
     # labeled by alice instead, which says nothing of bob's consistency
-    one, two = (by_image[images[t["id"]]] for t in tasks[:2])
+    one, two = (by_original[t["id"]] for t in tasks[:2])
     x, y = first[tasks[0]["id"]]
     _annotate(alice, one, size, dict.fromkeys(KEYPOINTS, (x + 3, y + 4)))
     _annotate(alice, two, size, dict.fromkeys(KEYPOINTS, first[tasks[1]["id"]]))

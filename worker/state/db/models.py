@@ -205,7 +205,8 @@ class LabelRecheck(Base):
     (``app.labelstudio.rechecks``): a second Label Studio task (``ls_task_id``) for ``image`` (the
     first view's row name), without labels or predictions, whose annotation by the labeler
     (``labeler_ls_user_id``) is compared with theirs on the frame's own task (``original_ls_task_id``).
-    Its annotations never reach the label files."""
+    Its images are served under ``alias``, a random name (None for rechecks made before aliases,
+    whose tasks show the frame's own address). Its annotations never reach the label files."""
 
     __tablename__ = "label_rechecks"
 
@@ -214,6 +215,7 @@ class LabelRecheck(Base):
     image: Mapped[str] = mapped_column(String(500))
     original_ls_task_id: Mapped[int] = mapped_column(Integer)
     labeler_ls_user_id: Mapped[int] = mapped_column(Integer)
+    alias: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

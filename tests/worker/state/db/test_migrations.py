@@ -22,7 +22,7 @@ def test_upgrade_matches_models_and_is_repeatable(database_url: str) -> None:
         migrate(engine)
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
-            assert MigrationContext.configure(conn).get_current_revision() == "0009"
+            assert MigrationContext.configure(conn).get_current_revision() == "0010"
         cfg = alembic_config()
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
