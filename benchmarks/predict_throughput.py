@@ -20,6 +20,10 @@ network, speed only (how far bf16 moves keypoints means nothing for random weigh
 Needs the peer venv from benchmarks/setup_lightning_pose.sh (run it first; it is idempotent).
 The throughput models have random weights: throughput does not depend on the weights.
 
+The limit, in the same run: the ResNet-18 backbone alone, torch.compile'd, on frames decoded and
+resized in advance, fp32 and (on CPUs with bf16 instructions) under bf16 autocast
+(``--skip-limit`` leaves it out); posecloud's fastest end-to-end runtime is compared with it.
+
 ``--runtimes`` predicts with each runtime of ``posecloud predict --runtime`` in turn: float32 torch,
 bf16 (torch under bfloat16 autocast), onnx (ONNX Runtime on the CPU, exported in memory, as many
 threads as torch), auto (the fastest of those whose keypoints agree with float32's on the video's
@@ -45,6 +49,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from core.config import load_project, load_train_config  # noqa: E402
+from core.cpu import cpu_has_bf16  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.models.factory import build_network  # noqa: E402
 from core.predict.onnx_runtime import OnnxModel  # noqa: E402
@@ -176,6 +181,33 @@ def bf16_vs_fp32(model: TrainedModel, batch: int, label: str, trained: bool) -> 
     return row
 
 
+def compiled_backbone(model: TrainedModel, batch: int, bf16: bool) -> dict:
+    """The limit of any predictor of this network: its backbone alone, torch.compile'd (inductor),
+    on the video's frames decoded, resized and normalised in advance (untimed), in fp32 or under
+    bf16 autocast; no decoding, no heatmap head, no keypoints, no CSV. Compiled for both batch
+    shapes of the video before the timed pass."""
+    backbone = torch.compile(model.network.backbone)
+    inputs = [model.model_input(b) for b in model_sized_frames(model, batch)]
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        start = time.perf_counter()
+        for x in (inputs[0], inputs[-1]):
+            backbone(x)
+        compile_s = time.perf_counter() - start
+        cpu_start, start = time.process_time(), time.perf_counter()
+        for x in inputs:
+            backbone(x)
+        seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    frames = sum(len(x) for x in inputs)
+    return {
+        "peer": f"limit: torch.compile'd {model.train.backbone} backbone alone ({'bf16' if bf16 else 'fp32'})",
+        "frames": frames,
+        "seconds": seconds,
+        "cpu_s": cpu_s,
+        "fps": frames / seconds,
+        "compile_s": compile_s,
+    }
+
+
 def print_precision(p: dict, batch: int) -> None:
     """The bf16-vs-fp32 table (``bf16_vs_fp32``'s row)."""
     print()
@@ -222,6 +254,7 @@ def main() -> None:
     parser.add_argument("--bf16-model", type=Path, default=None, help="a trained posecloud model folder")
     parser.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=["torch"])
     parser.add_argument("--skip-bf16", action="store_true")
+    parser.add_argument("--skip-limit", action="store_true", help="leave out the torch.compile'd backbone")
     args = parser.parse_args()
     torch.set_num_threads(2)
     load = LoadAverages()
@@ -240,6 +273,10 @@ def main() -> None:
         precision = bf16_vs_fp32(trained, args.batch, label or f"{trained.train.backbone}, trained", True)
     else:
         precision = bf16_vs_fp32(default, args.batch, "ResNet-18, random weights (the benchmark's)", False)
+    limits = [] if args.skip_limit else [compiled_backbone(default, args.batch, False)]
+    if not args.skip_limit and cpu_has_bf16():
+        limits.append(compiled_backbone(default, args.batch, True))
+    rows += limits
     if not args.skip_peer:
         rows.append(peer(args.batch))
     base = rows[-1]["fps"] if not args.skip_peer else None
@@ -257,6 +294,13 @@ def main() -> None:
         print(
             f"| {name} | {r['frames']} | {r['seconds']:.1f} | {r['fps']:.1f} | {ratio} | {r['cpu_s']:.1f} "
             f"| {cpu_ratio} |"
+        )
+    best = max((r for r in rows if r["peer"].startswith("posecloud")), key=lambda r: r["fps"])
+    for limit in limits:
+        print(
+            f"\nposecloud's fastest, {best['peer']} end to end ({best['fps']:.1f} frames/s), against the "
+            f"{limit['peer'][7:]} ({limit['fps']:.1f} frames/s, compiled in {limit['compile_s']:.0f} s): "
+            f"{best['fps'] / limit['fps']:.2f}x."
         )
     torch_row = next((r for r in rows if r.get("runtime") == "torch"), None)
     network_s = torch_row["network_forward_s"] if torch_row else None

@@ -1,5 +1,6 @@
-"""The admission queue: at most ``limit`` requests inside, the others let in in arrival order, a slot
-given back when the response starts; uploads, WebSockets and the proxied paths are not queued."""
+"""The admission queue: requests let in one at a time in arrival order, the next when the response
+starts or the one inside has taken ``alone_s``, at most ``limit`` inside; uploads, WebSockets and
+the proxied paths are not queued."""
 
 from __future__ import annotations
 
@@ -38,22 +39,52 @@ async def sent(_message: dict) -> None:
     pass
 
 
-def test_requests_enter_limit_at_a_time_in_arrival_order() -> None:
+def _arrive(queue: AdmissionQueue, names: list[str]) -> list[asyncio.Task]:
+    return [asyncio.create_task(queue(scope(name), nothing, sent)) for name in names]
+
+
+def test_requests_enter_one_at_a_time_in_arrival_order() -> None:
     async def run() -> None:
         app = Recorder()
-        queue = AdmissionQueue(app, limit=2, stream_from=1000)
-        names = [f"/r{i}" for i in range(5)]
+        queue = AdmissionQueue(app, limit=8, stream_from=1000, alone_s=60)
+        names = [f"/r{i}" for i in range(4)]
         tasks = []
-        for name in names:
-            tasks.append(asyncio.create_task(queue(scope(name), nothing, sent)))
+        for task in _arrive(queue, names):
+            tasks.append(task)
             await asyncio.sleep(0)  # each arrives before the next
+        await asyncio.sleep(0.05)
+        assert app.entered == ["/r0"]  # quick requests inside together only share the interpreter lock
+        app.answer.setdefault("/r0", asyncio.Event()).set()
         await asyncio.sleep(0.01)
+        # the next is in once the response starts, though the body is still to come
         assert app.entered == ["/r0", "/r1"]
-        for name in ["/r1", "/r0"]:  # answered out of order: the waiting ones still enter in order
+        for name in names:
             app.answer.setdefault(name, asyncio.Event()).set()
-            await asyncio.sleep(0.01)
-        # the slot is back once the response starts, though the body is still to come
-        assert app.entered == ["/r0", "/r1", "/r2", "/r3"]
+            app.answer.setdefault(name + "/body", asyncio.Event()).set()
+        await asyncio.gather(*tasks)
+        assert app.entered == names
+
+    asyncio.run(run())
+
+
+def test_a_slow_request_lets_the_next_in_beside_it_up_to_the_limit() -> None:
+    async def run() -> None:
+        app = Recorder()
+        queue = AdmissionQueue(app, limit=2, stream_from=1000, alone_s=0.05)
+        names = [f"/r{i}" for i in range(4)]
+        tasks = []
+        for task in _arrive(queue, names):
+            tasks.append(task)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        assert app.entered == ["/r0"]
+        await asyncio.sleep(0.1)  # /r0 is slow: /r1 is let in beside it, and no more (the limit)
+        assert app.entered == ["/r0", "/r1"]
+        await asyncio.sleep(0.1)
+        assert app.entered == ["/r0", "/r1"]
+        app.answer.setdefault("/r1", asyncio.Event()).set()  # answered out of order: /r2 enters next
+        await asyncio.sleep(0.01)
+        assert app.entered == ["/r0", "/r1", "/r2"]
         for name in names:
             app.answer.setdefault(name, asyncio.Event()).set()
             app.answer.setdefault(name + "/body", asyncio.Event()).set()
