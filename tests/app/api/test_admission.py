@@ -39,8 +39,21 @@ async def sent(_message: dict) -> None:
     pass
 
 
-def _arrive(queue: AdmissionQueue, names: list[str]) -> list[asyncio.Task]:
-    return [asyncio.create_task(queue(scope(name), nothing, sent)) for name in names]
+async def _arrive(queue: AdmissionQueue, names: list[str]) -> list[asyncio.Task]:
+    """Requests to ``names``, each arriving before the next."""
+    tasks = []
+    for name in names:
+        tasks.append(asyncio.create_task(queue(scope(name), nothing, sent)))
+        await asyncio.sleep(0)
+    return tasks
+
+
+async def _answer_all(app: Recorder, tasks: list[asyncio.Task], names: list[str]) -> None:
+    for name in names:
+        app.answer.setdefault(name, asyncio.Event()).set()
+        app.answer.setdefault(name + "/body", asyncio.Event()).set()
+    await asyncio.gather(*tasks)
+    assert app.entered == names
 
 
 def test_requests_enter_one_at_a_time_in_arrival_order() -> None:
@@ -48,21 +61,14 @@ def test_requests_enter_one_at_a_time_in_arrival_order() -> None:
         app = Recorder()
         queue = AdmissionQueue(app, limit=8, stream_from=1000, alone_s=60)
         names = [f"/r{i}" for i in range(4)]
-        tasks = []
-        for task in _arrive(queue, names):
-            tasks.append(task)
-            await asyncio.sleep(0)  # each arrives before the next
+        tasks = await _arrive(queue, names)
         await asyncio.sleep(0.05)
         assert app.entered == ["/r0"]  # quick requests inside together only share the interpreter lock
         app.answer.setdefault("/r0", asyncio.Event()).set()
         await asyncio.sleep(0.01)
         # the next is in once the response starts, though the body is still to come
         assert app.entered == ["/r0", "/r1"]
-        for name in names:
-            app.answer.setdefault(name, asyncio.Event()).set()
-            app.answer.setdefault(name + "/body", asyncio.Event()).set()
-        await asyncio.gather(*tasks)
-        assert app.entered == names
+        await _answer_all(app, tasks, names)
 
     asyncio.run(run())
 
@@ -72,10 +78,7 @@ def test_a_slow_request_lets_the_next_in_beside_it_up_to_the_limit() -> None:
         app = Recorder()
         queue = AdmissionQueue(app, limit=2, stream_from=1000, alone_s=0.05)
         names = [f"/r{i}" for i in range(4)]
-        tasks = []
-        for task in _arrive(queue, names):
-            tasks.append(task)
-            await asyncio.sleep(0)
+        tasks = await _arrive(queue, names)
         await asyncio.sleep(0.01)
         assert app.entered == ["/r0"]
         await asyncio.sleep(0.1)  # /r0 is slow: /r1 is let in beside it, and no more (the limit)
@@ -85,11 +88,7 @@ def test_a_slow_request_lets_the_next_in_beside_it_up_to_the_limit() -> None:
         app.answer.setdefault("/r1", asyncio.Event()).set()  # answered out of order: /r2 enters next
         await asyncio.sleep(0.01)
         assert app.entered == ["/r0", "/r1", "/r2"]
-        for name in names:
-            app.answer.setdefault(name, asyncio.Event()).set()
-            app.answer.setdefault(name + "/body", asyncio.Event()).set()
-        await asyncio.gather(*tasks)
-        assert app.entered == names
+        await _answer_all(app, tasks, names)
 
     asyncio.run(run())
 
