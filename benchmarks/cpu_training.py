@@ -50,35 +50,24 @@ VARIANTS = {  # what changed since "before", each as it is set for the run
         "precision": "32",
         "fused_adam": False,
         "keep_decoded": False,
-        "num_workers": 0,
     },
     "bf16, channels-last (the last stop's default)": {
         "channels_last": True,
         "precision": "bf16",
         "fused_adam": False,
         "keep_decoded": False,
-        "num_workers": 0,
     },
     "fp32, channels-last, fused Adam, decoded images kept": {
         "channels_last": True,
         "precision": "32",
         "fused_adam": True,
         "keep_decoded": True,
-        "num_workers": 0,
     },
     "bf16, channels-last, fused Adam, decoded images kept (today's)": {
         "channels_last": True,
         "precision": "bf16",
         "fused_adam": True,
         "keep_decoded": True,
-        "num_workers": 0,
-    },
-    "bf16, channels-last, fused Adam, decoded images kept, 1 data-loading process": {
-        "channels_last": True,
-        "precision": "bf16",
-        "fused_adam": True,
-        "keep_decoded": True,
-        "num_workers": 1,
     },
 }
 
@@ -95,7 +84,6 @@ def run_one(model: dict, variant: dict, seed: int, epochs: int, out: Path) -> di
             "epochs": epochs,
             "seed": seed,
             "cpu_precision": variant["precision"],
-            "num_workers": variant["num_workers"],
         },
     )
     project = load_project(PROJECT)
