@@ -154,6 +154,7 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
 
             # the owner shows lena her two frames again, blind, from the Labelers table
             go(page, "Frames and labels")
+            before = {t["id"] for t in _tasks(cookie, _ls_project(api, project))}
             fill(page, "Show each labeler this % of their frames again", 100)
             page.get_by_role("button", name="Show frames again").click()
             page.get_by_text("Frames shown again in Label Studio: 2 to lena.").wait_for(timeout=30_000)
@@ -164,8 +165,13 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
             # two more, without labels; by id (one run in six listed 188 entries; the message says which)
             tasks = {t["id"]: t for t in listed}
             assert len(tasks) == 94 + 2, f"{len(listed)} listed, {len(tasks)} tasks"
-            again = [t for t in tasks.values() if t["data"]["image"].split("/frames/", 1)[1] in images]
-            assert sorted(t["total_annotations"] for t in again) == [0, 0, 1, 1]
+            own = [t for t in tasks.values() if t["data"]["image"].split("/frames/", 1)[1] in images]
+            shown = [t for task_id, t in tasks.items() if task_id not in before]
+            assert [t["total_annotations"] for t in own] == [1, 1] and len(shown) == 2
+            # blind: nothing labeled on them, and their images' addresses name no frame
+            assert all(
+                t["total_annotations"] == 0 and "labeled-data" not in t["data"]["image"] for t in shown
+            )
             go(page, "Labeling rounds")
             # the page refreshes by itself while the round is labeling
             page.get_by_role("button", name="Train round 2").click(timeout=60_000)
