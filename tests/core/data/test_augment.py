@@ -1,6 +1,9 @@
+import albumentations as A
+import cv2
 import numpy as np
 
 from core.data.augment import (
+    ElasticTransform,
     apply_augmentation,
     build_augmentation,
     flip_horizontally,
@@ -66,3 +69,35 @@ def test_flip_swaps_left_and_right():
     flipped_image, flipped = flip_horizontally(image, points, [(0, 1)])
     np.testing.assert_allclose(flipped, [[4.0, 5.0], [17.0, 3.0], [12.0, 7.0]])
     assert flipped_image.shape == image.shape
+
+
+def _elastic(cls, seed: int) -> A.Compose:
+    keypoints = A.KeypointParams(format="xy", remove_invisible=False)
+    return A.Compose([cls(alpha=30, sigma=6, p=1.0)], keypoint_params=keypoints, seed=seed)
+
+
+def test_elastic_keypoints_land_where_their_pixel_went():
+    """Warp an image whose pixels hold their own coordinates: at a keypoint's new place the warped
+    image must hold the keypoint's old coordinates (albumentations' own placement is a pixel off)."""
+    height, width = 406, 396
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    coordinates = np.stack([grid_x, grid_y, np.zeros_like(grid_x)], axis=-1)
+    rng = np.random.default_rng(0)
+    for seed in range(10):
+        points = rng.uniform(20, 370, size=(6, 2))
+        out = _elastic(ElasticTransform, seed)(image=coordinates, keypoints=points)
+        moved = np.asarray(out["keypoints"], dtype=np.float32)[:, :2]
+        assert np.abs(moved - points).max() > 0.05  # the field did move them
+        came_from = [
+            cv2.remap(out["image"][..., c], moved[None, :, 0], moved[None, :, 1], cv2.INTER_LINEAR)[0]
+            for c in (0, 1)
+        ]
+        np.testing.assert_allclose(np.stack(came_from, axis=1), points, atol=0.1)
+
+
+def test_elastic_images_are_albumentations_own():
+    image = np.random.default_rng(1).integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    points = np.array([[30.0, 40.0]])
+    ours = _elastic(ElasticTransform, 3)(image=image, keypoints=points)["image"]
+    theirs = _elastic(A.ElasticTransform, 3)(image=image, keypoints=points)["image"]
+    np.testing.assert_array_equal(ours, theirs)
