@@ -2,15 +2,18 @@
 Stacked DenseNet at 128x128, as it was ("before": float32, the network in NCHW memory layout, Adam
 step by step, each labeled image decoded every time it is used), and with what changed since: the
 network channels-last, ``cpu_precision: bf16`` (what ``auto`` picks on CPUs with bf16 instructions),
-Adam fused (one pass per parameter) and the decoded images kept in memory. Per variant and seed:
+Adam fused (one pass per parameter), the decoded images kept in memory and the elastic deformation's
+keypoints moved by the field's inverse (``core.data.augment.ElasticTransform``, in place of
+albumentations' own). Per variant and seed:
 training steps per second (steps over the fit's wall time, validation included) and the test-split
 pixel error, so a speed-up is read next to what it does to accuracy.
 
     .venv/bin/python benchmarks/cpu_training.py [--epochs 40] [--seeds 0 1 2]
 
 "Before" is reproduced in this process by training the network in NCHW layout with Adam step by
-step, decoding each labeled image every time it is used (``core.training.module.MEMORY_FORMAT``,
-``FUSED_ADAM``, ``core.data.labeled_frames.DECODED_BYTES``), so all run on the same code and
+step, decoding each labeled image every time it is used, with albumentations' elastic deformation
+(``core.training.module.MEMORY_FORMAT``, ``FUSED_ADAM``, ``core.data.labeled_frames.DECODED_BYTES``,
+``core.data.augment.ElasticTransform``), so all run on the same code and
 machine in one run. Run it on an otherwise idle machine: on 2 cores another busy process makes
 torch's threads wait for each other.
 """
@@ -28,18 +31,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import albumentations as A  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.benchinfo import LoadAverages, machine, mean_sd  # noqa: E402
 from core.config import load_project, load_train_config  # noqa: E402
 from core.cpu import cpu_has_bf16  # noqa: E402
-from core.data import labeled_frames  # noqa: E402
+from core.data import augment, labeled_frames  # noqa: E402
 from core.training import module  # noqa: E402
 from core.training.train import train_model  # noqa: E402
 
 PROJECT = ROOT / "examples" / "mirror-mouse" / "project.yaml"
 RECIPE = ROOT / "examples" / "mirror-mouse" / "train-small.yaml"
 KEPT_BYTES = labeled_frames.DECODED_BYTES
+ELASTIC = {True: augment.ElasticTransform, False: A.ElasticTransform}
 MODELS = {
     "ResNet-18 heatmap 128 (small recipe)": {},
     "Stacked DenseNet 128": {"model_type": "stacked_densenet"},
@@ -50,24 +55,35 @@ VARIANTS = {  # what changed since "before", each as it is set for the run
         "precision": "32",
         "fused_adam": False,
         "keep_decoded": False,
+        "exact_elastic": False,
     },
     "bf16, channels-last (the last stop's default)": {
         "channels_last": True,
         "precision": "bf16",
         "fused_adam": False,
         "keep_decoded": False,
+        "exact_elastic": False,
     },
     "fp32, channels-last, fused Adam, decoded images kept": {
         "channels_last": True,
         "precision": "32",
         "fused_adam": True,
         "keep_decoded": True,
+        "exact_elastic": False,
     },
-    "bf16, channels-last, fused Adam, decoded images kept (today's)": {
+    "bf16, channels-last, fused Adam, decoded images kept": {
         "channels_last": True,
         "precision": "bf16",
         "fused_adam": True,
         "keep_decoded": True,
+        "exact_elastic": False,
+    },
+    "bf16, channels-last, fused Adam, decoded images kept, elastic keypoints by the field's inverse (today's)": {
+        "channels_last": True,
+        "precision": "bf16",
+        "fused_adam": True,
+        "keep_decoded": True,
+        "exact_elastic": True,
     },
 }
 
@@ -76,6 +92,7 @@ def run_one(model: dict, variant: dict, seed: int, epochs: int, out: Path) -> di
     module.MEMORY_FORMAT = torch.channels_last if variant["channels_last"] else torch.contiguous_format
     module.FUSED_ADAM = variant["fused_adam"]
     labeled_frames.DECODED_BYTES = KEPT_BYTES if variant["keep_decoded"] else 0
+    augment.ElasticTransform = ELASTIC[variant["exact_elastic"]]
     train = load_train_config(
         RECIPE,
         {
