@@ -271,13 +271,10 @@ def suggest_session_frames(
             f"({', '.join(project.views)}), got predictions of {len(views)}; predict every view's video"
         )
     sources = list(sources) if sources is not None else [f"member {i + 1}" for i in range(len(views[0]))]
-    stats = [
-        ensemble_stats(
-            _project_keypoints(members, project, [f"{s} ({view})" for s in sources]),
-            [f"{s} ({view})" for s in sources],
-        )
-        for view, members in zip(project.views, views, strict=True)
-    ]
+    stats = []
+    for view, members in zip(project.views, views, strict=True):
+        named = [f"{s} ({view})" for s in sources]
+        stats.append(ensemble_stats(_project_keypoints(members, project, named), named))
     frames = min(len(st.index) for st in stats)
     skipped = _one_member(stats[0])
     pca = _fitted(fit_project_pose_pca, project, "pca_error", skipped)
