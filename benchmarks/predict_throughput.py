@@ -101,8 +101,8 @@ class ForwardTimer:
 
 
 def end_to_end(model: TrainedModel, runtime: str, batch: int) -> dict:
-    """``model`` as ``runtime`` runs it (``auto`` chooses on the video's first batch, in the timed
-    run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video, then the
+    """``model`` as ``runtime`` runs it (``auto`` chooses on four batches spread over the video, in
+    the timed run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video, then the
     timed one (CSV written), with the network's forward passes timed within it."""
     predict_video(with_runtime(model, runtime, VIDEO, batch), VIDEO, batch_size=batch)  # warm-up
     timer = ForwardTimer(model.network)

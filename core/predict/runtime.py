@@ -1,7 +1,9 @@
 """Which runtime runs a model's network for prediction: torch, torch under bfloat16 autocast
 (``bf16``), ONNX Runtime on the CPU (``core.predict.onnx_runtime``), or ``auto``: the fastest of
-them, measured on the first frames of the video to predict, among those whose keypoints agree
-with torch's float32 keypoints there.
+them among those whose keypoints agree with torch's float32 keypoints on runs of frames spread over
+the whole video to predict. Spread, because agreement on the first frames says little about the
+rest: bf16 kept a briefly trained context model within 0.32 px of float32 on a clip's first 16
+frames and moved keypoints by up to 23 px on later ones (BENCHMARKS.md).
 
 On the project's 2-core machines with bf16 instructions bf16 ran the network 1.9x (AMD EPYC) to 2.5x
 (Intel Xeon with AMX) faster than float32 and ONNX Runtime 1.2-1.4x (BENCHMARKS.md); on CPUs without bf16 instructions torch emulates
@@ -20,11 +22,11 @@ import numpy as np
 import torch
 
 from core.cpu import cpu_has_bf16
-from core.errors import PoseCloudError
+from core.errors import PoseCloudError, VideoError
 from core.predict.frame_stream import Keypoints, join_keypoints
 from core.predict.onnx_runtime import OnnxModel, runtime_version
 from core.predict.trained_model import TrainedModel
-from core.video.reader import VideoInfo, iter_batches, probe_video
+from core.video.reader import VideoInfo, iter_batches, probe_video, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,14 @@ bits of mantissa, so it moves keypoints by more than rounding, and where a heatm
 about equal height it can pick the other one."""
 TOLERANCE = {"bf16": (BF16_AGREEMENT_PX, "frame pixels"), "onnx": (AGREEMENT_PX, "input pixels")}
 """How far each runtime's keypoints may be from float32 torch's for ``auto`` to use it, and in what."""
+CHECKED_RUNS = 4
+"""How many runs of a batch of consecutive frames ``auto`` compares the runtimes on: from the video's
+start to its end, evenly spaced (every frame of a video that short)."""
 
 
 def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size: int) -> TrainedModel:
-    """``model`` as ``runtime`` runs it; ``auto`` measures the runtimes on the first ``batch_size``
-    frames of ``video`` (logged: which, and why)."""
+    """``model`` as ``runtime`` runs it; ``auto`` compares the runtimes on ``CHECKED_RUNS`` runs of
+    ``batch_size`` frames spread over ``video`` (logged: which, and why)."""
     if runtime not in RUNTIMES:
         raise PoseCloudError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
@@ -72,23 +77,27 @@ def describe_runtime(model: TrainedModel) -> str:
 
 
 def _fastest(model: TrainedModel, video: Path, batch_size: int) -> TrainedModel:
-    """``auto``: torch on a GPU; on a CPU each candidate predicts the first batch twice (a warm-up that
-    gives the keypoints compared with float32 torch's, then the timed run), and the fastest of those
-    that agree is kept."""
+    """``auto``: torch on a GPU; on a CPU each candidate predicts the checked runs of frames, its
+    keypoints compared with float32 torch's, and the fastest of those that agree is kept."""
     if model.device.type != "cpu":
         log.info("%s: runtime torch: the model is on %s (bf16 autocast)", model.name, model.device)
         return model
     info = probe_video(video)
-    frames = next(iter_batches(info.path, batch_size), None)
-    if frames is None:  # the prediction itself reports the unreadable video
+    runs = _checked_runs(info, batch_size)
+    if not runs:  # the prediction itself reports the unreadable video
         return model
-    frames = model.resize_for_model(frames)
+    runs = [(start, model.resize_for_model(frames)) for start, frames in runs]
     candidates = {"torch": model, **_other_runtimes(model)}
-    keypoints = {name: _timed(m, frames, info.width, info.height)[1] for name, m in candidates.items()}
-    seconds = {name: _timed(m, frames, info.width, info.height)[0] for name, m in candidates.items()}
-    where = f"the first {len(frames)} frames of {info.path.name}"
+    keypoints, speed = {}, {}
+    for name, candidate in candidates.items():
+        keypoints[name], speed[name] = _check(candidate, [frames for _, frames in runs], info)
+    where = (
+        f"{sum(len(f) for _, f in runs)} frames of {info.path.name} ("
+        + ", ".join(f"{start}-{start + len(frames) - 1}" for start, frames in runs)
+        + ")"
+    )
     others = [name for name in candidates if name != "torch"]
-    apart = {name: _apart(model, keypoints["torch"][0], keypoints[name][0], name, info) for name in others}
+    apart = {name: _apart(model, keypoints["torch"], keypoints[name], name, info) for name in others}
     agreeing = ["torch"]
     for name in others:
         tolerance, unit = TOLERANCE[name]
@@ -104,19 +113,35 @@ def _fastest(model: TrainedModel, video: Path, batch_size: int) -> TrainedModel:
             where,
             tolerance,
         )
-    chosen = min(agreeing, key=seconds.__getitem__)
+    chosen = max(agreeing, key=speed.__getitem__)
     log.info(
-        "%s: runtime %s: %s on %s",
+        "%s: runtime %s: %s; keypoints compared on %s",
         model.name,
         chosen,
         ", ".join(
-            f"{name} {len(frames) / seconds[name]:.1f} frames/s"
+            f"{name} {speed[name]:.1f} frames/s"
             + ("" if name == "torch" else f" (keypoints within {apart[name]:.3g} {TOLERANCE[name][1]})")
             for name in agreeing
         ),
         where,
     )
     return candidates[chosen]
+
+
+def _checked_runs(info: VideoInfo, batch_size: int) -> list[tuple[int, np.ndarray]]:
+    """The runs of consecutive frames ``auto`` compares the runtimes on, each with its first frame's
+    index: the whole video in batches when it is at most ``CHECKED_RUNS`` batches long, else
+    ``CHECKED_RUNS`` batches from its start to its end (decoded from the nearest keyframe, not from
+    the start). Consecutive, so that a context model sees each frame's neighbours."""
+    if info.frame_count <= CHECKED_RUNS * batch_size:
+        return [(i * batch_size, frames) for i, frames in enumerate(iter_batches(info.path, batch_size))]
+    runs = []
+    for start in np.linspace(0, info.frame_count - batch_size, CHECKED_RUNS).round().astype(int):
+        try:
+            runs.append((int(start), read_frames(info.path, int(start), batch_size)))
+        except VideoError:  # a container that lists more frames than it holds: the rest are compared
+            continue
+    return runs
 
 
 def _other_runtimes(model: TrainedModel) -> dict[str, TrainedModel]:
@@ -146,6 +171,15 @@ def _apart(
     if TOLERANCE[runtime][1] == "input pixels":
         scale = [model.train.image_width / info.width, model.train.image_height / info.height]
     return float(np.linalg.norm((xy - reference) * scale, axis=-1).max())
+
+
+def _check(model: TrainedModel, runs: list[np.ndarray], info: VideoInfo) -> tuple[np.ndarray, float]:
+    """``model``'s keypoints on the model-sized ``runs``, joined, and its frames per second on those
+    after the first, which warms it up (on the first again when there is one run)."""
+    keypoints = [_timed(model, frames, info.width, info.height) for frames in runs]
+    timed = keypoints[1:] or [_timed(model, runs[0], info.width, info.height)]
+    frames = sum(len(xy) for _, (xy, _) in timed)
+    return np.concatenate([xy for _, (xy, _) in keypoints]), frames / sum(seconds for seconds, _ in timed)
 
 
 def _timed(

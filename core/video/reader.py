@@ -92,25 +92,36 @@ def read_frame(source: str | Path | BinaryIO, index: int) -> np.ndarray:
     binary file (e.g. a file of remote storage opened through fsspec), of which only the container's
     index and the packets from that keyframe to the frame are read.
     """
+    return read_frames(source, index, 1)[0]
+
+
+def read_frames(source: str | Path | BinaryIO, start: int, count: int) -> np.ndarray:
+    """Frames ``start`` to ``start + count - 1`` as ``(B, H, W, 3)`` uint8 RGB, found as ``read_frame``
+    finds one; fewer when the video ends first (an error when it ends before ``start``)."""
     is_path = isinstance(source, str | Path)
     name = Path(source).name if is_path else "the video"
+    frames: list[np.ndarray] = []
     try:
         with av.open(str(source) if is_path else source) as container:
             stream = container.streams.video[0]
-            if stream.frames and not 0 <= index < stream.frames:
+            if stream.frames and not 0 <= start < stream.frames:
                 raise VideoError(
-                    f"{name} has frames 0 to {stream.frames - 1}; frame {index} is not one of them"
+                    f"{name} has frames 0 to {stream.frames - 1}; frame {start} is not one of them"
                 )
-            # a frame's duration and frame ``index``'s presentation time, in the stream's time base
+            # a frame's duration and frame ``start``'s presentation time, in the stream's time base
             frame_time = 1 / ((stream.average_rate or stream.guessed_rate) * stream.time_base)
-            target = (stream.start_time or 0) + index * frame_time
+            target = (stream.start_time or 0) + start * frame_time
             container.seek(round(target), stream=stream)
             for frame in container.decode(stream):
                 if frame.pts is not None and frame.pts >= target - frame_time / 2:
-                    return frame.to_ndarray(format="rgb24")
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    if len(frames) == count:
+                        break
     except (av.error.FFmpegError, ValueError, OSError) as e:
-        raise VideoError(f"cannot decode frame {index} of {name} ({e}); the file may be truncated") from None
-    raise VideoError(f"{name} ended before frame {index}; the file may be truncated")
+        raise VideoError(f"cannot decode frame {start} of {name} ({e}); the file may be truncated") from None
+    if not frames:
+        raise VideoError(f"{name} ended before frame {start}; the file may be truncated")
+    return np.stack(frames)
 
 
 def iter_batches(path: str | Path, batch_size: int) -> Iterator[np.ndarray]:

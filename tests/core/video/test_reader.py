@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import VideoError
-from core.video.reader import iter_batches, iter_frames, probe_video, read_frame
+from core.video.reader import iter_batches, iter_frames, probe_video, read_frame, read_frames
 from tests.testdata import TOY_VIDEO, write_video
 
 
@@ -36,6 +36,16 @@ def test_read_frame_seeks_to_the_frame(tmp_path):
     assert [int(read_frame(path, i)[16, 24, 0]) for i in (0, 5, 8)] == pytest.approx([0, 125, 200], abs=4)
     with pytest.raises(VideoError, match="frames 0 to 8; frame 9"):
         read_frame(path, 9)
+
+
+def test_read_frames_reads_a_run_from_a_seek_and_stops_at_the_end(tmp_path):
+    frames = np.zeros((9, 32, 48, 3), np.uint8)
+    for i in range(9):
+        frames[i, :, :, 0] = 25 * i
+    path = write_video(tmp_path / "v.mp4", frames, pix_fmt="yuv444p")
+    red = read_frames(path, 3, 4)[:, 16, 24, 0].astype(int)
+    np.testing.assert_allclose(red, [75, 100, 125, 150], atol=4)
+    assert len(read_frames(path, 7, 4)) == 2  # frames 7 and 8: the video ends
 
 
 def test_read_frame_from_a_file_object_is_the_frame_read_in_order():
