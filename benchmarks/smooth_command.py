@@ -6,9 +6,9 @@ included.
 
     .venv/bin/python benchmarks/smooth_command.py [--frames 20000] [--runs 3]
 
-"First run after install": the numba kernels' cache is emptied (a fresh ``NUMBA_CACHE_DIR``) and
-filled as ``make install`` fills it (``python -m core.smoothing.precompile``, not timed), then the
-command runs; the next runs find the files in the page cache as the reference's runs do. The
+"First run after install": the kernels are compiled as ``make install`` compiles them (``python -m
+core.smoothing.precompile``, not timed: numba's cache emptied, a fresh ``NUMBA_CACHE_DIR``, and
+filled, and the ahead-of-time module built again), then the command runs; the next runs find the files in the page cache as the reference's runs do. The
 reference runs ``--runs`` times too (its JAX compilation cache is not kept between processes).
 """
 

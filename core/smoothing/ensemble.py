@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
-from numba import njit
 
 from core.errors import LabelFormatError
 from core.labels.table import PoseTable, check_keypoints_match
+from core.smoothing.compiled import kernel
 
 # A frame's variance is raised to at least this fraction of its keypoint's median variance over the
 # video: with few members the sample variance is often far too small by chance (for 3 members it is
@@ -123,7 +123,7 @@ def median_variance_factor(n_members: int) -> float:
     return float(np.median(draws, axis=1).var() / draws.var(axis=1).mean())
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _member_statistics(data):  # pragma: no cover - compiled
     """Per frame and keypoint of ``(members, frames, keypoints, 3)`` x, y, likelihood: the median,
     variance (ddof 0; 1 with fewer than 2 valid members) over mean likelihood, mean likelihood and

@@ -29,7 +29,8 @@ move), from the posterior variances.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from core.smoothing.compiled import kernel
 
 # Observation variances below this (pixels², i.e. 0.01 px SD) are raised to it: members that agree
 # exactly are a confident observation, not a missing one.
@@ -105,7 +106,7 @@ class IndependentSeries:
 # pivots are kept as 1 / D, which leaves one division per frame and series.
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _factor(w, h, iq, ip0, inverse_pivots, forward):  # pragma: no cover - compiled
     n_frames, n_series = w.shape
     ok = True
@@ -125,7 +126,7 @@ def _factor(w, h, iq, ip0, inverse_pivots, forward):  # pragma: no cover - compi
     return ok
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@kernel(inline=True)
 def _backward_step(inverse_pivot, forward, iq, mean_next, var_next):  # pragma: no cover - compiled
     """Frame t's posterior mean x_t = f_t / D_t - l_(t+1) x_(t+1) and variance
     S_t = 1 / D_t + l_(t+1)² S_(t+1), from frame t+1's."""
@@ -136,7 +137,7 @@ def _backward_step(inverse_pivot, forward, iq, mean_next, var_next):  # pragma: 
     )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _backward(inverse_pivots, forward, iq):  # pragma: no cover - compiled
     """The means into ``forward``, the variances into ``inverse_pivots``."""
     n_frames, n_series = inverse_pivots.shape
@@ -150,7 +151,7 @@ def _backward(inverse_pivots, forward, iq):  # pragma: no cover - compiled
             )
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _backward_loo(inverse_pivots, forward, iq, yc, w):  # pragma: no cover - compiled
     """``_backward``'s recursion, summing w_t ((y_t - x_t) / (1 - S_t w_t))² per series instead of
     storing x and S."""

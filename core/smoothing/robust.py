@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
-from numba import njit
 
+from core.smoothing.compiled import kernel
 from core.smoothing.fit import fit_frames
 from core.smoothing.kalman import MIN_VARIANCE, column_quantiles
 
@@ -87,7 +87,7 @@ def members_of(xy: np.ndarray, likelihood: np.ndarray) -> Members:
     return Members(*_members(xy, likelihood, np.ascontiguousarray(edges.T)))
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _members(xy, likelihood, edges):  # pragma: no cover - compiled
     """``Members``' arrays; a prediction's bin is the number of its keypoint's ``edges`` below its
     likelihood."""
@@ -175,7 +175,7 @@ def initial_noise(members: Members, r2: np.ndarray) -> MemberNoise:
     )
 
 
-@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+@kernel(inline=True)
 def _inlier(xy, m, t, k, slot, mean, var, terms):  # pragma: no cover - compiled
     """The probability that prediction ``(m, t, k)`` in ``slot`` is an inlier, its expected squared
     distance r2 from the trajectory and its inverse inlier variance 1 / v (``MemberNoise.terms``).
@@ -190,7 +190,7 @@ def _inlier(xy, m, t, k, slot, mean, var, terms):  # pragma: no cover - compiled
     return 1.0 / (1.0 + np.exp(ratio)), r2, inv_v  # exp overflows to inf: probability 0
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _combine(xy, slots, valid, mean, var, terms):  # pragma: no cover - compiled
     n_members, n_frames, n_kp = valid.shape
     obs = np.full((n_frames, n_kp, 2), np.nan)
@@ -221,7 +221,7 @@ def combine(
     return _combine(members.xy, members.slots, members.valid, mean, var, noise.terms())
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@kernel
 def _moments(xy, slots, valid, mean, var, terms):  # pragma: no cover - compiled
     """The E-step's sums the M-step needs, over the predictions that count: per member and
     keypoint the inliers' weight and their ``rho r2 / gain``; per member and slot ``rho r2``; per
