@@ -25,9 +25,12 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 # The smoother's kernels, compiled ahead into a module that loads without numba, and into numba's
-# cache: a first smoothing is then as quick as the next (about 11 s on the 2-core machine)
+# cache: a first smoothing is then as quick as the next (about 11 s on the 2-core machine). The
+# modules' bytecode too, which Python does not write where PYTHONDONTWRITEBYTECODE is set (as on
+# the project's machines): each command would compile its modules again (30 ms for smooth)
 install: system $(STAMP)
 	$(PY) -m core.smoothing.precompile
+	$(PY) -m compileall -q core app worker
 
 $(LS_STAMP): labelstudio-constraints.txt
 	@test -x $(LS_VENV)/bin/python || python3 -m venv $(LS_VENV)

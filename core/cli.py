@@ -10,13 +10,13 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-import yaml
-
 from core.errors import PoseCloudError, VideoError
 from core.progress import ProgressDisplay
 
 
 def _overrides(pairs: list[str]) -> dict:
+    import yaml  # 20 ms: only for the commands that take --set
+
     result = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

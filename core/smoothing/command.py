@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from core.errors import ConfigError
+from core.heap import keep_large_arrays_on_the_heap
 from core.progress import ProgressDisplay
 
 DESCRIPTION = """\
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     with them."""
     # pandas and the numba kernels: loaded when the command runs, not for every posecloud --help
     from core.smoothing.io import group_by_view, smooth_files, smooth_multicam_files, variances_path
+
+    keep_large_arrays_on_the_heap()
 
     views = None
     if args.views is not None:

@@ -51,11 +51,12 @@ def build_module() -> Path:
         from numba.pycc import CC
         from numba.pycc import compiler as pycc_compiler
 
-    def numpy_errors() -> Flags:
-        """pycc's compiler flags with numpy's error model, as ``@kernel`` asks of numba's JIT: 1/0 is
-        inf, not ZeroDivisionError (pycc has no option for it)."""
+    def as_kernel_asks() -> Flags:
+        """pycc's compiler flags with what ``@kernel`` asks of numba's JIT (pycc has no options for
+        them): numpy's error model (1/0 is inf, not ZeroDivisionError) and the GIL let go."""
         flags = Flags()
         flags.error_model = "numpy"
+        flags.release_gil = True
         return flags
 
     def any_layout(t: types.Type) -> types.Type:
@@ -78,7 +79,7 @@ def build_module() -> Path:
         module.export(name, signatures.pop())(dispatcher.py_func)
     with tempfile.TemporaryDirectory() as scratch:
         module.output_dir = scratch
-        pycc_compiler.Flags = numpy_errors
+        pycc_compiler.Flags = as_kernel_asks
         try:
             module.compile()
         finally:

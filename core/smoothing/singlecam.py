@@ -5,7 +5,10 @@ ensemble median with its spread-based error variance)."""
 from __future__ import annotations
 
 import math
+import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,8 +19,9 @@ from core.smoothing.fit import fit_frames, fit_independent, variance_scale
 from core.smoothing.kalman import diffuse_prior, smooth_independent
 from core.smoothing.robust import members_of, robust_smooth
 
-# Member predictions (members x frames x keypoints) smoothed at once: about 100 MB at the peak
-# (measured: resident memory grew by 81 MB for 5 members x 20,000 frames x 17 keypoints).
+# Member predictions (members x frames x keypoints) smoothed at once, in all the batches in flight:
+# about 100 MB at the peak (measured: resident memory grew by 81 MB for 5 members x 20,000 frames x
+# 17 keypoints in one batch).
 BATCH_PREDICTIONS = 2_000_000
 
 
@@ -52,33 +56,52 @@ def smooth_single_camera(
     """Smooth one camera's ensemble; ``s`` fixed by the user or (None) fitted per keypoint.
 
     The keypoints are independent (each its own ``s``, its x and y their own series), so they are
-    smoothed in batches of at most ``BATCH_PREDICTIONS`` member predictions: one batch holds every
-    keypoint of most videos, so that numpy's per-call costs are paid once, and the memory of a
-    long video stays bounded. ``progress(keypoints done, keypoints)`` follows each pass
-    over a batch's frames (``robust.ROUNDS`` + 1 per batch) and each batch; a callback that raises
-    (a cancelled job) stops the smoothing there.
+    smoothed in batches, one per core at a time, each batch in threads of its own (the compiled
+    kernels and numpy's large operations let go of the GIL: 0.37 -> 0.20 s on 5 x 17 x 20,000 on 2
+    cores; the same trajectories to rounding). A batch holds as many keypoints as it can, so that numpy's per-call
+    costs are paid once, and the batches in flight together hold at most ``BATCH_PREDICTIONS``
+    member predictions, so that the memory of a long video stays bounded.
+    ``progress(keypoints done, keypoints)`` follows each pass over a batch's frames
+    (``robust.ROUNDS`` + 1 per batch) and each batch, one call at a time; a callback that raises (a
+    cancelled job) stops the smoothing there.
     """
     check_smoothing_parameter(s)
     n_members, n_frames, n_kp = stats.members.shape[:3]
     members = members_of(stats.members[..., :2], stats.members[..., 2])
-    batch = max(1, BATCH_PREDICTIONS // (n_members * n_frames))
+    workers = min(os.cpu_count() or 1, n_kp)
+    batch = max(1, min(BATCH_PREDICTIONS // (workers * n_members * n_frames), math.ceil(n_kp / workers)))
+    reporting = threading.Lock()
     done = 0
+    stopped: list[BaseException] = []  # what the callback raised: every batch stops at its next report
+
+    def report(finished: int = 0) -> None:
+        nonlocal done
+        with reporting:
+            if stopped:
+                raise stopped[0]
+            done += finished
+            if progress:
+                try:
+                    progress(done, n_kp)
+                except BaseException as e:
+                    stopped.append(e)
+                    raise
 
     def smooth(obs: list[np.ndarray], var: list[np.ndarray], q: np.ndarray | None) -> tuple:
         part = smooth_observations(obs[0], var[0], q)
-        if progress:
-            progress(done, n_kp)
+        report()
         return part, [(part.xy, part.posterior_var)], part.s
 
-    parts = []
-    for start in range(0, n_kp, batch):
+    def smooth_batch(start: int) -> Smoothed:
         chosen = slice(start, min(start + batch, n_kp))
         median, spread = stats.median[:, chosen], stats.noise[:, chosen]
         fixed = None if s is None else np.full(chosen.stop - start, float(s))
-        parts.append(robust_smooth([members.keypoints(chosen)], [median], [spread], smooth, fixed)[0])
-        done = chosen.stop
-        if progress:
-            progress(done, n_kp)
+        part = robust_smooth([members.keypoints(chosen)], [median], [spread], smooth, fixed)[0]
+        report(chosen.stop - start)
+        return part
+
+    with ThreadPoolExecutor(workers) as pool:
+        parts = list(pool.map(smooth_batch, range(0, n_kp, batch)))
     return Smoothed(
         np.concatenate([part.xy for part in parts], axis=1),
         np.concatenate([part.posterior_var for part in parts], axis=1),

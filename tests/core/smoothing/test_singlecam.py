@@ -97,3 +97,44 @@ def test_fit_frames_uses_evenly_spaced_blocks_on_long_videos():
     blocks = fit_frames(20_000)
     assert blocks.shape == (MAX_FIT_FRAMES // FIT_BLOCK_FRAMES, FIT_BLOCK_FRAMES)
     assert blocks[0, 0] == 0 and blocks[-1, -1] == 19_999
+
+
+@pytest.mark.parametrize("cores", [1, 2, 4])
+def test_batches_on_any_number_of_cores_give_the_same_trajectories(monkeypatch, cores):
+    """Keypoints smoothed in batches (one batch per keypoint here), in threads, give what one batch
+    on one core gives, to rounding (numpy's vector loops round arrays of other widths a last bit
+    apart); progress counts every keypoint, one call at a time, and ends at all of them."""
+    _, members = simulate_ensemble(n_members=3, n_keypoints=5, n_frames=800, seed=3)
+    stats = ensemble_stats(members)
+    monkeypatch.setattr("core.smoothing.singlecam.os.cpu_count", lambda: 1)
+    alone = smooth_single_camera(stats)
+    monkeypatch.setattr("core.smoothing.singlecam.os.cpu_count", lambda: cores)
+    monkeypatch.setattr("core.smoothing.singlecam.BATCH_PREDICTIONS", 3 * 800)
+    inside, reports = [0], []
+
+    def progress(done, total):
+        inside[0] += 1
+        assert inside[0] == 1, "progress called from two threads at once"
+        reports.append((done, total))
+        inside[0] -= 1
+
+    batched = smooth_single_camera(stats, progress=progress)
+    for field in ("xy", "posterior_var", "s"):
+        np.testing.assert_allclose(getattr(batched, field), getattr(alone, field), rtol=1e-12, atol=1e-12)
+    done = [d for d, _ in reports]
+    assert done == sorted(done) and done[-1] == 5 and {t for _, t in reports} == {5}
+    assert len(reports) == 5 * (1 + 4)  # per keypoint: its passes (robust.ROUNDS + 1) and its end
+
+
+def test_a_progress_callback_that_raises_stops_the_smoothing(monkeypatch):
+    _, members = simulate_ensemble(n_members=3, n_keypoints=4, n_frames=500, seed=4)
+    monkeypatch.setattr("core.smoothing.singlecam.os.cpu_count", lambda: 2)
+    calls = []
+
+    def cancelled(done, total):
+        calls.append(done)
+        raise InterruptedError("job cancelled")
+
+    with pytest.raises(InterruptedError, match="job cancelled"):
+        smooth_single_camera(ensemble_stats(members), progress=cancelled)
+    assert len(calls) <= 2  # each batch's first pass at most
