@@ -54,7 +54,7 @@ up: install labelstudio
 # Benchmarks (figures go in BENCHMARKS.md); each compares against its peer on this machine in one run.
 bench-predict: install
 	bash benchmarks/setup_lightning_pose.sh
-	$(PY) benchmarks/predict_throughput.py --batch 16 --runtimes torch bf16 onnx auto
+	$(PY) benchmarks/predict_throughput.py --batch 16 --runtimes torch bf16 onnx openvino openvino-bf16 auto
 
 bench-accuracy: install
 	$(PY) benchmarks/accuracy.py --minutes 6

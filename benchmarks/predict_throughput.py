@@ -3,7 +3,7 @@ decoding + network + keypoint decoding + CSV included, against Lightning Pose's 
 with the same backbone, input size and batch, on the same machine in one run.
 
     .venv/bin/python benchmarks/predict_throughput.py [--batch 16] [--skip-peer] [--bf16-model DIR]
-        [--runtimes torch bf16 onnx auto] [--skip-bf16]
+        [--runtimes torch bf16 onnx openvino openvino-bf16 auto] [--skip-bf16]
 
 Both sides get the same warm-up: one untimed prediction of the whole video, then the timed one.
 Each side's timed run reports wall time and its process's CPU time (all threads): on a machine
@@ -26,9 +26,10 @@ resized in advance, fp32 and (on CPUs with bf16 instructions) under bf16 autocas
 
 ``--runtimes`` predicts with each runtime of ``posecloud predict --runtime`` in turn: float32 torch,
 bf16 (torch under bfloat16 autocast), onnx (ONNX Runtime on the CPU, exported in memory, as many
-threads as torch), auto (the fastest of those whose keypoints agree with float32's on the video's
-first batch: with random weights bf16's seldom do, so ``auto`` here mostly chooses between torch and
-ONNX); ``--skip-bf16`` leaves out the network-alone bf16 comparison.
+threads as torch), openvino and openvino-bf16 (OpenVINO's CPU runtime, float32 and bfloat16, as many
+threads as torch), auto (the fastest of those whose keypoints agree with float32's on four batches
+spread over the video: with random weights the bf16 ones' seldom do, so ``auto`` here mostly chooses
+among the float32 ones); ``--skip-bf16`` leaves out the network-alone bf16 comparison.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def end_to_end(model: TrainedModel, runtime: str, batch: int) -> dict:
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
     timer.remove()
     frames = len(table.index)
-    ran = "onnx" if isinstance(model, OnnxModel) else "bf16" if model.cpu_bf16 else "torch"
+    ran = model.engine if isinstance(model, OnnxModel) else "bf16" if model.cpu_bf16 else "torch"
     return {
         "peer": f"posecloud ({model.train.decoder}, {runtime}{f': {ran}' if runtime == 'auto' else ''})",
         "runtime": ran,

@@ -259,11 +259,12 @@ class PredictionCreate(BaseModel):
         description="also draw the predictions (an ensemble's: the EKS) on an H.264 copy of the video, "
         "<video>.labeled.mp4; when omitted, drawn for videos of up to 18,000 frames",
     )
-    runtime: Literal["torch", "bf16", "onnx", "auto"] = Field(
+    runtime: Literal["torch", "bf16", "onnx", "openvino", "openvino-bf16", "auto"] = Field(
         default="torch",
         description="what runs the network: torch (float32), bf16 (torch under bfloat16 autocast, faster on "
-        "CPUs with bf16 instructions), onnx (ONNX Runtime on the CPU), or auto (the fastest on the video's "
-        "first batch among those whose keypoints agree with float32 torch's: ONNX within 0.1 input px, bf16 "
+        "CPUs with bf16 instructions), onnx (ONNX Runtime on the CPU), openvino / openvino-bf16 (OpenVINO on "
+        "the CPU, float32 / bfloat16), or auto (the fastest among those whose keypoints agree with float32 "
+        "torch's on four batches spread over the video: float32 runtimes within 0.1 input px, bf16 ones "
         "within 0.5 frame px)",
     )
 

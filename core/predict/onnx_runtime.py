@@ -1,14 +1,22 @@
-"""A trained model predicting through ONNX Runtime on the CPU: exported in memory
-(``core.predict.onnx_export``) and run by a ``CPUExecutionProvider`` session, with the torch
-model's interface, so that ``core.predict.video`` predicts with either.
+"""A trained model predicting through an exported graph on the CPU: exported in memory
+(``core.predict.onnx_export``) and run by ONNX Runtime (``CPUExecutionProvider``) or by OpenVINO's
+own runtime, in float32 or bfloat16, with the torch model's interface, so that
+``core.predict.video`` predicts with either.
 
-``onnxruntime`` is imported only when such a model is made.
+OpenVINO: on the project's 2-core Intel machine (AMX) it ran the ResNet-18 network at 256 about 2x
+as fast as torch in float32 and about 4x under bfloat16 (BENCHMARKS.md). Its CPU plugin infers in
+bfloat16 by default where the CPU has bf16 instructions: ``openvino`` asks for float32 explicitly.
+
+``onnxruntime`` and ``openvino`` are imported only when such a model is made.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
-from typing import Any
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,10 +29,13 @@ from core.predict.frame_stream import FrameStream, Keypoints, SingleFrames, no_k
 from core.predict.onnx_export import INPUT_NAME, export_onnx
 from core.predict.trained_model import TrainedModel
 
+Engine = Literal["onnx", "openvino", "openvino-bf16"]
+"""What runs the exported graph: ONNX Runtime, OpenVINO in float32, OpenVINO in bfloat16."""
+
 
 def cpu_session(model: bytes) -> Any:
     """An ONNX Runtime session on the CPU with as many threads as torch uses (one per core unless
-    set otherwise), so that the two runtimes compare on equal terms."""
+    set otherwise), so that the runtimes compare on equal terms."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -33,28 +44,65 @@ def cpu_session(model: bytes) -> Any:
     return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
-def runtime_version() -> str:
-    import onnxruntime
+class OpenVinoSession:
+    """OpenVINO's CPU runtime behind ONNX Runtime's ``run``: the graph compiled for this CPU in
+    ``precision`` (``"f32"`` or ``"bf16"``), with as many threads as torch uses."""
 
-    return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+    def __init__(self, model: bytes, precision: Literal["f32", "bf16"]) -> None:
+        import openvino
+
+        core = openvino.Core()
+        with tempfile.TemporaryDirectory() as folder:  # read_model takes ONNX from a file
+            path = Path(folder) / "model.onnx"
+            path.write_bytes(model)
+            graph = core.read_model(path)
+        config = {
+            "INFERENCE_PRECISION_HINT": precision,
+            "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+            "PERFORMANCE_HINT": "LATENCY",
+        }
+        self.request = core.compile_model(graph, "CPU", config).create_infer_request()
+
+    def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        results = self.request.infer(feeds)
+        return [np.array(results[output]) for output in self.request.model_outputs]
+
+
+def runtime_version(engine: Engine = "onnx") -> str:
+    if engine == "onnx":
+        import onnxruntime
+
+        return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
+    precision = "bfloat16" if engine == "openvino-bf16" else "float32"
+    return f"openvino {metadata.version('openvino')} (CPU, {precision})"  # its __version__ is a build tag
+
+
+def _session(model: bytes, engine: Engine) -> Any:
+    if engine == "onnx":
+        return cpu_session(model)
+    return OpenVinoSession(model, "bf16" if engine == "openvino-bf16" else "f32")
 
 
 @dataclass
 class OnnxModel(TrainedModel):
-    """``TrainedModel`` whose predictions come from ONNX Runtime (the torch ``network`` stays, unused
-    for prediction). Made by ``from_trained``."""
+    """``TrainedModel`` whose predictions come from its exported graph (the torch ``network`` stays,
+    unused for prediction). Made by ``from_trained``."""
 
     session: Any = field(kw_only=True)
-    """The ``onnxruntime.InferenceSession``."""
+    """The ``onnxruntime.InferenceSession`` or ``OpenVinoSession``."""
+    engine: Engine = field(kw_only=True, default="onnx")
 
     @classmethod
-    def from_trained(cls, model: TrainedModel) -> OnnxModel:
-        """Export ``model`` and open it in a CPU session. Raises a PoseCloudError when the model is
-        on a GPU (this runtime is the CPU's) or does not export."""
+    def from_trained(
+        cls, model: TrainedModel, engine: Engine = "onnx", graph: bytes | None = None
+    ) -> OnnxModel:
+        """``model`` exported (or its export ``graph``) and opened in a CPU session of ``engine``.
+        Raises a PoseCloudError when the model is on a GPU (these runtimes are the CPU's) or does
+        not export."""
         if model.device.type != "cpu":
             raise PoseCloudError(
-                f"the ONNX runtime predicts on the CPU, and {model.name} was loaded on {model.device}: "
-                "pass --device cpu with --runtime onnx, or use --runtime torch on the GPU"
+                f"the {engine} runtime predicts on the CPU, and {model.name} was loaded on {model.device}: "
+                f"pass --device cpu with --runtime {engine}, or use --runtime torch on the GPU"
             )
         return cls(
             model.network,
@@ -62,7 +110,8 @@ class OnnxModel(TrainedModel):
             model.train,
             model.device,
             model.name,
-            session=cpu_session(export_onnx(model)),
+            session=_session(export_onnx(model) if graph is None else graph, engine),
+            engine=engine,
         )
 
     def run(self, inputs: np.ndarray | torch.Tensor) -> Keypoints:

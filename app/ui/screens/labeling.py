@@ -222,7 +222,7 @@ for checked in (qc or {}).get("views", []):
                     "frame": f["image"],
                     "score": f["score"],
                     "why": "; ".join(r["detail"] for r in f["reasons"]),
-                    "correct in Label Studio": f["labelstudio_url"],
+                    "correct in Label Studio": f["labelstudio_url"] or "",  # none yet: see below
                 }
                 for f in checked["flagged"]
             ]
@@ -234,6 +234,10 @@ for checked in (qc or {}).get("views", []):
         hide_index=True,
         key=f"qc-{checked['view']}",
     )
+    if any(f["labelstudio_url"] is None for f in checked["flagged"]):
+        st.caption(
+            "Frames without a link have no Label Studio task yet: press Prepare the labeling page (above)."
+        )
     right_ones = st.multiselect(
         "Frames whose labels are right as they are",
         [f["image"] for f in checked["flagged"]],

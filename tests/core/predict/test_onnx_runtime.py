@@ -76,20 +76,25 @@ def _trained_case(kind: str, folder: Path, tiny_model: Path, toy_clip: Path) -> 
     return kind, folder / "model", toy_clip
 
 
-def test_both_runtimes_predict_the_same_keypoints(case):
+@pytest.mark.parametrize("engine", ["onnx", "openvino"])
+def test_the_exported_graph_predicts_torchs_keypoints(case, engine):
+    """ONNX Runtime and OpenVINO (float32) against torch (float32)."""
     _, model_dir, video = case
     model = TrainedModel.load(model_dir, device="cpu")
     # batches of 16 of the 40 frames: the context model's windows span batches
     with_torch, _ = predict_video(model, video, batch_size=16)
-    with_onnx, _ = predict_video(OnnxModel.from_trained(model), video, batch_size=16)
+    with_onnx, _ = predict_video(OnnxModel.from_trained(model, engine), video, batch_size=16)
     assert with_onnx.values.shape == with_torch.values.shape == (40, len(model.project.keypoints), 3)
     # In network-input pixels: where subpixel maxima's grid (1/100 heatmap pixel) has a near tie,
     # rounding moves a keypoint by one step, 0.04 input pixels (0.25 frame pixels at 64 of 396), and
-    # its confidence with it; that happens to a few keypoints in a hundred.
+    # its confidence with it; that happens to a few keypoints in a hundred. Where a briefly trained
+    # model's flat map has two peaks equal to rounding, either engine can take the other one: seen
+    # at one keypoint of 680 (1.5 input pixels), on ONNX Runtime and OpenVINO alike, for one
+    # training of the heatmap model and not another; hence one keypoint in 200 at most.
     info = probe_video(video)
     to_input = [model.train.image_width / info.width, model.train.image_height / info.height]
     moved = np.linalg.norm((with_onnx.xy - with_torch.xy) * to_input, axis=-1)
-    assert moved.max() <= AGREEMENT_PX
+    assert (moved > AGREEMENT_PX).mean() <= 0.005
     same = moved < 1e-3
     assert same.mean() >= 0.98
     confidence_gap = np.abs(with_onnx.field("likelihood") - with_torch.field("likelihood"))
@@ -174,7 +179,8 @@ def test_a_network_that_does_not_export_is_refused_with_the_reason(
     # auto falls back to torch and says why
     with caplog.at_level(logging.WARNING, logger="core.predict.runtime"):
         chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
-    assert not isinstance(chosen, OnnxModel) and "runtime onnx left out: tiny (heatmap" in caplog.text
+    assert not isinstance(chosen, OnnxModel)
+    assert "runtimes onnx, openvino, openvino-bf16 left out: tiny (heatmap" in caplog.text
 
 
 def test_export_writes_model_onnx_into_the_model_folder(tiny_model, tmp_path, capsys):

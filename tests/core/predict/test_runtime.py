@@ -2,6 +2,7 @@
 
 import logging
 import re
+import time
 
 import numpy as np
 import pytest
@@ -16,9 +17,29 @@ from core.video.reader import iter_frames
 from tests.testdata import write_video
 
 
+@pytest.fixture
+def slow_torch(monkeypatch):
+    """Torch (float32 and bf16) made the slowest runtime, so that ``auto`` compares every other one
+    with float32 torch (it compares only those faster than torch)."""
+    frame_stream = TrainedModel.frame_stream
+
+    def slowed(self, *args):
+        stream = frame_stream(self, *args)
+        push = stream.push
+
+        def slow_push(frames):
+            time.sleep(0.5)
+            return push(frames)
+
+        stream.push = slow_push
+        return stream
+
+    monkeypatch.setattr(TrainedModel, "frame_stream", slowed)
+
+
 def auto_choice(caplog) -> str:
     """The runtime ``auto`` logged as its choice (its last message)."""
-    return re.match(r"tiny: runtime (\w+): \w+ [\d.]+ frames/s", caplog.records[-1].message)[1]
+    return re.match(r"tiny: runtime ([\w-]+): [\w-]+ [\d.]+ frames/s", caplog.records[-1].message)[1]
 
 
 def test_bf16_runs_the_network_in_bfloat16_and_keeps_keypoints_near_float32(tiny_model, toy_clip):
@@ -38,22 +59,28 @@ def test_bf16_runs_the_network_in_bfloat16_and_keeps_keypoints_near_float32(tiny
     )
 
 
-def test_auto_picks_the_fastest_runtime_that_agrees_and_says_why(tiny_model, toy_clip, caplog, monkeypatch):
+def test_auto_picks_the_fastest_runtime_that_agrees_and_says_why(
+    tiny_model, toy_clip, caplog, monkeypatch, slow_torch
+):
     monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: True)
-    monkeypatch.setitem(TOLERANCE, "bf16", (1e9, "frame pixels"))  # the briefly trained model's maps are flat
+    for bf16 in ("bf16", "openvino-bf16"):  # the briefly trained model's maps are flat
+        monkeypatch.setitem(TOLERANCE, bf16, (1e9, "frame pixels"))
     with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
         chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
     message = caplog.records[-1].message
-    speeds = {m[1]: float(m[2]) for m in re.finditer(r"(torch|bf16|onnx) ([\d.]+) frames/s", message)}
+    speeds = {m[1]: float(m[2]) for m in re.finditer(r"([\w-]+) ([\d.]+) frames/s", message)}
     # the 40-frame clip is shorter than 4 batches: every frame is compared
-    assert set(speeds) == {"torch", "bf16", "onnx"}
-    assert message.endswith("keypoints compared on 40 frames of clip.mp4 (0-15, 16-31, 32-39)")
+    assert set(speeds) == {"torch", "bf16", "onnx", "openvino", "openvino-bf16"}
+    assert re.search(r"of float32 torch's on 40 frames of clip.mp4 \(0-15, 16-31, 32-39\)$", message)
     fastest = max(speeds, key=speeds.__getitem__)
     assert auto_choice(caplog) == fastest
-    assert isinstance(chosen, OnnxModel) == (fastest == "onnx") and chosen.cpu_bf16 == (fastest == "bf16")
+    ran = chosen.engine if isinstance(chosen, OnnxModel) else "bf16" if chosen.cpu_bf16 else "torch"
+    assert ran == fastest
 
 
-def test_auto_leaves_out_a_runtime_whose_keypoints_disagree(tiny_model, toy_clip, caplog, monkeypatch):
+def test_auto_leaves_out_a_runtime_whose_keypoints_disagree(
+    tiny_model, toy_clip, caplog, monkeypatch, slow_torch
+):
     to_frame_pixels = OnnxModel.to_frame_pixels
     monkeypatch.setattr(OnnxModel, "to_frame_pixels", lambda *args: to_frame_pixels(*args) + 1)
     monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: True)
@@ -70,7 +97,7 @@ def test_auto_leaves_out_a_runtime_whose_keypoints_disagree(tiny_model, toy_clip
 
 
 def test_auto_compares_runtimes_over_the_whole_video_not_only_its_start(
-    tiny_model, toy_clip, tmp_path, caplog, monkeypatch
+    tiny_model, toy_clip, tmp_path, caplog, monkeypatch, slow_torch
 ):
     """A runtime that agrees on the first frames and moves keypoints on later ones is left out (bf16
     did this to a briefly trained context model: 0.32 px on a clip's first 16 frames, 23 px later)."""
@@ -94,6 +121,25 @@ def test_auto_compares_runtimes_over_the_whole_video_not_only_its_start(
     )
 
 
+def test_auto_does_not_compare_the_runtimes_slower_than_torch(tiny_model, toy_clip, caplog, monkeypatch):
+    run = OnnxModel.run
+    compared = []
+
+    def slow_and_off(self, inputs):
+        time.sleep(0.5)
+        compared.append(self.engine)
+        xy, confidence = run(self, inputs)
+        return xy + 1, confidence  # would be left out, if compared
+
+    monkeypatch.setattr(OnnxModel, "run", slow_and_off)
+    monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: False)
+    with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
+        chosen = with_runtime(TrainedModel.load(tiny_model, device="cpu"), "auto", toy_clip, 16)
+    assert auto_choice(caplog) == "torch" and not isinstance(chosen, OnnxModel)
+    assert "left out" not in caplog.text
+    assert sorted(compared) == ["onnx", "onnx", "openvino", "openvino"]  # the first run, twice: timed
+
+
 def test_auto_tries_bf16_only_on_a_cpu_with_bf16_instructions(tiny_model, toy_clip, caplog, monkeypatch):
     monkeypatch.setattr("core.predict.runtime.cpu_has_bf16", lambda: False)
     with caplog.at_level(logging.INFO, logger="core.predict.runtime"):
@@ -102,6 +148,21 @@ def test_auto_tries_bf16_only_on_a_cpu_with_bf16_instructions(tiny_model, toy_cl
     with caplog.at_level(logging.WARNING, logger="core.predict.runtime"):
         with_runtime(TrainedModel.load(tiny_model, device="cpu"), "bf16", toy_clip, 16)
     assert "this CPU has no bf16 instructions: torch emulates bfloat16, slower than float32" in caplog.text
+
+
+def test_openvino_bf16_runs_in_bfloat16_and_keeps_keypoints_near_float32(tiny_model, toy_clip):
+    fp32 = TrainedModel.load(tiny_model, device="cpu")
+    frames = np.random.default_rng(0).integers(0, 255, (4, 406, 396, 3), dtype=np.uint8)
+    xy = {
+        name: with_runtime(fp32, name, toy_clip, 16).predict_frames(frames)[0]
+        for name in ("openvino", "openvino-bf16")
+    }
+    moved = np.linalg.norm(xy["openvino-bf16"] - xy["openvino"], axis=-1)
+    assert 0 < np.median(moved) < 2  # rounded, not another prediction
+    assert re.fullmatch(
+        r"openvino [\d.]+ \(CPU, bfloat16\)",
+        describe_runtime(with_runtime(fp32, "openvino-bf16", toy_clip, 16)),
+    )
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -113,6 +174,7 @@ def test_the_command_line_offers_every_runtime(runtime):
 
 def test_an_unknown_runtime_is_refused(tiny_model, toy_clip):
     with pytest.raises(
-        PoseCloudError, match="unknown runtime 'tensorrt'; choose one of auto, torch, bf16, onnx"
+        PoseCloudError,
+        match="unknown runtime 'tensorrt'; choose one of auto, torch, bf16, onnx, openvino, openvino-bf16",
     ):
         with_runtime(TrainedModel.load(tiny_model, device="cpu"), "tensorrt", toy_clip, 16)
