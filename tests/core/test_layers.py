@@ -29,7 +29,7 @@ LAYERS = [
     ["core.video", "core.pca", "core.progress"],
     ["core.config"],
     ["core.names"],
-    ["core.errors", "core.atomic", "core.cpu"],
+    ["core.errors", "core.atomic", "core.cpu", "core.heap"],
 ]
 """Highest first; a module may import its own subpackage and any layer below, not a sibling."""
 FORBIDDEN = ("app", "worker", "fastapi", "sqlalchemy", "celery")
