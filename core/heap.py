@@ -22,11 +22,8 @@ _HEAP_UP_TO = 1 << 30  # blocks up to 1 GiB from the heap; freed memory kept up 
 def keep_large_arrays_on_the_heap() -> bool:
     """Ask glibc's malloc to serve large blocks from the heap and keep freed memory; False where the
     C library is not glibc (nothing changes)."""
-    name = ctypes.util.find_library("c")
     try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):  # no mallopt: not glibc (musl, macOS)
-        return False
-    if mallopt is None:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError, TypeError):  # no C library found, or no mallopt: not glibc
         return False
     return bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_UP_TO)) and bool(mallopt(_M_TRIM_THRESHOLD, _HEAP_UP_TO))

@@ -179,15 +179,13 @@ def _other_runtimes(model: TrainedModel) -> dict[str, TrainedModel]:
     exports (else it says why not), the bf16 ones where the CPU has bf16 instructions."""
     bf16 = cpu_has_bf16()
     others: dict[str, TrainedModel] = {"bf16": _in_bf16(model)} if bf16 else {}
+    engines = [engine for engine in EXPORTED if bf16 or not engine.endswith("bf16")]
     try:
         graph = export_onnx(model)
     except PoseCloudError as e:
-        log.warning("%s: runtimes %s left out: %s", model.name, ", ".join(EXPORTED), e)
+        log.warning("%s: runtimes %s left out: %s", model.name, ", ".join(engines), e)
         return others
-    for engine in EXPORTED:
-        if bf16 or not engine.endswith("bf16"):
-            others[engine] = OnnxModel.from_trained(model, engine, graph)
-    return others
+    return others | {engine: OnnxModel.from_trained(model, engine, graph) for engine in engines}
 
 
 def _in_bf16(model: TrainedModel) -> TrainedModel:

@@ -78,17 +78,19 @@ def module_name() -> str:
     return f"_kernels_{digest.hexdigest()[:16]}"
 
 
-def module_path() -> Path:
-    return FOLDER / f"{module_name()}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
+def module_path(name: str | None = None) -> Path:
+    """Where the module ``name`` (default: the current source's) is built."""
+    return FOLDER / f"{name or module_name()}{importlib.machinery.EXTENSION_SUFFIXES[0]}"
 
 
 @cache
 def _ahead_of_time() -> ModuleType | None:
     """The module built from the current source, or None (not built, or numba asked for)."""
-    path = module_path()
+    name = module_name()
+    path = module_path(name)
     if os.environ.get(JIT_ONLY) == "1" or not path.is_file():
         return None
-    spec = importlib.util.spec_from_file_location(module_name(), path)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     try:
