@@ -45,8 +45,12 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --config pyproject.toml
 
+# Two test processes (pytest-xdist), each test file in one of them: on the 2-core machine the
+# suite waits on workers, servers and browsers as much as it computes. TEST_PROCESSES=0 runs them
+# in this process, one after another.
+TEST_PROCESSES ?= 2
 test: install labelstudio lint
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_PROCESSES) --dist loadfile
 
 up: install labelstudio
 	$(VENV)/bin/posecloud up
@@ -55,6 +59,7 @@ up: install labelstudio
 bench-predict: install
 	bash benchmarks/setup_lightning_pose.sh
 	$(PY) benchmarks/predict_throughput.py --batch 16 --runtimes torch bf16 onnx openvino openvino-bf16 auto
+	$(PY) benchmarks/auto_by_model_type.py
 
 bench-accuracy: install
 	$(PY) benchmarks/accuracy.py --minutes 6

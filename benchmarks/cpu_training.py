@@ -3,8 +3,8 @@ Stacked DenseNet at 128x128, as it was ("before": float32, the network in NCHW m
 step by step, each labeled image decoded every time it is used), and with what changed since: the
 network channels-last, ``cpu_precision: bf16`` (what ``auto`` picks on CPUs with bf16 instructions),
 Adam fused (one pass per parameter), the decoded images kept in memory and the elastic deformation's
-keypoints moved by the field's inverse (``core.data.augment.ElasticTransform``, in place of
-albumentations' own). Per variant and seed:
+field drawn on a coarse grid, its keypoints moved by the field's inverse
+(``core.data.augment.ElasticTransform``, in place of albumentations' own). Per variant and seed:
 training steps per second (steps over the fit's wall time, validation included) and the test-split
 pixel error, so a speed-up is read next to what it does to accuracy.
 
@@ -78,7 +78,7 @@ VARIANTS = {  # what changed since "before", each as it is set for the run
         "keep_decoded": True,
         "exact_elastic": False,
     },
-    "bf16, channels-last, fused Adam, decoded images kept, elastic keypoints by the field's inverse (today's)": {
+    "bf16, channels-last, fused Adam, decoded images kept, elastic field drawn coarse, its keypoints by the field's inverse (today's)": {
         "channels_last": True,
         "precision": "bf16",
         "fused_adam": True,

@@ -101,15 +101,16 @@ class ForwardTimer:
             hook.remove()
 
 
-def end_to_end(model: TrainedModel, runtime: str, batch: int) -> dict:
+def end_to_end(model: TrainedModel, runtime: str, batch: int, video: Path = VIDEO) -> dict:
     """``model`` as ``runtime`` runs it (``auto`` chooses on four batches spread over the video, in
     the timed run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video, then the
-    timed one (CSV written), with the network's forward passes timed within it."""
-    predict_video(with_runtime(model, runtime, VIDEO, batch), VIDEO, batch_size=batch)  # warm-up
+    timed one (CSV written), with the network's forward passes timed within it. The row keeps the
+    predicted table (``"table"``)."""
+    predict_video(with_runtime(model, runtime, video, batch), video, batch_size=batch)  # warm-up
     timer = ForwardTimer(model.network)
     cpu_start, start = time.process_time(), time.perf_counter()
-    model = with_runtime(model, runtime, VIDEO, batch)
-    table, _ = predict_video(model, VIDEO, batch_size=batch)
+    model = with_runtime(model, runtime, video, batch)
+    table, _ = predict_video(model, video, batch_size=batch)
     with tempfile.TemporaryDirectory() as tmp:
         write_pose_csv(table, Path(tmp) / "p.csv")
     seconds, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
@@ -125,6 +126,7 @@ def end_to_end(model: TrainedModel, runtime: str, batch: int) -> dict:
         "fps": frames / seconds,
         "batch": batch,
         "network_forward_s": timer.seconds,
+        "table": table,
     }
 
 
@@ -316,6 +318,8 @@ def main() -> None:
         print_precision(precision, args.batch)
     print()
     print(load.end())
+    for r in rows:
+        r.pop("table", None)
     print(json.dumps({"end_to_end": rows, "network_alone_s": network_s, "precision": precision}))
 
 

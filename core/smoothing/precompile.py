@@ -85,7 +85,11 @@ def build_module() -> Path:
         finally:
             pycc_compiler.Flags = Flags
         target.parent.mkdir(exist_ok=True)
-        shutil.move(Path(scratch) / target.name, target)
+        # moved beside the target, then renamed over it: a process loading it meanwhile (a test in
+        # another process, the app during an install) sees the old module or the new, never a part
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.move(Path(scratch) / target.name, partial)
+        os.replace(partial, target)
     for old in target.parent.glob("_kernels_*"):
         if old != target:
             old.unlink()

@@ -23,7 +23,7 @@ from worker.slots.supervisor import stop_processes
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
-    """Fast failure detection (heartbeat 0.5 s, stale after 15 s) and room for the toy data upload."""
+    """Fast failure detection (heartbeat 0.5 s, stale after 8 s: 16 missed beats) and room for the toy data upload."""
     return Settings(
         data_root=tmp_path / "data",
         database_url=database_url,
@@ -32,7 +32,7 @@ def settings(tmp_path: Path, database_url: str, redis_url: str) -> Settings:
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         heartbeat_s=0.5,
-        stale_after_s=15.0,
+        stale_after_s=8.0,
         max_attempts=2,
     )
 

@@ -16,7 +16,7 @@ from tests.worker.conftest import epoch as training_epoch
 from tests.worker.conftest import wait_for
 
 pytestmark = SQLITE_ONLY
-LONG = {**TINY, "epochs": 12}
+LONG = {**TINY, "epochs": 6}
 
 
 def _train(client: TestClient, headers: dict, project: int, name: str, config: dict) -> int:
@@ -72,7 +72,7 @@ def test_redis_restart_loses_no_job(
     client: TestClient, alice, toy_project, start_worker, redis_server
 ) -> None:
     start_worker(1)
-    running = _train(client, alice, toy_project, "during-restart", {**TINY, "epochs": 15})
+    running = _train(client, alice, toy_project, "during-restart", LONG)
     _wait_epoch(client, alice, toy_project, running, 2)
     redis_server.stop()
     # the API stays up without Redis: the job is recorded and sent once Redis is back

@@ -1,6 +1,8 @@
 import albumentations as A
 import cv2
 import numpy as np
+import pytest
+from albumentations.augmentations.geometric import functional as fgeometric
 
 from core.data.augment import (
     ElasticTransform,
@@ -9,6 +11,7 @@ from core.data.augment import (
     flip_horizontally,
     resize_frame,
     scale_points,
+    smooth_random_field,
 )
 
 
@@ -95,9 +98,29 @@ def test_elastic_keypoints_land_where_their_pixel_went():
         np.testing.assert_allclose(np.stack(came_from, axis=1), points, atol=0.1)
 
 
-def test_elastic_images_are_albumentations_own():
-    image = np.random.default_rng(1).integers(0, 255, (120, 100, 3), dtype=np.uint8)
-    points = np.array([[30.0, 40.0]])
-    ours = _elastic(ElasticTransform, 3)(image=image, keypoints=points)["image"]
-    theirs = _elastic(A.ElasticTransform, 3)(image=image, keypoints=points)["image"]
-    np.testing.assert_array_equal(ours, theirs)
+def test_elastic_field_is_distributed_as_albumentations_away_from_the_edges():
+    """Drawn coarse and interpolated, the field keeps albumentations' size and smoothness where
+    keypoints are (its edges, where albumentations repeats the edge pixel's noise, aside)."""
+    rng = np.random.default_rng(0)
+    height, width, alpha, sigma = 406, 396, 30, 6
+    inner = (slice(None), slice(None), slice(4 * sigma, -4 * sigma), slice(4 * sigma, -4 * sigma))
+    ours = np.array([smooth_random_field(height, width, alpha, sigma, rng) for _ in range(40)])[inner]
+    theirs = np.array(
+        [
+            fgeometric.generate_displacement_fields(
+                (height, width), alpha, sigma, False, (0, 0), rng, "gaussian"
+            )
+            for _ in range(40)
+        ]
+    )[inner]
+    assert ours.std() == pytest.approx(theirs.std(), rel=0.03)
+    assert np.abs(ours).max() == pytest.approx(np.abs(theirs).max(), rel=0.15)
+    for lag in (3, 6, 12):
+        for axis in (-1, -2):  # displacements lag pixels apart along x, along y
+            assert _correlation(ours, lag, axis) == pytest.approx(_correlation(theirs, lag, axis), abs=0.03)
+
+
+def _correlation(fields: np.ndarray, lag: int, axis: int) -> float:
+    n = fields.shape[axis]
+    near, far = np.take(fields, range(n - lag), axis=axis), np.take(fields, range(lag, n), axis=axis)
+    return float(np.corrcoef(near.ravel(), far.ravel())[0, 1])
