@@ -54,13 +54,14 @@ from core.cpu import cpu_has_bf16  # noqa: E402
 from core.labels.dlc_csv import write_pose_csv  # noqa: E402
 from core.models.factory import build_network  # noqa: E402
 from core.predict.onnx_runtime import OnnxModel  # noqa: E402
-from core.predict.runtime import BF16_AGREEMENT_PX, RUNTIMES, with_runtime  # noqa: E402
+from core.predict.runtime import RUNTIMES, with_runtime  # noqa: E402
 from core.predict.trained_model import TrainedModel  # noqa: E402
 from core.predict.video import predict_video  # noqa: E402
 from core.video.reader import iter_batches, probe_video  # noqa: E402
 
 VIDEO = ROOT.parent / "shared" / "data" / "mirror-mouse-example" / "videos" / "test_vid.mp4"
 PEER_PYTHON = ROOT / ".bench-venv-lp" / "bin" / "python"
+HALF_PX = 0.5  # the issue's bound for bf16: a keypoint further than this from fp32's counts in its column
 MOVED_PX = 2.5  # a keypoint "moved" under bf16 when it is further than this from its fp32 position
 
 
@@ -101,12 +102,15 @@ class ForwardTimer:
             hook.remove()
 
 
-def end_to_end(model: TrainedModel, runtime: str, batch: int, video: Path = VIDEO) -> dict:
+def end_to_end(
+    model: TrainedModel, runtime: str, batch: int, video: Path = VIDEO, warm_up: Path | None = None
+) -> dict:
     """``model`` as ``runtime`` runs it (``auto`` chooses on four batches spread over the video, in
-    the timed run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video, then the
-    timed one (CSV written), with the network's forward passes timed within it. The row keeps the
-    predicted table (``"table"``)."""
-    predict_video(with_runtime(model, runtime, video, batch), video, batch_size=batch)  # warm-up
+    the timed run, as ``posecloud predict`` does): one untimed warm-up prediction of the whole video
+    (or of ``warm_up``), then the timed one (CSV written), with the network's forward passes timed
+    within it. The row keeps the predicted table (``"table"``)."""
+    warm_up = warm_up or video
+    predict_video(with_runtime(model, runtime, warm_up, batch), warm_up, batch_size=batch)
     timer = ForwardTimer(model.network)
     cpu_start, start = time.process_time(), time.perf_counter()
     model = with_runtime(model, runtime, video, batch)
@@ -176,7 +180,7 @@ def bf16_vs_fp32(model: TrainedModel, batch: int, label: str, trained: bool) -> 
             "keypoints": int(moved.size),
             "moved_fraction": float(np.mean(moved > MOVED_PX)),
             "moved_count": int(np.sum(moved > MOVED_PX)),
-            "over_tolerance_fraction": float(np.mean(moved > BF16_AGREEMENT_PX)),
+            "over_tolerance_fraction": float(np.mean(moved > HALF_PX)),
             "median_move_px": float(np.median(moved)),
             "max_move_px": float(moved.max()),
             "first_batch_max_move_px": float(moved[:batch].max()),

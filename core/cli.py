@@ -355,9 +355,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="what runs the network: torch (float32), bf16 (torch under bfloat16 autocast: faster on CPUs with "
         "bf16 instructions), onnx (ONNX Runtime on the CPU), openvino / openvino-bf16 (OpenVINO on the CPU, "
-        "float32 / bfloat16) or auto: the fastest among those whose keypoints agree with float32 torch's on "
-        "four batches spread over the video (float32 runtimes within 0.1 pixel of the network input, bf16 "
-        "ones within 0.5 frame pixel; -v logs the choice)",
+        "float32 / bfloat16) or auto: the fastest float32 runtime whose keypoints agree with torch's within "
+        "0.1 pixel of the network input on four batches spread over the video, for videos torch would take "
+        "a minute or more on (-v logs the choice; bf16 can move ambiguous keypoints far: ask for it by name)",
     )
     add_smoothing_option(p, "ensembles: ")
     p.add_argument("--labeled-video", action="store_true", help="also write a video with the keypoints drawn")

@@ -263,9 +263,9 @@ class PredictionCreate(BaseModel):
         default="torch",
         description="what runs the network: torch (float32), bf16 (torch under bfloat16 autocast, faster on "
         "CPUs with bf16 instructions), onnx (ONNX Runtime on the CPU), openvino / openvino-bf16 (OpenVINO on "
-        "the CPU, float32 / bfloat16), or auto (the fastest among those whose keypoints agree with float32 "
-        "torch's on four batches spread over the video: float32 runtimes within 0.1 input px, bf16 ones "
-        "within 0.5 frame px)",
+        "the CPU, float32 / bfloat16), or auto (the fastest float32 runtime whose keypoints agree with "
+        "torch's within 0.1 input px on four batches spread over the video, for videos torch would take a "
+        "minute or more on; bf16 can move ambiguous keypoints far, so auto never takes it)",
     )
 
 

@@ -1,14 +1,20 @@
 """Which runtime runs a model's network for prediction: torch, torch under bfloat16 autocast
 (``bf16``), ONNX Runtime on the CPU (``onnx``), OpenVINO's runtime on the CPU in float32
-(``openvino``) or bfloat16 (``openvino-bf16``) (``core.predict.onnx_runtime``), or ``auto``: the fastest of
-them among those whose keypoints agree with torch's float32 keypoints on runs of frames spread over
-the whole video to predict. Spread, because agreement on the first frames says little about the
-rest: bf16 kept a briefly trained context model within 0.32 px of float32 on a clip's first 16
-frames and moved keypoints by up to 23 px on later ones (BENCHMARKS.md).
+(``openvino``) or bfloat16 (``openvino-bf16``) (``core.predict.onnx_runtime``), or ``auto``: the fastest
+float32 runtime among those whose keypoints agree with torch's on runs of frames spread over the
+whole video to predict. Spread, because agreement on the first frames says little about the rest.
 
-On the project's 2-core machines with bf16 instructions bf16 ran the network 1.9x (AMD EPYC) to 2.5x
-(Intel Xeon with AMX) faster than float32 and ONNX Runtime 1.2-1.4x (BENCHMARKS.md); on CPUs without bf16 instructions torch emulates
-it, slower than float32, so ``auto`` tries it only where the CPU has them.
+``auto`` leaves the bf16 runtimes out, though they are the fastest on CPUs with bf16 instructions
+(1.9x-2.5x float32 for the network): they keep most keypoints within a pixel of float32's, but where
+a heatmap has two peaks of about equal height they can take the other one, and a check on a few
+frames does not find where. On a trained two-camera model, OpenVINO's bf16 agreed with float32
+within 0.5 px on the four runs ``auto`` checks and put 0.1 % of the video's keypoints elsewhere, up
+to 67 px away (BENCHMARKS.md). ``--runtime bf16`` and ``openvino-bf16`` are there for whoever takes
+that for the speed.
+
+``auto`` compares nothing when float32 torch would predict the whole video in under
+``WORTH_COMPARING_S``: exporting the model and comparing the runtimes costs seconds that a short
+prediction does not win back.
 """
 
 from __future__ import annotations
@@ -37,21 +43,14 @@ RUNTIMES: tuple[Runtime, ...] = ("auto", "torch", "bf16", "onnx", "openvino", "o
 EXPORTED: tuple[Engine, ...] = ("onnx", "openvino", "openvino-bf16")
 """The runtimes that run the exported graph."""
 AGREEMENT_PX = 0.1
-"""The farthest ``auto`` lets ONNX Runtime's keypoints be from torch's, in network-input pixels: the
+"""The farthest ``auto`` lets an exported runtime's keypoints be from torch's, in network-input pixels: the
 scale the networks and decoders work at, whatever the video's size (subpixel maxima decode on a grid
 of 1/100 heatmap pixel, so maps that differ by rounding can move a keypoint by one step of it,
 0.04 input pixels, which is 0.25 frame pixels for a 64-pixel input on the 396-pixel toy video)."""
-BF16_AGREEMENT_PX = 0.5
-"""The farthest ``auto`` lets bf16's keypoints be from float32's, in frame pixels: bfloat16 keeps 8
-bits of mantissa, so it moves keypoints by more than rounding, and where a heatmap has two peaks of
-about equal height it can pick the other one."""
-TOLERANCE = {
-    "bf16": (BF16_AGREEMENT_PX, "frame pixels"),
-    "onnx": (AGREEMENT_PX, "input pixels"),
-    "openvino": (AGREEMENT_PX, "input pixels"),
-    "openvino-bf16": (BF16_AGREEMENT_PX, "frame pixels"),
-}
-"""How far each runtime's keypoints may be from float32 torch's for ``auto`` to use it, and in what."""
+WORTH_COMPARING_S = 60.0
+"""``auto`` keeps float32 torch, without comparing, for a video it would predict in less than this
+(estimated from its first checked run): exporting and comparing took 4-9 s on the 994-frame toy
+video, which made ``auto`` 0.7x torch there at 128x128 (BENCHMARKS.md)."""
 CHECKED_RUNS = 4
 """How many runs of a batch of consecutive frames ``auto`` compares the runtimes on: from the video's
 start to its end, evenly spaced (every frame of a video that short)."""
@@ -66,8 +65,7 @@ def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size:
         return model
     if runtime.endswith("bf16") and model.device.type == "cpu" and not cpu_has_bf16():
         log.warning(
-            "%s: this CPU has no bf16 instructions: %s emulates bfloat16, slower than float32 "
-            "(--runtime auto leaves bf16 out on such CPUs)",
+            "%s: this CPU has no bf16 instructions: %s emulates bfloat16, slower than float32",
             model.name,
             "torch" if runtime == "bf16" else "OpenVINO",
         )
@@ -87,12 +85,12 @@ def describe_runtime(model: TrainedModel) -> str:
 
 
 def _fastest(model: TrainedModel, video: Path, batch_size: int) -> TrainedModel:
-    """``auto``: torch on a GPU. On a CPU each candidate predicts the first checked run twice (a
-    warm-up, then timed); then, fastest first, each candidate faster than float32 torch is compared
-    with it, on the first run and, if it agrees there, on the others; the first that agrees on all
-    of them is kept (torch when none does). The slower candidates are not compared: they could not
-    be chosen (on the toy video, comparing every candidate on every run cost 5-9 s of a 28-37 s
-    prediction)."""
+    """``auto``: torch on a GPU. On a CPU float32 torch predicts the first checked run twice (a
+    warm-up, then timed); a video it would predict in under ``WORTH_COMPARING_S`` stays with it.
+    Else each other float32 runtime does the same; then, fastest first, each one faster than torch
+    is compared with it, on the first run and, if it agrees there, on the others; the first that
+    agrees on all of them is kept (torch when none does). The slower ones are not compared: they
+    could not be chosen."""
     if model.device.type != "cpu":
         log.info("%s: runtime torch: the model is on %s (bf16 autocast)", model.name, model.device)
         return model
@@ -100,39 +98,48 @@ def _fastest(model: TrainedModel, video: Path, batch_size: int) -> TrainedModel:
     runs = [(start, model.resize_for_model(frames)) for start, frames in _checked_runs(info, batch_size)]
     if not runs:  # the prediction itself reports the unreadable video
         return model
+    first = {"torch": _keypoints(model, runs[:1], info)}  # also the warm-up
+    speed = {"torch": len(runs[0][1]) / _timed(model, runs[0][1], info.width, info.height)[0]}
+    if info.frame_count / speed["torch"] < WORTH_COMPARING_S:
+        log.info(
+            "%s: runtime torch: %.1f frames/s, about %.0f s for the %d frames of %s; other runtimes "
+            "are compared for videos of %.0f s or more",
+            model.name,
+            speed["torch"],
+            info.frame_count / speed["torch"],
+            info.frame_count,
+            info.path.name,
+            WORTH_COMPARING_S,
+        )
+        return model
     candidates = {"torch": model, **_other_runtimes(model)}
-    first, speed = {}, {}
     for name, candidate in candidates.items():
-        first[name] = _keypoints(candidate, runs[:1], info)  # also the warm-up
-        speed[name] = len(runs[0][1]) / _timed(candidate, runs[0][1], info.width, info.height)[0]
+        if name != "torch":
+            first[name] = _keypoints(candidate, runs[:1], info)
+            speed[name] = len(runs[0][1]) / _timed(candidate, runs[0][1], info.width, info.height)[0]
     reference = None
     chosen, agreed = "torch", ""
     for name in sorted(candidates, key=speed.__getitem__, reverse=True):
         if name == "torch":
             break
-        tolerance, unit = TOLERANCE[name]
-        compared, apart = runs[:1], _apart(model, first["torch"], first[name], name, info)
-        if apart <= tolerance and len(runs) > 1:  # False when NaN
+        compared, apart = runs[:1], _apart(model, first["torch"], first[name], info)
+        if apart <= AGREEMENT_PX and len(runs) > 1:  # False when NaN
             if reference is None:
                 reference = _keypoints(model, runs[1:], info)
             compared = runs
-            apart = max(
-                apart, _apart(model, reference, _keypoints(candidates[name], runs[1:], info), name, info)
-            )
-        if apart <= tolerance:
+            apart = max(apart, _apart(model, reference, _keypoints(candidates[name], runs[1:], info), info))
+        if apart <= AGREEMENT_PX:
             chosen = name
-            agreed = (
-                f"; its keypoints within {apart:.3g} {unit} of float32 torch's on {_where(compared, info)}"
-            )
+            agreed = f"; its keypoints within {apart:.3g} input pixels of float32 torch's on {_where(compared, info)}"
             break
-        log.info(  # expected, not a fault: bf16 often moves a few keypoints (BENCHMARKS.md)
-            "%s: runtime %s left out: its keypoints are up to %.3g %s from float32 torch's on %s (more than %s)",
+        log.warning(  # unexpected: the exported graph computes what torch computes
+            "%s: runtime %s left out: its keypoints are up to %.3g input pixels from float32 torch's on %s "
+            "(more than %s)",
             model.name,
             name,
             apart,
-            unit,
             _where(compared, info),
-            tolerance,
+            AGREEMENT_PX,
         )
     log.info(
         "%s: runtime %s: %s%s",
@@ -175,17 +182,15 @@ def _checked_runs(info: VideoInfo, batch_size: int) -> list[tuple[int, np.ndarra
 
 
 def _other_runtimes(model: TrainedModel) -> dict[str, TrainedModel]:
-    """The CPU runtimes ``auto`` tries besides float32 torch: the exported graph's where the model
-    exports (else it says why not), the bf16 ones where the CPU has bf16 instructions."""
-    bf16 = cpu_has_bf16()
-    others: dict[str, TrainedModel] = {"bf16": _in_bf16(model)} if bf16 else {}
-    engines = [engine for engine in EXPORTED if bf16 or not engine.endswith("bf16")]
+    """The float32 CPU runtimes ``auto`` tries besides torch: the exported graph's, where the model
+    exports (else it says why not)."""
+    engines: list[Engine] = [engine for engine in EXPORTED if not engine.endswith("bf16")]
     try:
         graph = export_onnx(model)
     except PoseCloudError as e:
         log.warning("%s: runtimes %s left out: %s", model.name, ", ".join(engines), e)
-        return others
-    return others | {engine: OnnxModel.from_trained(model, engine, graph) for engine in engines}
+        return {}
+    return {engine: OnnxModel.from_trained(model, engine, graph) for engine in engines}
 
 
 def _in_bf16(model: TrainedModel) -> TrainedModel:
@@ -193,14 +198,10 @@ def _in_bf16(model: TrainedModel) -> TrainedModel:
     return dataclasses.replace(model, cpu_bf16=True)
 
 
-def _apart(
-    model: TrainedModel, reference: np.ndarray, xy: np.ndarray, runtime: str, info: VideoInfo
-) -> float:
-    """The farthest keypoint of ``xy`` from ``reference`` (both in frame pixels), in the unit of
-    ``runtime``'s tolerance (NaN when any is missing)."""
-    scale = [1.0, 1.0]
-    if TOLERANCE[runtime][1] == "input pixels":
-        scale = [model.train.image_width / info.width, model.train.image_height / info.height]
+def _apart(model: TrainedModel, reference: np.ndarray, xy: np.ndarray, info: VideoInfo) -> float:
+    """The farthest keypoint of ``xy`` from ``reference`` (both in frame pixels), in network-input
+    pixels (NaN when any is missing)."""
+    scale = [model.train.image_width / info.width, model.train.image_height / info.height]
     return float(np.linalg.norm((xy - reference) * scale, axis=-1).max())
 
 

@@ -51,3 +51,10 @@ def trajectory(complete_poses) -> np.ndarray:
         weights = np.linspace(0.0, 1.0, steps + 1)[:-1, None, None]
         parts.append(start + weights * (end - start))
     return np.concatenate([*parts, complete_poses[3:4]])
+
+
+@pytest.fixture
+def always_compared(monkeypatch):
+    """``--runtime auto`` compares the runtimes whatever the video's length (it keeps torch, without
+    comparing, for a video torch predicts in under a minute: every video the tests have)."""
+    monkeypatch.setattr("core.predict.runtime.WORTH_COMPARING_S", 0.0)
