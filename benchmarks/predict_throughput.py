@@ -27,9 +27,9 @@ resized in advance, fp32 and (on CPUs with bf16 instructions) under bf16 autocas
 ``--runtimes`` predicts with each runtime of ``posecloud predict --runtime`` in turn: float32 torch,
 bf16 (torch under bfloat16 autocast), onnx (ONNX Runtime on the CPU, exported in memory, as many
 threads as torch), openvino and openvino-bf16 (OpenVINO's CPU runtime, float32 and bfloat16, as many
-threads as torch), auto (the fastest of those whose keypoints agree with float32's on four batches
-spread over the video: with random weights the bf16 ones' seldom do, so ``auto`` here mostly chooses
-among the float32 ones); ``--skip-bf16`` leaves out the network-alone bf16 comparison.
+threads as torch), auto (torch for a video torch predicts in under a minute, as this one at 256x256
+on the project's machines; else the fastest float32 runtime whose keypoints agree with torch's on
+four batches spread over the video); ``--skip-bf16`` leaves out the network-alone bf16 comparison.
 """
 
 from __future__ import annotations
