@@ -39,18 +39,18 @@ from core.training.train import train_model  # noqa: E402
 from tests.testdata import make_camera_project  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "mirror-mouse"
-MODEL_TYPES = {
-    "ResNet-18 heatmap": {"model_type": "heatmap"},
-    "Stacked DenseNet": {"model_type": "stacked_densenet"},
-    "context (ResNet-18, frames t-2..t+2)": {"model_type": "context"},
-    "two cameras (ResNet-18 heatmap)": {"model_type": "heatmap"},
+MODEL_TYPES = {  # name: (model folder, training settings over the small recipe's, two cameras)
+    "ResNet-18 heatmap": ("resnet18", {"model_type": "heatmap"}, False),
+    "Stacked DenseNet": ("stacked", {"model_type": "stacked_densenet"}, False),
+    "context (ResNet-18, frames t-2..t+2)": ("context", {"model_type": "context"}, False),
+    "two cameras (ResNet-18 heatmap)": ("two", {"model_type": "heatmap"}, True),
 }
 
 
-def trained(name: str, overrides: dict, epochs: int, models_dir: Path) -> tuple[Path, Path]:
+def trained(name: str, epochs: int, models_dir: Path) -> tuple[Path, Path]:
     """The model folder of ``name`` (trained now unless it is there) and the video it predicts."""
-    folder = models_dir / name.split(" ")[0].lower().replace("-", "")
-    two_cameras = name.startswith("two cameras")
+    folder_name, overrides, two_cameras = MODEL_TYPES[name]
+    folder = models_dir / folder_name
     if two_cameras:
         project_yaml = models_dir / "camera-project" / "project.yaml"
         if not project_yaml.exists():
@@ -106,8 +106,8 @@ def main() -> None:
     print(f"machine: {machine(torch.get_num_threads())}", flush=True)
     print(load.start_line(), flush=True)
     rows = []
-    for name, overrides in MODEL_TYPES.items():
-        folder, video = trained(name, overrides, args.epochs, args.models_dir)
+    for name in MODEL_TYPES:
+        folder, video = trained(name, args.epochs, args.models_dir)
         model = TrainedModel.load(folder, "cpu")
         long_video = repeated(video, args.repeat, args.models_dir)
         fp32 = end_to_end(model, "torch", args.batch, long_video, warm_up=video)

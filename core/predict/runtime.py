@@ -98,25 +98,24 @@ def _fastest(model: TrainedModel, video: Path, batch_size: int) -> TrainedModel:
     runs = [(start, model.resize_for_model(frames)) for start, frames in _checked_runs(info, batch_size)]
     if not runs:  # the prediction itself reports the unreadable video
         return model
-    first = {"torch": _keypoints(model, runs[:1], info)}  # also the warm-up
-    speed = {"torch": len(runs[0][1]) / _timed(model, runs[0][1], info.width, info.height)[0]}
-    if info.frame_count / speed["torch"] < WORTH_COMPARING_S:
+    first, speed = {}, {}
+    first["torch"], speed["torch"] = _first_run(model, runs, info)
+    torch_s = info.frame_count / speed["torch"]
+    if torch_s < WORTH_COMPARING_S:
         log.info(
             "%s: runtime torch: %.1f frames/s, about %.0f s for the %d frames of %s; other runtimes "
             "are compared for videos of %.0f s or more",
             model.name,
             speed["torch"],
-            info.frame_count / speed["torch"],
+            torch_s,
             info.frame_count,
             info.path.name,
             WORTH_COMPARING_S,
         )
         return model
     candidates = {"torch": model, **_other_runtimes(model)}
-    for name, candidate in candidates.items():
-        if name != "torch":
-            first[name] = _keypoints(candidate, runs[:1], info)
-            speed[name] = len(runs[0][1]) / _timed(candidate, runs[0][1], info.width, info.height)[0]
+    for name in candidates.keys() - {"torch"}:
+        first[name], speed[name] = _first_run(candidates[name], runs, info)
     reference = None
     chosen, agreed = "torch", ""
     for name in sorted(candidates, key=speed.__getitem__, reverse=True):
@@ -158,6 +157,15 @@ def _where(runs: list[tuple[int, np.ndarray]], info: VideoInfo) -> str:
     """Which frames ``runs`` are, for the log."""
     spans = ", ".join(f"{start}-{start + len(frames) - 1}" for start, frames in runs)
     return f"{sum(len(frames) for _, frames in runs)} frames of {info.path.name} ({spans})"
+
+
+def _first_run(
+    model: TrainedModel, runs: list[tuple[int, np.ndarray]], info: VideoInfo
+) -> tuple[np.ndarray, float]:
+    """``model``'s keypoints on the first checked run (a warm-up), then its frames per second on
+    the run predicted again."""
+    keypoints = _keypoints(model, runs[:1], info)
+    return keypoints, len(runs[0][1]) / _timed(model, runs[0][1], info.width, info.height)[0]
 
 
 def _keypoints(model: TrainedModel, runs: list[tuple[int, np.ndarray]], info: VideoInfo) -> np.ndarray:
