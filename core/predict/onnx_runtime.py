@@ -46,7 +46,9 @@ def cpu_session(model: bytes) -> Any:
 
 class OpenVinoSession:
     """OpenVINO's CPU runtime behind ONNX Runtime's ``run``: the graph compiled for this CPU in
-    ``precision`` (``"f32"`` or ``"bf16"``), with as many threads as torch uses."""
+    ``precision`` (``"f32"`` or ``"bf16"``), with as many threads as torch uses. ``precision`` is
+    what it compiled in: OpenVINO takes bf16 as a hint and compiles float32 on a CPU without bf16
+    instructions."""
 
     def __init__(self, model: bytes, precision: Literal["f32", "bf16"]) -> None:
         import openvino
@@ -61,20 +63,26 @@ class OpenVinoSession:
             "INFERENCE_NUM_THREADS": torch.get_num_threads(),
             "PERFORMANCE_HINT": "LATENCY",
         }
-        self.request = core.compile_model(graph, "CPU", config).create_infer_request()
+        compiled = core.compile_model(graph, "CPU", config)
+        self.precision = (
+            "bfloat16"
+            if compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name() == "bf16"
+            else "float32"
+        )
+        self.request = compiled.create_infer_request()
 
     def run(self, _outputs: None, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
         results = self.request.infer(feeds)
         return [np.array(results[output]) for output in self.request.model_outputs]
 
 
-def runtime_version(engine: Engine = "onnx") -> str:
-    if engine == "onnx":
-        import onnxruntime
+def runtime_version(session: Any) -> str:
+    """The runtime, its version and the precision ``session`` computes in."""
+    if isinstance(session, OpenVinoSession):
+        return f"openvino {metadata.version('openvino')} (CPU, {session.precision})"  # __version__ is a build tag
+    import onnxruntime
 
-        return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
-    precision = "bfloat16" if engine == "openvino-bf16" else "float32"
-    return f"openvino {metadata.version('openvino')} (CPU, {precision})"  # its __version__ is a build tag
+    return f"onnxruntime {onnxruntime.__version__} (CPUExecutionProvider)"
 
 
 def _session(model: bytes, engine: Engine) -> Any:

@@ -65,9 +65,11 @@ def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size:
         return model
     if runtime.endswith("bf16") and model.device.type == "cpu" and not cpu_has_bf16():
         log.warning(
-            "%s: this CPU has no bf16 instructions: %s emulates bfloat16, slower than float32",
+            "%s: this CPU has no bf16 instructions: %s",
             model.name,
-            "torch" if runtime == "bf16" else "OpenVINO",
+            "torch emulates bfloat16, slower than float32"
+            if runtime == "bf16"
+            else "OpenVINO predicts in float32 instead (as --runtime openvino)",
         )
     if runtime == "bf16":
         return _in_bf16(model)
@@ -79,7 +81,7 @@ def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size:
 def describe_runtime(model: TrainedModel) -> str:
     """The runtime and version that predicts with ``model``, as a prediction records it."""
     if isinstance(model, OnnxModel):
-        return runtime_version(model.engine)
+        return runtime_version(model.session)
     precision = ", bf16 autocast" if model.cpu_bf16 or model.device.type == "cuda" else ""
     return f"torch {torch.__version__} ({model.device}{precision})"
 
