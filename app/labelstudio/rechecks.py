@@ -50,7 +50,15 @@ def show_again(
 ) -> dict[str, int]:
     """Re-show ``fraction`` (at least one frame) of each labeler's frames not re-shown before, chosen
     at random and shown in a random order; returns how many frames each labeler (posecloud
-    username) gets again."""
+    username) gets again. Two owners asking at once get the frames shown once: the second finds
+    them shown already."""
+    with ls.files.lock(project.id, "rechecks"):
+        return _show_again(ls, session, project, fraction, rng)
+
+
+def _show_again(
+    ls: LabelStudio, session: Session, project: Project, fraction: float, rng: random.Random
+) -> dict[str, int]:
     record = session.get(LabelStudioProject, project.id)
     if record is None:
         raise PoseCloudError("the project has no labeling page yet: prepare it and label frames first")

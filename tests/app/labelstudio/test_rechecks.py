@@ -5,6 +5,7 @@ frame, per labeler and keypoint; roles and the proxy."""
 from __future__ import annotations
 
 import io
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
@@ -58,9 +59,20 @@ def test_labelers_see_their_frames_again_blind_and_their_disagreement_is_measure
     with api.client(bob_token) as c:  # a labeler labels; choosing what to re-show runs the project
         assert c.post(f"/projects/{project}/labeling/rechecks", json={"fraction": 1.0}).status_code == 403
     with api.client(token) as c:
-        made = c.post(f"/projects/{project}/labeling/rechecks", json={"fraction": 1.0, "seed": 0})
+        # two requests at once (a form sent from two tabs): the frames are shown once
+        with ThreadPoolExecutor(2) as pool:
+            both = list(
+                pool.map(
+                    lambda _: c.post(
+                        f"/projects/{project}/labeling/rechecks", json={"fraction": 1.0, "seed": 0}
+                    ),
+                    range(2),
+                )
+            )
+        made, refused = sorted(both, key=lambda r: r.status_code)
         assert made.status_code == 201, made.text
         assert made.json() == {"shown": {"alice": 2, "bob": 1}}
+        assert refused.status_code == 409 and "every one shown again already" in refused.json()["detail"]
         again = c.post(f"/projects/{project}/labeling/rechecks", json={"fraction": 1.0})
         assert again.status_code == 409 and "every one shown again already" in again.json()["detail"]
         assert c.get(f"/projects/{project}/labeling/progress").json()["frames"] == 90  # the frames' own tasks
