@@ -63,18 +63,21 @@ def with_runtime(model: TrainedModel, runtime: Runtime, video: Path, batch_size:
         raise PoseCloudError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
     if runtime == "torch":
         return model
-    if runtime.endswith("bf16") and model.device.type == "cpu" and not cpu_has_bf16():
-        log.warning(
-            "%s: this CPU has no bf16 instructions: %s",
-            model.name,
-            "torch emulates bfloat16, slower than float32"
-            if runtime == "bf16"
-            else "OpenVINO predicts in float32 instead (as --runtime openvino)",
-        )
     if runtime == "bf16":
+        if model.device.type == "cpu" and not cpu_has_bf16():
+            log.warning(
+                "%s: this CPU has no bf16 instructions: torch emulates bfloat16, slower than float32",
+                model.name,
+            )
         return _in_bf16(model)
     if runtime in EXPORTED:
-        return OnnxModel.from_trained(model, runtime)
+        exported = OnnxModel.from_trained(model, runtime)
+        if runtime == "openvino-bf16" and exported.session.precision != "bfloat16":  # OpenVINO's own word
+            log.warning(
+                "%s: this CPU has no bf16 instructions: OpenVINO predicts in float32 instead (as --runtime openvino)",
+                model.name,
+            )
+        return exported
     return _fastest(model, Path(video), batch_size)
 
 
