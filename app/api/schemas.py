@@ -260,7 +260,7 @@ class PredictionCreate(BaseModel):
         "<video>.labeled.mp4; when omitted, drawn for videos of up to 18,000 frames",
     )
     runtime: Literal["torch", "bf16", "onnx", "openvino", "openvino-bf16", "auto"] = Field(
-        default="torch",
+        default="auto",  # as `posecloud predict`: the app and the command line predict alike
         description="what runs the network: torch (float32), bf16 (torch under bfloat16 autocast, faster on "
         "CPUs with bf16 instructions), onnx (ONNX Runtime on the CPU), openvino / openvino-bf16 (OpenVINO on "
         "the CPU, float32 / bfloat16), or auto (the fastest float32 runtime whose keypoints agree with "

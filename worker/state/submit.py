@@ -85,7 +85,7 @@ def start_prediction(
     s: float | None,
     max_attempts: int,
     labeled_video: bool = False,
-    runtime: str = "torch",
+    runtime: str,
 ) -> Job:
     """Predict a video with one model (one job), or with an ensemble's members under a smoothing
     job; returns the job to watch. ``labeled_video``: the one model's job, or the smoothing job

@@ -30,7 +30,7 @@ def test_a_context_model_trains_and_scores_its_labeled_frames(context_model_dir)
     assert yaml.safe_load((context_model_dir / "config.yaml").read_text())["train"]["model_type"] == "context"
     assert (context_model_dir / "checkpoints" / "best.ckpt").is_file()
     metrics = pd.read_csv(context_model_dir / "logs" / "metrics.csv")
-    assert metrics["train_loss"].notna().sum() == 9 and metrics["val_pixel_error_px"].notna().sum() == 1
+    assert metrics["train_loss"].notna().sum() == 5 and metrics["val_pixel_error_px"].notna().sum() == 1
     predictions = read_pose_csv(context_model_dir / "predictions.csv")
     assert predictions.values.shape == (90, 17, 3)
     assert sorted(set(predictions.extra["set"])) == ["test", "train", "validation"]

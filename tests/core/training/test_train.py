@@ -28,9 +28,9 @@ def test_training_writes_a_complete_model_folder(tiny_model):
     assert (tiny_model / "checkpoints" / "best.ckpt").is_file()
     assert (tiny_model / "checkpoints" / "last.ckpt").is_file()
     config = yaml.safe_load((tiny_model / "config.yaml").read_text())
-    assert {k: len(v) for k, v in config["split"].items()} == {"train": 72, "validation": 9, "test": 9}
+    assert {k: len(v) for k, v in config["split"].items()} == {"train": 45, "validation": 9, "test": 36}
     metrics = pd.read_csv(tiny_model / "logs" / "metrics.csv")
-    assert metrics["train_loss"].notna().sum() >= 18  # 9 steps an epoch, 2 epochs
+    assert metrics["train_loss"].notna().sum() >= 10  # 5 steps an epoch, 2 epochs
     assert metrics["val_loss"].notna().sum() == 2
 
     predictions = read_pose_csv(tiny_model / "predictions.csv")
@@ -59,7 +59,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_model, tmp_path):
     )
     epochs = {p["epoch"] for p in seen}
     assert epochs == {3}, "only the third epoch runs after resuming (epochs count from 1)"
-    assert seen[-1]["step"] == 27 and "train_loss" in seen[-1]["losses"]
+    assert seen[-1]["step"] == 15 and "train_loss" in seen[-1]["losses"]
 
 
 def test_validation_pixel_error_is_the_models_in_frame_pixels_and_only_where_validation_ran(tmp_path):
@@ -198,7 +198,7 @@ def test_fine_tuning_starts_from_the_given_models_weights(tiny_model, tmp_path):
     learned = [k for k, v in start.items() if v.is_floating_point() and "running" not in k]
     assert len(learned) > 50
     assert max((after[k] - start[k]).abs().max().item() for k in learned) < 1e-6
-    assert max((fresh[k] - start[k]).abs().max().item() for k in learned) > 1e-2
+    assert max((fresh[k] - start[k]).abs().max().item() for k in learned) > 1e-3  # 10 steps of training
     recorded = yaml.safe_load((tuned.model_dir / "config.yaml").read_text())["train"]["init_from"]
     assert recorded == str(tiny_model)  # the model folder says what it started from
 
