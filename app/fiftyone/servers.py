@@ -8,6 +8,10 @@ reach any of them: the running servers are recorded in files (``<folder>/running
 process finds and uses the same server, and a lock file per server makes one process start it. The
 record's modification time is the server's last use. The process that started a server stops it
 (only it can reap it) once the record says nobody has used it for ``idle_s``, and when it exits.
+A server whose starter died without stopping it (killed, or crashed) is adopted by the next process
+that finds its record, on a request or on its idle round: the record names its keeper (pid and
+start time), and a keeper that no longer runs hands the server on rather than leave it running
+for ever.
 
 Each runs with the least it needs, through ``app.sandbox`` (Landlock): it cannot read the data root
 (MongoDB's and Label Studio's secrets, the database, every project's files), the other servers'
@@ -128,6 +132,8 @@ class FiftyOneServers:
         if not self.landlock_abi:
             _warn_unconfined()
         self._started: dict[tuple[int, int], subprocess.Popen] = {}  # the servers this process started
+        self._adopted: dict[tuple[int, int], FiftyOneServer] = {}  # orphans it keeps (not its children)
+        self._me = [os.getpid(), _start_time(os.getpid())]
 
     @property
     def confinement(self) -> str:
@@ -143,9 +149,14 @@ class FiftyOneServers:
             running = self._recorded(key)
             if running is None:
                 running = self._start(user_id, project_id)
-                self._record(key).write_text(json.dumps(dataclasses.asdict(running), default=str))
+                self._write_record(key, running)
             os.utime(self._record(key))  # its last use, for every process
             return running
+
+    def _write_record(self, key: tuple[int, int], server: FiftyOneServer) -> None:
+        """Record ``server`` with this process as its keeper (call with the server claimed)."""
+        record = {**dataclasses.asdict(server), "keeper": self._me}
+        self._record(key).write_text(json.dumps(record, default=str))
 
     def _record(self, key: tuple[int, int]) -> Path:
         return self.folder / "running" / f"u{key[0]}-p{key[1]}.json"
@@ -160,19 +171,38 @@ class FiftyOneServers:
             yield
 
     def _recorded(self, key: tuple[int, int]) -> FiftyOneServer | None:
-        """The recorded server, if it still runs (call with the server claimed)."""
+        """The recorded server, if it still runs, adopted when its keeper has died (call with the
+        server claimed)."""
+        record = self._record(key)
         try:
-            found = json.loads(self._record(key).read_text())
+            found = json.loads(record.read_text())
         except (OSError, ValueError):
             return None
         running = FiftyOneServer(found["port"], found["pid"], Path(found["log_file"]), found["started"])
         if running.alive():
+            keeper = found.get("keeper")  # None: recorded before records named their keeper
+            kept_here = key in self._started or key in self._adopted
+            if not kept_here and (keeper is None or _start_time(keeper[0]) != keeper[1]):
+                self._adopt(key, running, keeper)
             return running
         ended = self._started.pop(key, None)
         if ended is not None:
             ended.wait()  # reaped: it was this process's
-        self._record(key).unlink(missing_ok=True)
+        self._adopted.pop(key, None)
+        record.unlink(missing_ok=True)
         return None
+
+    def _adopt(self, key: tuple[int, int], server: FiftyOneServer, keeper: list | None) -> None:
+        """Keep ``server``, whose keeper has ended (call with the server claimed)."""
+        record = self._record(key)
+        last_use = record.stat().st_mtime
+        self._write_record(key, server)
+        os.utime(record, (last_use, last_use))  # adopting it is no use of it
+        self._adopted[key] = server
+        log.warning(
+            "adopted the FiftyOne server of user %d, project %d (pid %d): the process that kept it (%s) "
+            "ended without stopping it", *key, server.pid, f"pid {keeper[0]}" if keeper else "unknown",
+        )  # fmt: skip
 
     def home(self, user_id: int, project_id: int) -> Path:
         """The one folder the server may write in (its ``HOME`` and ``TMPDIR``)."""
@@ -247,9 +277,15 @@ class FiftyOneServers:
         return server
 
     def stop_idle(self) -> list[tuple[int, int]]:
-        """Stop the servers this process started that nobody has used for ``idle_s``; returns their keys."""
+        """Adopt the servers whose keeper has died, then stop the servers this process keeps that
+        nobody has used for ``idle_s``; returns their keys."""
+        for record in sorted((self.folder / "running").glob("u*-p*.json")):
+            user, project = record.stem[1:].split("-p")
+            key = (int(user), int(project))
+            with self._claimed(key):
+                self._recorded(key)
         stopped = []
-        for key in list(self._started):
+        for key in [*self._started, *self._adopted]:
             with self._claimed(key):
                 try:
                     idle = time.time() - self._record(key).stat().st_mtime > self.idle_s
@@ -261,20 +297,38 @@ class FiftyOneServers:
         return stopped
 
     def stop_all(self) -> None:
-        """Stop the servers this process started."""
-        for key in list(self._started):
+        """Stop the servers this process keeps."""
+        for key in [*self._started, *self._adopted]:
             with self._claimed(key):
                 self._stop(key)
 
     def _stop(self, key: tuple[int, int]) -> None:
-        process = self._started.pop(key, None)  # None: another thread of this process stopped it first
+        # None, both: another thread of this process stopped it first
+        process, adopted = self._started.pop(key, None), self._adopted.pop(key, None)
         if process is not None:
             stop_processes([process], signal.SIGTERM, STOP_GRACE_S)
-            self._record(key).unlink(missing_ok=True)
+        elif adopted is not None:
+            _stop_adopted(adopted)
+        else:
+            return
+        self._record(key).unlink(missing_ok=True)
 
     def running(self) -> list[tuple[int, int]]:
-        """The servers this process started that still run."""
-        return [k for k, process in self._started.items() if process.poll() is None]
+        """The servers this process keeps that still run."""
+        started = [k for k, process in self._started.items() if process.poll() is None]
+        return started + [k for k, server in self._adopted.items() if server.alive()]
+
+
+def _stop_adopted(server: FiftyOneServer) -> None:
+    """SIGTERM, then SIGKILL after ``STOP_GRACE_S``, to a server this process did not start (its
+    parent, now init, reaps it); the start time check keeps a reused pid safe."""
+    for signum, wait_s in ((signal.SIGTERM, STOP_GRACE_S), (signal.SIGKILL, 5.0)):
+        if not server.alive():
+            return
+        os.kill(server.pid, signum)
+        deadline = time.monotonic() + wait_s
+        while server.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def keep_stopping_idle(servers: FiftyOneServers, every_s: float, stop: threading.Event) -> threading.Thread:

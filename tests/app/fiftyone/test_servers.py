@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from app.fiftyone import servers as servers_module
 from app.fiftyone.mongo import MongoServer
 from app.fiftyone.servers import FiftyOneServer, FiftyOneServers
 from tests.app.fiftyone.conftest import Toy
+from tests.testdata import REPO
 
 
 def other_address() -> str | None:
@@ -63,6 +65,54 @@ def test_the_service_s_processes_share_each_server_and_its_starter_stops_it_when
     assert other.server(1, toy.project).pid != started.pid  # the other process starts a new one
     assert other.running() == [(1, toy.project)]
     other.stop_all()
+
+
+ORPHAN_MAKER = """
+import sys, time
+from pathlib import Path
+from app.fiftyone.mongo import MongoServer
+from app.fiftyone.servers import FiftyOneServers
+mongo = MongoServer(Path(sys.argv[1]), int(sys.argv[2]))
+print(FiftyOneServers(mongo, Path(sys.argv[3]), idle_s=600).server(1, int(sys.argv[4])).pid, flush=True)
+time.sleep(600)
+"""
+
+
+def orphan_server(mongo: MongoServer, folder: Path, project: int) -> int:
+    """The pid of a server whose starter (another service process) was killed before it stopped it."""
+    starter = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_MAKER, str(mongo.folder), str(mongo.port), str(folder), str(project)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    pid = int(starter.stdout.readline())
+    starter.kill()
+    starter.wait()
+    return pid
+
+
+def test_a_server_whose_starter_was_killed_is_adopted_and_stopped_once_idle(
+    toy: Toy, mongo: MongoServer, tmp_path: Path, caplog
+) -> None:
+    """A service process killed (OOM, crash) leaves its servers running: the next process adopts
+    them, through a request or its idle round, and stops them once idle."""
+    orphan = orphan_server(mongo, tmp_path, toy.project)
+    servers = FiftyOneServers(mongo, tmp_path, idle_s=2.0)
+    with caplog.at_level(logging.WARNING, logger="app.fiftyone.servers"):
+        found = servers.server(1, toy.project)  # a request: the orphan serves it, not a new server
+    assert found.pid == orphan and found.healthy() and servers.running() == [(1, toy.project)]
+    assert f"adopted the FiftyOne server of user 1, project {toy.project} (pid {orphan})" in caplog.text
+    assert servers.stop_idle() == []  # just used
+    time.sleep(2.2)
+    assert servers.stop_idle() == [(1, toy.project)] and not found.alive()
+
+    unasked = orphan_server(mongo, tmp_path, toy.project)  # nobody asks for this one again
+    time.sleep(2.2)
+    other = FiftyOneServers(mongo, tmp_path, idle_s=2.0)
+    assert other.stop_idle() == [(1, toy.project)]  # found by the idle round, idle since its start
+    assert servers_module._start_time(unasked) is None  # ended
+    assert not (tmp_path / "running" / f"u1-p{toy.project}.json").exists()
 
 
 ABI = sandbox.landlock_abi()
