@@ -161,6 +161,14 @@ class FiftyOneServers:
     def _record(self, key: tuple[int, int]) -> Path:
         return self.folder / "running" / f"u{key[0]}-p{key[1]}.json"
 
+    def _recorded_keys(self) -> list[tuple[int, int]]:
+        """The keys of every recorded server, whichever process keeps it (``_record``'s names)."""
+        keys = []
+        for record in sorted((self.folder / "running").glob("u*-p*.json")):
+            user, project = record.stem[1:].split("-p")
+            keys.append((int(user), int(project)))
+        return keys
+
     @contextmanager
     def _claimed(self, key: tuple[int, int]) -> Iterator[None]:
         """Hold the server's lock (across threads and processes) while it is looked up, started or stopped."""
@@ -279,9 +287,7 @@ class FiftyOneServers:
     def stop_idle(self) -> list[tuple[int, int]]:
         """Adopt the servers whose keeper has died, then stop the servers this process keeps that
         nobody has used for ``idle_s``; returns their keys."""
-        for record in sorted((self.folder / "running").glob("u*-p*.json")):
-            user, project = record.stem[1:].split("-p")
-            key = (int(user), int(project))
+        for key in self._recorded_keys():
             with self._claimed(key):
                 self._recorded(key)
         stopped = []
@@ -303,7 +309,7 @@ class FiftyOneServers:
                 self._stop(key)
 
     def _stop(self, key: tuple[int, int]) -> None:
-        # None, both: another thread of this process stopped it first
+        # neither: another thread of this process stopped it first
         process, adopted = self._started.pop(key, None), self._adopted.pop(key, None)
         if process is not None:
             stop_processes([process], signal.SIGTERM, STOP_GRACE_S)

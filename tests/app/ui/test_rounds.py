@@ -164,12 +164,10 @@ def test_two_rounds_pick_label_train_then_fine_tune_from_the_page(
             listed = _tasks(cookie, _ls_project(api, project))
             # two more, without labels; by id (one run in six listed 188 entries; the message says which)
             tasks = {t["id"]: t for t in listed}
-            made = sorted(
-                (t["data"]["image"], t["total_annotations"]) for i, t in tasks.items() if i not in before
-            )
+            shown = [t for task_id, t in tasks.items() if task_id not in before]
+            made = sorted((t["data"]["image"], t["total_annotations"]) for t in shown)
             assert len(tasks) == 94 + 2, f"{len(listed)} listed, {len(tasks)} tasks; made by it: {made}"
             own = [t for t in tasks.values() if t["data"]["image"].split("/frames/", 1)[1] in images]
-            shown = [t for task_id, t in tasks.items() if task_id not in before]
             assert [t["total_annotations"] for t in own] == [1, 1] and len(shown) == 2
             # blind: nothing labeled on them, and their images' addresses name no frame
             assert all(
